@@ -1,0 +1,54 @@
+/** What bucketspace needs from an object store. Only the adapter imports the SDK. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** ETag without quotes: the MD5 hex for single-part uploads, `md5-N` for multipart. */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  key: string;
+  /** A file to stream from (large files) ... */
+  filePath?: string;
+  /** ... or the bytes themselves (small files). */
+  body?: Uint8Array;
+  size: number;
+  /** Hex MD5 of `body` when known: sent as Content-MD5 so the server verifies it. */
+  md5Hex?: string;
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface GetOptions {
+  key: string;
+  /** Write the object to this path (written by the caller's chosen writer). */
+  writeTo: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
+export interface GetResult {
+  size: number;
+  etag: string;
+  metadata: Record<string, string>;
+}
+
+export interface DeleteResult {
+  deleted: string[];
+  failed: { key: string; code: string; message: string }[];
+}
+
+export interface ObjectStore {
+  /** A short human name for logs, e.g. `s3://workspaces @ http://minio:9000`. */
+  readonly description: string;
+  readonly bucket: string;
+  /** Create the bucket when missing. */
+  ensureBucket(signal?: AbortSignal): Promise<'created' | 'exists'>;
+  /** Every object under `prefix` (paginated internally: one listing). */
+  list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]>;
+  put(options: PutOptions): Promise<{ etag: string }>;
+  get(options: GetOptions): Promise<GetResult>;
+  deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;
+  destroy(): void;
+}

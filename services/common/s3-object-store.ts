@@ -1,0 +1,229 @@
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Logger } from './logger.ts';
+import type { S3Config } from './s3-settings.ts';
+import { classifyS3Error } from './s3-errors.ts';
+import type {
+  DeleteResult,
+  GetOptions,
+  GetResult,
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+} from './object-store.ts';
+import { MULTIPART_THRESHOLD, partSizeFor } from './multipart.ts';
+
+export interface S3ObjectStoreOptions {
+  config: S3Config;
+  logger: Logger;
+  /** Sockets kept open to the server; should be at least the transfer concurrency. */
+  maxSockets?: number;
+}
+
+/** The one adapter over @aws-sdk/client-s3. */
+export class S3ObjectStore implements ObjectStore {
+  readonly bucket: string;
+  readonly description: string;
+  readonly client: S3Client;
+  private readonly logger: Logger;
+
+  constructor(options: S3ObjectStoreOptions) {
+    const { config } = options;
+    this.bucket = config.bucket;
+    this.logger = options.logger;
+    this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
+    const checksum = config.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+    this.client = new S3Client({
+      region: config.region,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      ...(config.credentials ? { credentials: config.credentials } : {}),
+      forcePathStyle: config.forcePathStyle,
+      maxAttempts: config.maxAttempts,
+      retryMode: 'standard',
+      requestChecksumCalculation: checksum,
+      responseChecksumValidation: checksum,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: 5_000,
+        requestTimeout: 60_000,
+        httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
+        httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
+      }),
+    });
+  }
+
+  async ensureBucket(signal?: AbortSignal): Promise<'created' | 'exists'> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      return 'exists';
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const name = (err as { name?: string }).name;
+      if (status !== 404 && name !== 'NotFound' && name !== 'NoSuchBucket') {
+        throw classifyS3Error(err, `checking bucket ${this.bucket}`);
+      }
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      this.logger.info({ bucket: this.bucket }, 'created bucket');
+      return 'created';
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return 'exists';
+      throw classifyS3Error(err, `creating bucket ${this.bucket}`);
+    }
+  }
+
+  async list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        throw classifyS3Error(err, `listing s3://${this.bucket}/${prefix}`);
+      }
+      pages += 1;
+      for (const obj of page.Contents ?? []) out.push(toInfo(obj));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    this.logger.debug({ prefix, objects: out.length, pages }, 'listed objects');
+    return out;
+  }
+
+  async put(options: PutOptions): Promise<{ etag: string }> {
+    const what = `uploading s3://${this.bucket}/${options.key}`;
+    try {
+      if (options.size < MULTIPART_THRESHOLD) {
+        const body = options.body ?? (options.filePath ? createReadStream(options.filePath) : new Uint8Array());
+        const res = await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: options.key,
+            Body: body,
+            ContentLength: options.size,
+            ...(options.md5Hex ? { ContentMD5: Buffer.from(options.md5Hex, 'hex').toString('base64') } : {}),
+            Metadata: options.metadata,
+          }),
+          { abortSignal: options.signal },
+        );
+        options.onProgress?.(options.size);
+        return { etag: stripQuotes(res.ETag) };
+      }
+      const upload = new Upload({
+        client: this.client,
+        params: {
+          Bucket: this.bucket,
+          Key: options.key,
+          Body: options.filePath ? createReadStream(options.filePath) : options.body,
+          Metadata: options.metadata,
+        },
+        partSize: partSizeFor(options.size),
+        queueSize: 4,
+        leavePartsOnError: false,
+      });
+      let last = 0;
+      upload.on('httpUploadProgress', (p) => {
+        const loaded = p.loaded ?? 0;
+        if (loaded > last) {
+          options.onProgress?.(loaded - last);
+          last = loaded;
+        }
+      });
+      const abort = () => void upload.abort().catch(() => undefined);
+      options.signal?.addEventListener('abort', abort, { once: true });
+      try {
+        const res = await upload.done();
+        return { etag: stripQuotes(res.ETag) };
+      } finally {
+        options.signal?.removeEventListener('abort', abort);
+      }
+    } catch (err) {
+      throw classifyS3Error(err, what);
+    }
+  }
+
+  async get(options: GetOptions): Promise<GetResult> {
+    const what = `downloading s3://${this.bucket}/${options.key}`;
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: options.key }), {
+        abortSignal: options.signal,
+      });
+      const body = res.Body as Readable | undefined;
+      if (body) await pipeline(body, options.writeTo, { signal: options.signal });
+      else options.writeTo.end();
+      return {
+        size: res.ContentLength ?? 0,
+        etag: stripQuotes(res.ETag),
+        metadata: res.Metadata ?? {},
+      };
+    } catch (err) {
+      throw classifyS3Error(err, what);
+    }
+  }
+
+  async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
+    const result: DeleteResult = { deleted: [], failed: [] };
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      try {
+        const res = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false },
+          }),
+          { abortSignal: signal },
+        );
+        const failed = new Set<string>();
+        for (const e of res.Errors ?? []) {
+          if (e.Key === undefined) continue;
+          failed.add(e.Key);
+          result.failed.push({ key: e.Key, code: e.Code ?? 'Unknown', message: e.Message ?? '' });
+        }
+        for (const key of batch) if (!failed.has(key)) result.deleted.push(key);
+      } catch (err) {
+        throw classifyS3Error(err, `deleting ${batch.length} objects from s3://${this.bucket}`);
+      }
+    }
+    return result;
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+function stripQuotes(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"+|"+$/g, '').toLowerCase();
+}
+
+function toInfo(obj: _Object): ObjectInfo {
+  return {
+    key: obj.Key ?? '',
+    size: obj.Size ?? 0,
+    etag: stripQuotes(obj.ETag),
+    lastModified: obj.LastModified ?? new Date(0),
+  };
+}

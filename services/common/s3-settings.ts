@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { bucketNameProblems } from './bucket-name.ts';
+import { booleanSchema, intSchema, setting } from './settings.ts';
+
+/** S3 settings shared by every service. */
+export const S3_SETTINGS = {
+  endpoint: setting({
+    env: 'S3_ENDPOINT',
+    flag: '--endpoint',
+    description: 'S3 API endpoint URL, e.g. http://minio:9000. Unset means AWS S3.',
+    defaultText: '(AWS)',
+    schema: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional(),
+  }),
+  region: setting({
+    env: 'S3_REGION',
+    flag: '--region',
+    description: 'S3 region.',
+    defaultText: 'us-east-1',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, { error: 'must be a region name like us-east-1' })
+      .default('us-east-1'),
+  }),
+  accessKeyId: setting({
+    env: 'S3_ACCESS_KEY_ID',
+    description:
+      'Access key. When unset (with the secret), the standard AWS variables, profiles and roles are used.',
+    defaultText: '(AWS default chain)',
+    schema: z.string().min(1).optional(),
+  }),
+  secretAccessKey: setting({
+    env: 'S3_SECRET_ACCESS_KEY',
+    description: 'Secret key; never logged.',
+    defaultText: '(AWS default chain)',
+    secret: true,
+    schema: z.string().min(1).optional(),
+  }),
+  bucket: setting({
+    env: 'S3_BUCKET',
+    flag: '--bucket',
+    description: 'Bucket holding the workspaces; created when missing.',
+    defaultText: 'workspaces',
+    schema: z
+      .string()
+      .default('workspaces')
+      .superRefine((name, ctx) => {
+        for (const message of bucketNameProblems(name)) ctx.addIssue({ code: 'custom', message });
+      }),
+  }),
+  forcePathStyle: setting({
+    env: 'S3_FORCE_PATH_STYLE',
+    description: 'Path-style URLs (http://host/bucket/key), which MinIO needs.',
+    defaultText: 'true when S3_ENDPOINT is set',
+    schema: booleanSchema().optional(),
+  }),
+  maxAttempts: setting({
+    env: 'S3_MAX_ATTEMPTS',
+    description: 'Attempts per S3 request (exponential backoff with jitter between them).',
+    defaultText: '5',
+    schema: intSchema(1, 20).default(5),
+  }),
+  checksums: setting({
+    env: 'S3_CHECKSUMS',
+    description:
+      'When the SDK adds CRC checksums to requests: when_supported (AWS) or when_required (third-party servers that reject them).',
+    defaultText: 'when_required with S3_ENDPOINT, else when_supported',
+    schema: z.enum(['when_supported', 'when_required']).optional(),
+  }),
+};
+
+export interface S3Config {
+  endpoint: string | undefined;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  bucket: string;
+  forcePathStyle: boolean;
+  maxAttempts: number;
+  checksums: 'when_supported' | 'when_required';
+}
+
+type RawS3 = {
+  endpoint: string | undefined;
+  region: string;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  bucket: string;
+  forcePathStyle: boolean | undefined;
+  maxAttempts: number;
+  checksums: 'when_supported' | 'when_required' | undefined;
+};
+
+/** Cross-field rules and derived defaults; returns problems instead of throwing. */
+export function finishS3Config(raw: RawS3): { config: S3Config; problems: string[] } {
+  const problems: string[] = [];
+  if ((raw.accessKeyId === undefined) !== (raw.secretAccessKey === undefined)) {
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together (or both left unset)');
+  }
+  const credentials =
+    raw.accessKeyId !== undefined && raw.secretAccessKey !== undefined
+      ? { accessKeyId: raw.accessKeyId, secretAccessKey: raw.secretAccessKey }
+      : undefined;
+  return {
+    config: {
+      endpoint: raw.endpoint,
+      region: raw.region,
+      credentials,
+      bucket: raw.bucket,
+      forcePathStyle: raw.forcePathStyle ?? raw.endpoint !== undefined,
+      maxAttempts: raw.maxAttempts,
+      checksums: raw.checksums ?? (raw.endpoint !== undefined ? 'when_required' : 'when_supported'),
+    },
+    problems,
+  };
+}
