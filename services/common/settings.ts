@@ -128,3 +128,26 @@ export function durationSchema(minMs: number) {
     return ms;
   });
 }
+
+/** Resolve several settings groups at once, so one error lists every problem of all of them. */
+export function resolveAll<A extends SettingsSpec, B extends SettingsSpec>(
+  a: A,
+  b: B,
+  source: SettingsSource,
+): [SettingsOf<A>, SettingsOf<B>] {
+  const problems: string[] = [];
+  const run = <S extends SettingsSpec>(spec: S): SettingsOf<S> | undefined => {
+    try {
+      return resolveSettings(spec, source);
+    } catch (err) {
+      const list = (err as { details?: { problems?: string[] } }).details?.problems;
+      if (!list) throw err;
+      problems.push(...list);
+      return undefined;
+    }
+  };
+  const ra = run(a);
+  const rb = run(b);
+  if (!ra || !rb) throw configError(problems);
+  return [ra, rb];
+}

@@ -1,0 +1,85 @@
+import cliProgress from 'cli-progress';
+
+/** Where a long job reports how far it is. */
+export interface ProgressSink {
+  start(label: string, totalFiles: number, totalBytes: number): void;
+  /** `files` finished and `bytes` transferred since the last call. */
+  tick(files: number, bytes: number): void;
+  stop(): void;
+}
+
+export const noProgress: ProgressSink = {
+  start: () => undefined,
+  tick: () => undefined,
+  stop: () => undefined,
+};
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  if (seconds < 60) return `${Math.ceil(seconds)}s`;
+  return `${Math.floor(seconds / 60)}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
+}
+
+/** A progress bar on a terminal: files, bytes, rate and ETA (by bytes). */
+export function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: '{label} [{bar}] {value}/{total} files | {done} / {size} | {rate}/s | ETA {eta_text}',
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: false,
+      fps: 8,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let totalBytes = 0;
+  let doneBytes = 0;
+  let files = 0;
+  let startedAt = 0;
+  const payload = () => {
+    const elapsed = (Date.now() - startedAt) / 1000;
+    const rate = elapsed > 0 ? doneBytes / elapsed : 0;
+    const eta = rate > 0 ? (totalBytes - doneBytes) / rate : Number.NaN;
+    return {
+      done: formatBytes(doneBytes),
+      size: formatBytes(totalBytes),
+      rate: formatBytes(rate),
+      eta_text: formatEta(eta),
+    };
+  };
+  let active = false;
+  return {
+    start(label, totalFiles, bytes) {
+      totalBytes = bytes;
+      doneBytes = 0;
+      files = 0;
+      startedAt = Date.now();
+      active = true;
+      bar.start(totalFiles, 0, { label, ...payload() });
+    },
+    tick(f, b) {
+      if (!active) return;
+      files += f;
+      doneBytes += b;
+      bar.update(files, payload());
+    },
+    stop() {
+      if (!active) return;
+      active = false;
+      bar.update(files, payload());
+      bar.stop();
+    },
+  };
+}

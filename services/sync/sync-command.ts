@@ -1,0 +1,250 @@
+import { Command, Option } from 'commander';
+import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { BucketspaceError } from '../common/errors.ts';
+import { EXIT } from '../common/exit-codes.ts';
+import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { S3ObjectStore } from '../common/s3-object-store.ts';
+import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
+import { configError, redactSettings, resolveAll, type SettingsOf } from '../common/settings.ts';
+import { noProgress, terminalProgress } from './progress.ts';
+import { pullSync } from './pull.ts';
+import { pushSync, validateWorkspaceName } from './push.ts';
+import { formatPlan, formatSummary } from './report.ts';
+import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
+import { SYNC_SETTINGS } from './sync-settings.ts';
+import { SyncState } from './sync-state.ts';
+import type { SyncSummary } from './types.ts';
+import { SyncWatcher } from './watch.ts';
+
+export interface CommandIo {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Resolves when SIGINT/SIGTERM arrives (wired in main). */
+  signal: AbortSignal;
+  setExitCode(code: number): void;
+}
+
+interface SyncFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  delete?: boolean;
+  maxDelete?: string;
+  concurrency?: string;
+  force?: boolean;
+  endpoint?: string;
+  bucket?: string;
+  region?: string;
+  workspacesDir?: string;
+  stateDir?: string;
+  exclude?: string[];
+  deleteMissingWorkspaces?: boolean;
+  logLevel?: string;
+}
+
+function addSyncOptions(cmd: Command): Command {
+  return cmd
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--json', 'print one machine-readable summary on stdout')
+    .option('--no-delete', 'never delete, only add and update')
+    .option('--max-delete <n|n%>', 'refuse to delete more than this per workspace (a count or a percentage)')
+    .option('--concurrency <n>', 'transfers at once (default 16)')
+    .option('--force', 'go ahead although a safety rail refused (says what it overrode)')
+    .option('--delete-missing-workspaces', "delete a workspace's prefix when its local directory is gone")
+    .option('--exclude <pattern...>', 'extra gitignore-style exclude patterns')
+    .option('--endpoint <url>', 'S3 endpoint (S3_ENDPOINT)')
+    .option('--bucket <name>', 'bucket (S3_BUCKET)')
+    .option('--region <region>', 'region (S3_REGION)')
+    .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
+    .option('--state-dir <dir>', 'where sync state is kept (SYNC_STATE_DIR)')
+    .addOption(new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']));
+}
+
+type Settings = { s3: ReturnType<typeof finishS3Config>['config']; sync: SettingsOf<typeof SYNC_SETTINGS> };
+
+export function loadSyncSettings(env: CommandIo['env'], flags: SyncFlags): Settings {
+  const [rawS3, sync] = resolveAll(S3_SETTINGS, SYNC_SETTINGS, {
+    env,
+    flags: {
+      endpoint: flags.endpoint,
+      bucket: flags.bucket,
+      region: flags.region,
+      workspacesDir: flags.workspacesDir,
+      stateDir: flags.stateDir,
+      concurrency: flags.concurrency,
+      maxDelete: flags.maxDelete,
+      extraExcludes: flags.exclude,
+      deleteMissingWorkspaces: flags.deleteMissingWorkspaces,
+      logLevel: flags.logLevel,
+    },
+  });
+  const { config, problems } = finishS3Config(rawS3);
+  if (problems.length > 0) throw configError(problems);
+  return { s3: config, sync };
+}
+
+function makeLogger(io: CommandIo, flags: SyncFlags, level: string): Logger {
+  const tty = io.stderr.isTTY === true;
+  // On a terminal the progress bar and summary speak; logs show warnings unless asked.
+  const effective = tty && flags.logLevel === undefined && io.env.LOG_LEVEL === undefined ? 'warn' : level;
+  return createLogger({ level: effective as 'info', pretty: tty });
+}
+
+function makeContext(io: CommandIo, settings: Settings, logger: Logger, flags: SyncFlags): SyncContext {
+  const store = new S3ObjectStore({ config: settings.s3, logger: logger.child({ component: 's3' }), maxSockets: Math.max(64, settings.sync.concurrency * 2) });
+  const state = new SyncState({ stateDir: settings.sync.stateDir, endpoint: settings.s3.endpoint ?? 'aws', bucket: settings.s3.bucket, logger });
+  const showBar = io.stderr.isTTY === true && !flags.json;
+  return {
+    store,
+    state,
+    logger,
+    workspacesDir: settings.sync.workspacesDir,
+    concurrency: settings.sync.concurrency,
+    maxDelete: settings.sync.maxDelete,
+    extraExcludes: settings.sync.extraExcludes,
+    deleteMissingWorkspaces: settings.sync.deleteMissingWorkspaces,
+    progress: showBar ? terminalProgress(io.stderr) : noProgress,
+    signal: io.signal,
+  };
+}
+
+function exitCodeOf(summary: SyncSummary): number {
+  if (summary.refusals.length > 0) return EXIT.refused;
+  if (summary.failed > 0) return EXIT.failures;
+  return EXIT.ok;
+}
+
+function report(io: CommandIo, flags: SyncFlags, summary: SyncSummary, plan: string | undefined, planLines: unknown[]): void {
+  if (flags.json) {
+    io.stdout.write(`${JSON.stringify(summary.dryRun ? { ...summary, plan: planLines } : summary)}\n`);
+  } else {
+    if (plan) io.stdout.write(`${plan}\n`);
+    io.stdout.write(`${formatSummary(summary)}\n`);
+  }
+  io.setExitCode(exitCodeOf(summary));
+}
+
+async function withContext(io: CommandIo, flags: SyncFlags, fn: (ctx: SyncContext, settings: Settings) => Promise<void>): Promise<void> {
+  const settings = loadSyncSettings(io.env, flags);
+  const logger = makeLogger(io, flags, settings.sync.logLevel);
+  logger.info({ config: { s3: redactSettings(S3_SETTINGS, { ...settings.s3, accessKeyId: settings.s3.credentials?.accessKeyId, secretAccessKey: settings.s3.credentials ? 'x' : undefined } as never), sync: settings.sync } }, 'effective configuration');
+  const ctx = makeContext(io, settings, logger, flags);
+  try {
+    await fn(ctx, settings);
+  } finally {
+    ctx.progress.stop();
+    ctx.store.destroy();
+  }
+}
+
+function runOptions(flags: SyncFlags, only?: string): RunOptions {
+  return { only, dryRun: flags.dryRun === true, noDelete: flags.delete === false, force: flags.force === true };
+}
+
+export function syncCommand(io: CommandIo): Command {
+  const sync = addSyncOptions(new Command('sync'))
+    .description('sync every workspace in WORKSPACES_DIR to the bucket (filtered by default excludes, .gitignore, .dockerignore, .syncignore)')
+    .action(async (_opts, cmd: Command) => {
+      const flags = cmd.opts<SyncFlags>();
+      await withContext(io, flags, async (ctx) => {
+        const res = await pushSync(ctx, runOptions(flags));
+        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+      });
+    });
+
+  addSyncOptions(sync.command('workspace'))
+    .description('sync one workspace')
+    .argument('<name>', 'workspace (directory name under WORKSPACES_DIR)')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<SyncFlags>();
+      validateWorkspaceName(name);
+      await withContext(io, flags, async (ctx) => {
+        const res = await pushSync(ctx, runOptions(flags, name));
+        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+      });
+    });
+
+  addSyncOptions(sync.command('watch'))
+    .description('a full sync, then follow changes until stopped (SIGINT/SIGTERM)')
+    .action(async (_opts, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<SyncFlags>();
+      if (flags.dryRun) throw new BucketspaceError('USAGE', 'watch does not take --dry-run; run `sync --dry-run` to see the plan');
+      await withContext(io, flags, async (ctx, settings) => {
+        const watcher = new SyncWatcher({
+          ctx: { ...ctx, progress: noProgress },
+          run: runOptions(flags),
+          reconcileIntervalMs: settings.sync.reconcileInterval,
+          debounceMs: settings.sync.debounce,
+          shutdownTimeoutMs: settings.sync.shutdownTimeout,
+        });
+        await watcher.start();
+        io.stderr.write(`watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`);
+        await new Promise<void>((resolveStop) => {
+          if (io.signal.aborted) resolveStop();
+          io.signal.addEventListener('abort', () => resolveStop(), { once: true });
+        });
+        await watcher.stop();
+        io.setExitCode(EXIT.ok);
+      });
+    });
+
+  addSyncOptions(sync.command('pull'))
+    .description('bucket back to local (rollback, migration), same filters and safety rails; replaced and deleted local files are moved to WORKSPACES_DIR/.bucketspace-backup/')
+    .argument('[name]', 'only this workspace')
+    .action(async (name: string | undefined, _opts, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<SyncFlags>();
+      if (name !== undefined) validateWorkspaceName(name);
+      await withContext(io, flags, async (ctx) => {
+        const res = await pullSync(ctx, runOptions(flags, name));
+        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+      });
+    });
+
+  sync
+    .command('explain')
+    .description('say which rule includes or excludes a path, and from which file (like git check-ignore -v)')
+    .argument('<path>', 'a path inside a workspace (absolute, or relative to the current directory)')
+    .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
+    .option('--exclude <pattern...>', 'extra gitignore-style exclude patterns')
+    .action(async (path: string, _opts, cmd: Command) => {
+      const flags = cmd.optsWithGlobals<SyncFlags>();
+      const [, sync2] = resolveAll({}, SYNC_SETTINGS, { env: io.env, flags: { workspacesDir: flags.workspacesDir, extraExcludes: flags.exclude } });
+      io.stdout.write(`${await explain(sync2.workspacesDir, path, sync2.extraExcludes)}\n`);
+      io.setExitCode(EXIT.ok);
+    });
+
+  return sync;
+}
+
+/** `sync explain`: the deciding rule for a path, git check-ignore -v style, then in words. */
+export async function explain(workspacesDir: string, path: string, extraExcludes: readonly string[]): Promise<string> {
+  const abs = isAbsolute(path) ? path : resolve(path);
+  const rel = relative(workspacesDir, abs);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new BucketspaceError('USAGE', `${abs} is not inside WORKSPACES_DIR (${workspacesDir})`);
+  }
+  const parts = rel.split(sep);
+  const workspace = parts[0] ?? '';
+  const inner = parts.slice(1).join('/');
+  if (inner === '') return `${workspace}: a workspace (every directory directly under ${workspacesDir} is one)`;
+  const isDirectory = await stat(abs).then(
+    (s) => s.isDirectory(),
+    () => path.endsWith('/'),
+  );
+  const filter = await WorkspaceFilter.load({ root: resolve(workspacesDir, workspace), extraExcludes });
+  const dirs = inner.split('/').slice(0, -1);
+  for (let i = 0; i < dirs.length; i++) await filter.enterDirectory(dirs.slice(0, i + 1).join('/'));
+  const why = explainPath(filter, inner, isDirectory);
+  const shown = `${workspace}/${inner}${isDirectory ? '/' : ''}`;
+  const ruleText = formatRule(why.rule);
+  if (why.ignored) {
+    const via = why.excludedAncestor !== undefined ? ` because its directory ${workspace}/${why.excludedAncestor} is excluded` : '';
+    return `${ruleText}\t${shown}\nexcluded${via}: rule "${why.rule?.pattern}" in ${why.rule?.source} line ${why.rule?.line}`;
+  }
+  if (why.rule) {
+    return `${ruleText}\t${shown}\nincluded: re-included by "${why.rule.pattern}" in ${why.rule.source} line ${why.rule.line}`;
+  }
+  return `::\t${shown}\nincluded: no rule matches it`;
+}

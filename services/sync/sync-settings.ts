@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
+
+/** `n` or `n%`: the most deletions one workspace may have in one run. */
+export type MaxDelete = { kind: 'count'; value: number } | { kind: 'percent'; value: number } | { kind: 'default' };
+
+export function parseMaxDelete(text: string): MaxDelete | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const value = Number(m[1]);
+  if (m[2]) return value <= 100 ? { kind: 'percent', value } : undefined;
+  return Number.isInteger(value) ? { kind: 'count', value } : undefined;
+}
+
+function defaultStateDir(): string {
+  // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
+  const xdg = process.env.XDG_STATE_HOME;
+  return join(xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'state'), 'bucketspace');
+}
+
+export const SYNC_SETTINGS = {
+  workspacesDir: setting({
+    env: 'WORKSPACES_DIR',
+    flag: '--workspaces-dir',
+    description: 'Local directory whose subdirectories are the workspaces.',
+    defaultText: './workspaces',
+    schema: z
+      .string()
+      .min(1)
+      .default('./workspaces')
+      .transform((p) => resolve(p)),
+  }),
+  concurrency: setting({
+    env: 'SYNC_CONCURRENCY',
+    flag: '--concurrency',
+    description: 'Transfers running at once.',
+    defaultText: '16',
+    schema: intSchema(1, 256).default(16),
+  }),
+  maxDelete: setting({
+    env: 'SYNC_MAX_DELETE',
+    flag: '--max-delete',
+    description:
+      'Refuse to delete more than this per workspace in one run: a count (25) or a percentage (10%). Default: refuse when more than 50% of a workspace and more than 10 objects.',
+    defaultText: '50% and >10',
+    schema: z
+      .union([z.string(), z.number()])
+      .optional()
+      .transform((v, ctx): MaxDelete => {
+        if (v === undefined) return { kind: 'default' };
+        const parsed = parseMaxDelete(String(v));
+        if (!parsed) {
+          ctx.addIssue({ code: 'custom', message: 'must be a count like 25 or a percentage like 10%' });
+          return z.NEVER;
+        }
+        return parsed;
+      }),
+  }),
+  deleteMissingWorkspaces: setting({
+    env: 'SYNC_DELETE_MISSING_WORKSPACES',
+    flag: '--delete-missing-workspaces',
+    description:
+      "Delete a workspace's whole prefix from the bucket when its local directory is gone. Off by default: such prefixes are kept and reported.",
+    defaultText: 'false',
+    schema: booleanSchema().default(false),
+  }),
+  extraExcludes: setting({
+    env: 'SYNC_EXCLUDE',
+    flag: '--exclude',
+    description: 'Extra gitignore-style patterns for every workspace, comma-separated (after the defaults, before .gitignore files).',
+    defaultText: '(none)',
+    schema: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .transform((v) =>
+        (Array.isArray(v) ? v : (v ?? '').split(',')).map((s) => s.trim()).filter((s) => s !== ''),
+      ),
+  }),
+  reconcileInterval: setting({
+    env: 'SYNC_RECONCILE_INTERVAL',
+    description: 'Watch mode: how often a full reconcile runs to catch missed events.',
+    defaultText: '5m',
+    schema: durationSchema(1000).default(5 * 60_000),
+  }),
+  debounce: setting({
+    env: 'SYNC_DEBOUNCE',
+    description: 'Watch mode: quiet time that closes a burst of changes into one batch (a batch never waits more than 10x this).',
+    defaultText: '100ms',
+    schema: durationSchema(0).default(100),
+  }),
+  shutdownTimeout: setting({
+    env: 'SYNC_SHUTDOWN_TIMEOUT',
+    description: 'On SIGTERM, how long in-flight uploads may take to finish before they are aborted.',
+    defaultText: '10s',
+    schema: durationSchema(0).default(10_000),
+  }),
+  stateDir: setting({
+    env: 'SYNC_STATE_DIR',
+    flag: '--state-dir',
+    description:
+      'Where the sync remembers what it uploaded (size, times, ETag per file), so an unchanged sync needs one listing and no reads. Safe to delete.',
+    defaultText: '$XDG_STATE_HOME/bucketspace or ~/.local/state/bucketspace',
+    schema: z
+      .string()
+      .optional()
+      .transform((p) => resolve(p ?? defaultStateDir())),
+  }),
+  logLevel: setting({
+    env: 'LOG_LEVEL',
+    flag: '--log-level',
+    description: 'trace, debug, info, warn, error or silent.',
+    defaultText: 'info',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  }),
+};

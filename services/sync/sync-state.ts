@@ -1,0 +1,81 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/logger.ts';
+import type { StateEntry } from './types.ts';
+
+interface StateFile {
+  version: 1;
+  endpoint: string;
+  bucket: string;
+  workspace: string;
+  files: Record<string, StateEntry>;
+}
+
+export interface SyncStateOptions {
+  stateDir: string;
+  /** Identifies the remote: state for one server/bucket never applies to another. */
+  endpoint: string;
+  bucket: string;
+  logger: Logger;
+}
+
+/**
+ * What the sync remembers per workspace: for each file it uploaded or
+ * verified, the local stat (size, mtime, ctime, inode) and the ETag the server
+ * gave it. With it, an unchanged sync is one listing plus local stats; without
+ * it (first run, new machine, deleted state) files are hashed and compared
+ * with the listing's ETags instead, so nothing is uploaded needlessly.
+ * One JSON file per workspace, written atomically (temp file + rename).
+ */
+export class SyncState {
+  private readonly dir: string;
+  private readonly options: SyncStateOptions;
+
+  constructor(options: SyncStateOptions) {
+    this.options = options;
+    const id = createHash('sha256').update(`${options.endpoint}\n${options.bucket}`).digest('hex').slice(0, 16);
+    this.dir = join(options.stateDir, 'sync', id);
+  }
+
+  private fileFor(workspace: string): string {
+    return join(this.dir, `${encodeURIComponent(workspace)}.json`);
+  }
+
+  async load(workspace: string): Promise<Map<string, StateEntry>> {
+    let text: string;
+    try {
+      text = await readFile(this.fileFor(workspace), 'utf8');
+    } catch {
+      return new Map();
+    }
+    try {
+      const parsed = JSON.parse(text) as StateFile;
+      if (parsed.version !== 1 || parsed.bucket !== this.options.bucket) return new Map();
+      return new Map(Object.entries(parsed.files));
+    } catch (err) {
+      this.options.logger.warn({ err, workspace }, 'sync state unreadable; files will be hashed instead');
+      return new Map();
+    }
+  }
+
+  async save(workspace: string, entries: ReadonlyMap<string, StateEntry>): Promise<void> {
+    const body: StateFile = {
+      version: 1,
+      endpoint: this.options.endpoint,
+      bucket: this.options.bucket,
+      workspace,
+      files: Object.fromEntries(entries),
+    };
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const target = this.fileFor(workspace);
+      const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+      await writeFile(tmp, JSON.stringify(body));
+      await rename(tmp, target);
+    } catch (err) {
+      // Losing the state costs hashing next time, never correctness.
+      this.options.logger.warn({ err, workspace, dir: this.dir }, 'could not save sync state');
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+}
+
+/**
+ * A transparent HTTP proxy in front of the S3 server that records every
+ * request, so tests can assert how many requests an operation costs.
+ */
+export async function startCountingProxy(target: () => string): Promise<{ url: string; requests: RecordedRequest[]; reset(): void; close(): Promise<void> }> {
+  const requests: RecordedRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '' });
+    const t = new URL(target());
+    const upstream = request(
+      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => {
+      res.destroy();
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    reset: () => {
+      requests.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
