@@ -1,0 +1,535 @@
+// Integration tests of `bucketspace sync` against a real S3 API (s3rver, or S3_TEST_ENDPOINT).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestS3, type TestS3 } from './support/s3-server.ts';
+import { runCli, summaryOf } from './support/run-cli.ts';
+import { makeTree, type TempTree } from './support/workspace-tree.ts';
+import { headObject, listKeys, readObject, testClient } from './support/bucket.ts';
+import { startCountingProxy } from './support/counting-proxy.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+let s3: TestS3;
+let client: S3Client;
+
+before(async () => {
+  s3 = await startTestS3();
+  client = testClient(s3);
+});
+after(async () => {
+  client.destroy();
+  await s3.close();
+});
+
+function envFor(tree: TempTree, bucket: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...s3.env(bucket), WORKSPACES_DIR: tree.workspacesDir, SYNC_STATE_DIR: tree.stateDir, ...extra };
+}
+
+const PROJECT = {
+  'app/package.json': '{"name":"app","scripts":{"start":"node index.js"}}',
+  'app/index.js': 'console.log("hi")\n',
+  'app/.env': 'SECRET=do-not-upload\n',
+  'app/.env.local': 'SECRET=local\n',
+  'app/.env.example': 'SECRET=\n',
+  'app/.gitignore': '!.env.example\ncoverage/\n*.tmp\n',
+  'app/node_modules/left-pad/index.js': 'module.exports = 1\n',
+  'app/node_modules/left-pad/package.json': '{}',
+  'app/.git/HEAD': 'ref: refs/heads/main\n',
+  'app/dist/bundle.js': 'built\n',
+  'app/build/out.js': 'built\n',
+  'app/coverage/lcov.info': 'x\n',
+  'app/npm-debug.log': 'log\n',
+  'app/notes.tmp': 'tmp\n',
+  'app/src/lib/util.js': 'export const x = 1\n',
+  'app/src/.gitignore': 'generated/\n!keep.tmp\n',
+  'app/src/generated/g.js': 'gen\n',
+  'app/src/keep.tmp': 'kept by a nested negation\n',
+  'app/__pycache__/m.cpython-311.pyc': 'bytecode',
+  'app/.DS_Store': 'mac',
+  'app/._resource': 'fork',
+  'api/app.py': 'print("api")\n',
+  'api/requirements.txt': 'flask\n',
+  'api/x.pyc': 'bytecode',
+  'api/vendor/lib.go': 'package lib\n',
+  'api/.dockerignore': 'secrets\n*.md\n',
+  'api/README.md': 'root md excluded by .dockerignore (anchored)\n',
+  'api/docs/guide.md': 'nested md kept: dockerignore patterns are anchored at the root\n',
+  'api/secrets/key.pem': 'key\n',
+  'api/.syncignore': '!vendor/\n',
+};
+
+const EXPECTED_KEYS = [
+  'api/.dockerignore',
+  'api/.syncignore',
+  'api/app.py',
+  'api/docs/guide.md',
+  'api/requirements.txt',
+  'api/vendor/lib.go',
+  'app/.env.example',
+  'app/.gitignore',
+  'app/index.js',
+  'app/package.json',
+  'app/src/.gitignore',
+  'app/src/keep.tmp',
+  'app/src/lib/util.js',
+].sort();
+
+describe('sync: filtering and change detection', () => {
+  test('uploads exactly the filtered source: no node_modules, .env*, build output, ignored files', async () => {
+    const tree = await makeTree(PROJECT);
+    const bucket = s3.newBucketName();
+    try {
+      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      assert.equal(res.code, 0, res.stderr);
+      const summary = summaryOf(res);
+      assert.equal(summary.uploaded, EXPECTED_KEYS.length);
+      assert.equal(summary.failed, 0);
+      assert.deepEqual(await listKeys(client, bucket), EXPECTED_KEYS);
+      assert.equal(await readObject(client, bucket, 'app/index.js'), 'console.log("hi")\n');
+      assert.ok(!res.stdout.includes('do-not-upload') && !res.stderr.includes('do-not-upload'));
+      assert.ok(!res.stderr.includes(s3.secretAccessKey) || s3.secretAccessKey === s3.accessKeyId, 'secret key never logged');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('a sync with nothing to do makes no uploads and costs one listing (plus the bucket check), no per-object requests', async () => {
+    const tree = await makeTree(PROJECT);
+    const bucket = s3.newBucketName();
+    const proxy = await startCountingProxy(() => s3.endpoint);
+    try {
+      const env = envFor(tree, bucket, { S3_ENDPOINT: proxy.url });
+      assert.equal((await runCli(['sync', '--json'], env)).code, 0);
+      proxy.reset();
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      const summary = summaryOf(res);
+      assert.equal(summary.uploaded, 0);
+      assert.equal(summary.unchanged, EXPECTED_KEYS.length);
+      const methods = proxy.requests.map((r) => `${r.method} ${r.url.includes('list-type=2') ? 'LIST' : r.url}`);
+      assert.deepEqual(
+        methods.filter((m) => !m.startsWith('HEAD')),
+        ['GET LIST'],
+        `requests: ${methods.join(', ')}`,
+      );
+      assert.ok(methods.length <= 2, `at most a HeadBucket and one listing page, got ${methods.join(', ')}`);
+    } finally {
+      await proxy.close();
+      await tree.remove();
+    }
+  });
+
+  test('a changed file of the same size (even with its mtime restored) is detected and uploaded', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'aaaa', 'app/b.txt': 'bbbb' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync', '--json'], env)).code, 0);
+      const file = join(tree.workspacesDir, 'app/a.txt');
+      const before = await stat(file);
+      await writeFile(file, 'AAAA');
+      await utimes(file, before.atime, before.mtime);
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(summaryOf(res).uploaded, 1, res.stdout);
+      assert.equal(await readObject(client, bucket, 'app/a.txt'), 'AAAA');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('without remembered state (new machine), files are compared by content and nothing is re-uploaded', async () => {
+    const tree = await makeTree(PROJECT);
+    const bucket = s3.newBucketName();
+    try {
+      assert.equal((await runCli(['sync', '--json'], envFor(tree, bucket))).code, 0);
+      await rm(tree.stateDir, { recursive: true, force: true });
+      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      const summary = summaryOf(res);
+      assert.equal(summary.uploaded, 0, res.stdout);
+      assert.equal(summary.unchanged, EXPECTED_KEYS.length);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('deletes objects whose file is gone or now ignored, and says why', async () => {
+    const tree = await makeTree({ 'app/a.js': 'a', 'app/b.js': 'b', 'app/c.js': 'c', 'app/docs/d.md': 'd' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await rm(join(tree.workspacesDir, 'app/a.js'));
+      await tree.write({ 'app/.gitignore': 'docs/\n' });
+      const dry = await runCli(['sync', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /delete\s+app\/a\.js\s+\(deleted locally\)/);
+      assert.match(dry.stdout, /delete\s+app\/docs\/d\.md\s+\(now excluded: docs by \.gitignore:1:docs\/\)/);
+      assert.match(dry.stdout, /upload\s+app\/\.gitignore\s+\(new/);
+      assert.deepEqual(await listKeys(client, bucket), ['app/a.js', 'app/b.js', 'app/c.js', 'app/docs/d.md'], 'dry run changed nothing');
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).deleted, 2);
+      assert.deepEqual(await listKeys(client, bucket), ['app/.gitignore', 'app/b.js', 'app/c.js']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('`sync workspace <name>` touches only that workspace; unknown names are usage errors', async () => {
+    const tree = await makeTree({ 'one/a.txt': '1', 'two/b.txt': '2' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      const res = await runCli(['sync', 'workspace', 'one', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.deepEqual(await listKeys(client, bucket), ['one/a.txt']);
+      const bad = await runCli(['sync', 'workspace', 'nope'], env);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /no workspace "nope"/);
+      const traversal = await runCli(['sync', 'workspace', '../etc'], env);
+      assert.equal(traversal.code, 2);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('odd names: spaces, unicode, #?%+, empty files, deep and long paths', async () => {
+    const long = 'd'.repeat(200);
+    const files = {
+      'app/with space.txt': 'space',
+      'app/ünïcødé 文件.txt': 'unicode',
+      'app/we#ird?na%me+plus.txt': 'chars',
+      'app/empty.txt': '',
+      [`app/${long}/${long}/f.txt`]: 'deep',
+    };
+    const tree = await makeTree(files);
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.deepEqual(await listKeys(client, bucket), Object.keys(files).sort());
+      assert.equal(await readObject(client, bucket, 'app/we#ird?na%me+plus.txt'), 'chars');
+      assert.equal(await readObject(client, bucket, 'app/empty.txt'), '');
+      const again = await runCli(['sync', '--json'], env);
+      assert.equal(summaryOf(again).uploaded, 0);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('a key longer than S3 allows is a named failure (exit 1); the rest is uploaded', async () => {
+    const seg = 'x'.repeat(250);
+    const tooLong = `app/${seg}/${seg}/${seg}/${seg}/${seg}/f.txt`;
+    const tree = await makeTree({ [tooLong]: 'long', 'app/ok.txt': 'ok' });
+    const bucket = s3.newBucketName();
+    try {
+      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      assert.equal(res.code, 1);
+      const summary = summaryOf(res);
+      assert.equal(summary.failed, 1);
+      assert.equal(summary.failures[0]?.code, 'S3_KEY_TOO_LONG');
+      assert.ok(summary.failures[0]?.path.endsWith('/f.txt'));
+      assert.deepEqual(await listKeys(client, bucket), ['app/ok.txt']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('symlinks: a link to a file inside is uploaded as that file; links outside, to directories or dangling are skipped and named', async () => {
+    const tree = await makeTree({ 'app/real.txt': 'real', 'app/dir/x.txt': 'x', 'outside.txt': 'secret outside' });
+    const bucket = s3.newBucketName();
+    try {
+      const ws = join(tree.workspacesDir, 'app');
+      await symlink('real.txt', join(ws, 'link.txt'));
+      await symlink(join(tree.workspacesDir, 'outside.txt'), join(ws, 'out.txt'));
+      await symlink('dir', join(ws, 'dirlink'));
+      await symlink('missing.txt', join(ws, 'dangling.txt'));
+      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      assert.equal(res.code, 0, res.stderr);
+      const summary = summaryOf(res);
+      assert.deepEqual(await listKeys(client, bucket), ['app/dir/x.txt', 'app/link.txt', 'app/real.txt']);
+      assert.equal(await readObject(client, bucket, 'app/link.txt'), 'real');
+      const reasons = Object.fromEntries(summary.skips.map((s) => [s.path, s.reason]));
+      assert.deepEqual(reasons, { 'out.txt': 'symlink-outside', dirlink: 'symlink-directory', 'dangling.txt': 'symlink-dangling' });
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('large files go multipart and are not re-uploaded when unchanged', async () => {
+    const big = Buffer.alloc(20 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    const tree = await makeTree({ 'media/big.bin': big, 'media/small.txt': 's' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).bytes, big.length + 1);
+      const head = await headObject(client, bucket, 'media/big.bin');
+      assert.equal(head.ContentLength, big.length);
+      await rm(tree.stateDir, { recursive: true, force: true });
+      const again = await runCli(['sync', '--json'], env);
+      assert.equal(summaryOf(again).uploaded, 0, 'the multipart ETag is recomputed locally and matches');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('a .gitignore that ignores everything uploads nothing, and an empty workspace is fine', async () => {
+    const tree = await makeTree({ 'all/.gitignore': '*\n', 'all/a.txt': 'a' });
+    await mkdir(join(tree.workspacesDir, 'empty'));
+    const bucket = s3.newBucketName();
+    try {
+      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).uploaded, 0);
+      assert.deepEqual(await listKeys(client, bucket), []);
+      const explained = await runCli(['sync', 'explain', join(tree.workspacesDir, 'all/a.txt')], envFor(tree, bucket));
+      assert.match(explained.stdout, /^\.gitignore:1:\*\tall\/a\.txt$/m);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('an unreadable file is named, skipped and its remote copy kept (exit 1)', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as an unprivileged user' : false }, async () => {
+    const tree = await makeTree({ 'app/ok.txt': 'ok', 'app/private.txt': 'v1' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await chmod(tree.root, 0o755);
+      await chmod(join(tree.workspacesDir, 'app/private.txt'), 0o000);
+      await runChmodAll(tree);
+      const res = await runCli(['sync', '--json'], env, { uid: 65534, gid: 65534 });
+      assert.equal(res.code, 1, res.stderr + res.stdout);
+      const summary = summaryOf(res);
+      assert.equal(summary.failed, 1);
+      assert.equal(summary.failures[0]?.path, 'private.txt');
+      assert.match(summary.failures[0]?.message ?? '', /EACCES|permission/i);
+      assert.deepEqual(await listKeys(client, bucket), ['app/ok.txt', 'app/private.txt'], 'the remote copy is not deleted');
+    } finally {
+      await tree.remove();
+    }
+  });
+});
+
+/** Let an unprivileged user read the tree (except what a test made unreadable) and write the state. */
+async function runChmodAll(tree: TempTree): Promise<void> {
+  await chmod(tree.workspacesDir, 0o755);
+  await chmod(join(tree.workspacesDir, 'app'), 0o755);
+  await chmod(join(tree.workspacesDir, 'app/ok.txt'), 0o644);
+  await mkdir(tree.stateDir, { recursive: true });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('chmod', ['-R', 'a+rwX', tree.stateDir]);
+}
+
+describe('sync: safety rails', () => {
+  test('WORKSPACES_DIR missing: refused (exit 3), bucket untouched', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    const bucket = s3.newBucketName();
+    try {
+      assert.equal((await runCli(['sync'], envFor(tree, bucket))).code, 0);
+      const res = await runCli(['sync', '--json'], envFor(tree, bucket, { WORKSPACES_DIR: join(tree.root, 'gone') }));
+      assert.equal(res.code, 3);
+      assert.match(res.stderr, /refusing to sync.*gone/);
+      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('a workspace whose local directory vanished is kept unless --delete-missing-workspaces', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a', 'old/b.txt': 'b' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await rm(join(tree.workspacesDir, 'old'), { recursive: true });
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0);
+      assert.deepEqual(summaryOf(res).keptWorkspaces, ['old']);
+      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt', 'old/b.txt']);
+      const human = await runCli(['sync'], env);
+      assert.match(human.stdout, /kept\s+old\/: no local directory; pass --delete-missing-workspaces/);
+      const del = await runCli(['sync', '--json', '--delete-missing-workspaces'], env);
+      assert.equal(summaryOf(del).deleted, 1);
+      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('every workspace directory gone (WORKSPACES_DIR empty): nothing deleted even with --delete-missing-workspaces', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await rm(join(tree.workspacesDir, 'app'), { recursive: true });
+      const res = await runCli(['sync', '--json', '--delete-missing-workspaces'], env);
+      assert.equal(res.code, 3);
+      assert.equal(summaryOf(res).refusals[0]?.rule, 'workspaces-dir');
+      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('an emptied workspace directory: refused, nothing deleted', async () => {
+    const files = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const tree = await makeTree(files);
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      for (const rel of Object.keys(files)) await rm(join(tree.workspacesDir, rel));
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 3, res.stdout);
+      assert.equal(summaryOf(res).refusals[0]?.rule, 'workspace-dir');
+      assert.equal(summaryOf(res).deleted, 0);
+      assert.equal((await listKeys(client, bucket)).length, 5);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('mass delete over the limit is refused; --max-delete and --force override, saying so; --no-delete never deletes', async () => {
+    const files = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`app/f${String(i).padStart(2, '0')}.txt`, `${i}`]));
+    const tree = await makeTree(files);
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      for (let i = 0; i < 20; i++) await rm(join(tree.workspacesDir, `app/f${String(i).padStart(2, '0')}.txt`));
+      await tree.write({ 'app/new.txt': 'new' });
+
+      const refused = await runCli(['sync', '--json'], env);
+      assert.equal(refused.code, 3);
+      const s = summaryOf(refused);
+      assert.equal(s.refusals[0]?.rule, 'max-delete');
+      assert.match(s.refusals[0]?.message ?? '', /20 of 30 objects/);
+      assert.equal(s.deleted, 0);
+      assert.equal(s.uploaded, 1, 'uploads still happen: they lose nothing');
+      const human = await runCli(['sync'], env);
+      assert.match(human.stdout, /REFUSED .*20 of 3\d objects/);
+      assert.match(human.stdout, /Nothing was deleted/);
+
+      const noDelete = await runCli(['sync', '--json', '--no-delete', '--max-delete', '100%'], env);
+      assert.equal(noDelete.code, 0);
+      assert.equal(summaryOf(noDelete).deleted, 0);
+
+      const tight = await runCli(['sync', '--json', '--max-delete', '5'], env);
+      assert.equal(tight.code, 3);
+
+      const forced = await runCli(['sync', '--json', '--force'], env);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.equal(summaryOf(forced).deleted, 20);
+      assert.equal(summaryOf(forced).overridden[0]?.rule, 'max-delete');
+      assert.match(forced.stderr, /--force overrides a safety refusal/);
+      assert.equal((await listKeys(client, bucket)).length, 11);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('a raised --max-delete lets a large intended delete through', async () => {
+    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const tree = await makeTree({ ...files, 'app/keep.txt': 'k' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      for (const rel of Object.keys(files)) await rm(join(tree.workspacesDir, rel));
+      const res = await runCli(['sync', '--json', '--max-delete', '100%'], env);
+      assert.equal(res.code, 0, res.stdout);
+      assert.equal(summaryOf(res).deleted, 20);
+    } finally {
+      await tree.remove();
+    }
+  });
+});
+
+describe('sync: configuration and server errors', () => {
+  test('malformed settings: exit 2 listing every problem', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    try {
+      const res = await runCli(['sync'], {
+        ...envFor(tree, 'Bad_Bucket'),
+        S3_FORCE_PATH_STYLE: 'maybe',
+        SYNC_CONCURRENCY: '0',
+        S3_ENDPOINT: 'not a url',
+      });
+      assert.equal(res.code, 2);
+      assert.match(res.stderr, /S3_BUCKET .*lowercase/);
+      assert.match(res.stderr, /S3_FORCE_PATH_STYLE .*true or false/);
+      assert.match(res.stderr, /SYNC_CONCURRENCY .*at least 1/);
+      assert.match(res.stderr, /S3_ENDPOINT .*URL/);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('wrong credentials: exit 2 with an actionable message', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    try {
+      const res = await runCli(['sync'], { ...envFor(tree, s3.newBucketName()), S3_ACCESS_KEY_ID: 'WRONGKEYID', S3_SECRET_ACCESS_KEY: 'wrong-secret-value' });
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /access denied: check S3_ACCESS_KEY_ID \/ S3_SECRET_ACCESS_KEY/);
+      assert.ok(!res.stderr.includes('wrong-secret-value'), 'the secret is not echoed');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('endpoint unreachable: exit 1 saying so, nothing changed locally', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    try {
+      const res = await runCli(['sync'], { ...envFor(tree, s3.newBucketName()), S3_ENDPOINT: 'http://127.0.0.1:9', S3_MAX_ATTEMPTS: '2' });
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /S3 endpoint unreachable/);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('unknown flags and subcommands are usage errors (exit 2) with help', async () => {
+    const res = await runCli(['sync', '--frobnicate'], {});
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /unknown option/);
+    const help = await runCli(['sync', '--help'], {});
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /--dry-run/);
+    assert.match(help.stdout, /watch/);
+    assert.match(help.stdout, /pull/);
+    assert.match(help.stdout, /explain/);
+  });
+});
+
+describe('sync explain', () => {
+  test('names the deciding rule and file, like git check-ignore -v', async () => {
+    const tree = await makeTree({ 'app/.gitignore': '*.tmp\n!keep.tmp\n', 'app/src/.gitignore': 'gen/\n', 'app/a.tmp': '', 'app/keep.tmp': '', 'app/src/gen/x.js': '', 'app/index.js': '' });
+    try {
+      const env = { WORKSPACES_DIR: tree.workspacesDir };
+      const ws = (p: string) => join(tree.workspacesDir, p);
+      const a = await runCli(['sync', 'explain', ws('app/a.tmp')], env);
+      assert.match(a.stdout, /^\.gitignore:1:\*\.tmp\tapp\/a\.tmp\nexcluded/);
+      const keep = await runCli(['sync', 'explain', ws('app/keep.tmp')], env);
+      assert.match(keep.stdout, /^\.gitignore:2:!keep\.tmp\tapp\/keep\.tmp\nincluded: re-included/);
+      const gen = await runCli(['sync', 'explain', ws('app/src/gen/x.js')], env);
+      assert.match(gen.stdout, /^src\/\.gitignore:1:gen\/\tapp\/src\/gen\/x\.js\nexcluded because its directory app\/src\/gen is excluded/);
+      const plain = await runCli(['sync', 'explain', ws('app/index.js')], env);
+      assert.match(plain.stdout, /included: no rule matches it/);
+      const nm = await runCli(['sync', 'explain', ws('app/node_modules/x/y.js')], env);
+      assert.match(nm.stdout, /<defaults>:1:node_modules\//);
+      const outside = await runCli(['sync', 'explain', '/etc/passwd'], env);
+      assert.equal(outside.code, 2);
+      assert.match(outside.stderr, /not inside WORKSPACES_DIR/);
+    } finally {
+      await tree.remove();
+    }
+  });
+});
+
