@@ -1,0 +1,129 @@
+// `bucketspace sync pull`: bucket back to local, with the same filters and rails in reverse.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestS3, type TestS3 } from './support/s3-server.ts';
+import { runCli, summaryOf } from './support/run-cli.ts';
+import { makeTree, type TempTree } from './support/workspace-tree.ts';
+import { testClient } from './support/bucket.ts';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+let s3: TestS3;
+let client: S3Client;
+before(async () => {
+  s3 = await startTestS3();
+  client = testClient(s3);
+});
+after(async () => {
+  client.destroy();
+  await s3.close();
+});
+
+function envFor(tree: TempTree, bucket: string): Record<string, string> {
+  return { ...s3.env(bucket), WORKSPACES_DIR: tree.workspacesDir, SYNC_STATE_DIR: tree.stateDir };
+}
+
+async function listLocal(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+describe('sync pull', () => {
+  test('restores a workspace onto a new machine, with modes and mtimes, and a following push is a no-op', async () => {
+    const source = await makeTree({ 'app/index.js': 'console.log(1)\n', 'app/bin/run.sh': '#!/bin/sh\necho hi\n', 'app/.gitignore': 'tmp/\n', 'app/src/a.js': 'a', 'app/.env': 'SECRET=1' });
+    await chmod(join(source.workspacesDir, 'app/bin/run.sh'), 0o755);
+    const target = await makeTree();
+    const bucket = s3.newBucketName();
+    try {
+      assert.equal((await runCli(['sync'], envFor(source, bucket))).code, 0);
+      await rm(target.workspacesDir, { recursive: true });
+      const res = await runCli(['sync', 'pull', '--json'], envFor(target, bucket));
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).downloaded, 4);
+      assert.deepEqual(await listLocal(target.workspacesDir), ['app/.gitignore', 'app/bin/run.sh', 'app/index.js', 'app/src/a.js']);
+      assert.equal(await readFile(join(target.workspacesDir, 'app/index.js'), 'utf8'), 'console.log(1)\n');
+      const mode = (await stat(join(target.workspacesDir, 'app/bin/run.sh'))).mode & 0o777;
+      assert.equal(mode, 0o755, 'the executable bit comes back');
+      const srcMtime = (await stat(join(source.workspacesDir, 'app/index.js'))).mtimeMs;
+      const dstMtime = (await stat(join(target.workspacesDir, 'app/index.js'))).mtimeMs;
+      assert.ok(Math.abs(srcMtime - dstMtime) < 2, `mtime restored (${srcMtime} vs ${dstMtime})`);
+      const push = await runCli(['sync', '--json'], envFor(target, bucket));
+      assert.equal(summaryOf(push).uploaded, 0, 'nothing to upload after a pull');
+      assert.equal(summaryOf(push).deleted, 0);
+    } finally {
+      await source.remove();
+      await target.remove();
+    }
+  });
+
+  test('rollback: replaced and deleted local files are moved to the backup directory; ignored local files (.env, node_modules) are never touched', async () => {
+    const tree = await makeTree({ 'app/a.js': 'v1', 'app/b.js': 'b', 'app/.env': 'SECRET=keep', 'app/node_modules/x/i.js': 'dep' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await writeFile(join(tree.workspacesDir, 'app/a.js'), 'v2 local edit');
+      await writeFile(join(tree.workspacesDir, 'app/c.js'), 'local only');
+      const dry = await runCli(['sync', 'pull', '--dry-run'], env);
+      assert.match(dry.stdout, /download\s+app\/a\.js\s+\(size differs/);
+      assert.match(dry.stdout, /delete-local\s+app\/c\.js/);
+      assert.equal(await readFile(join(tree.workspacesDir, 'app/a.js'), 'utf8'), 'v2 local edit', 'dry run changed nothing');
+      const res = await runCli(['sync', 'pull', 'app', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).downloaded, 1);
+      assert.equal(summaryOf(res).deleted, 1);
+      assert.equal(await readFile(join(tree.workspacesDir, 'app/a.js'), 'utf8'), 'v1');
+      assert.equal(await readFile(join(tree.workspacesDir, 'app/.env'), 'utf8'), 'SECRET=keep');
+      assert.equal(await readFile(join(tree.workspacesDir, 'app/node_modules/x/i.js'), 'utf8'), 'dep');
+      const backups = await listLocal(join(tree.workspacesDir, '.bucketspace-backup'));
+      assert.equal(backups.length, 2);
+      assert.ok(backups.some((p) => p.endsWith('app/a.js')) && backups.some((p) => p.endsWith('app/c.js')));
+      const stamp = backups[0]?.split('/')[0] ?? '';
+      assert.equal(await readFile(join(tree.workspacesDir, '.bucketspace-backup', stamp, 'app/a.js'), 'utf8'), 'v2 local edit');
+      const push = await runCli(['sync', '--json'], env);
+      assert.equal(summaryOf(push).uploaded + summaryOf(push).deleted, 0, 'the backup directory is not a workspace');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('secrets that somehow are in the bucket are not pulled over local files', async () => {
+    const tree = await makeTree({ 'app/a.js': 'a', 'app/.env': 'LOCAL=1' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'app/.env', Body: 'REMOTE=1' }));
+      const res = await runCli(['sync', 'pull', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.ok(summaryOf(res).skips.some((s) => s.path === '.env' && /excluded by <defaults>/.test(s.message)));
+      assert.equal(await readFile(join(tree.workspacesDir, 'app/.env'), 'utf8'), 'LOCAL=1');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('refuses to pull a workspace that is not in the bucket (exit 3), and mass local deletes (exit 3)', async () => {
+    const files = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const tree = await makeTree({ 'app/keep.txt': 'k' });
+    const bucket = s3.newBucketName();
+    try {
+      const env = envFor(tree, bucket);
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      const missing = await runCli(['sync', 'pull', 'ghost', '--json'], env);
+      assert.equal(missing.code, 3);
+      assert.match(summaryOf(missing).refusals[0]?.message ?? '', /nothing under ghost\//);
+      await tree.write(files);
+      const res = await runCli(['sync', 'pull', '--json'], env);
+      assert.equal(res.code, 3);
+      assert.equal(summaryOf(res).refusals[0]?.rule, 'max-delete');
+      assert.equal((await listLocal(tree.workspacesDir)).length, 16, 'no local file deleted');
+    } finally {
+      await tree.remove();
+    }
+  });
+});
