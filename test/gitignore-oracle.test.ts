@@ -235,7 +235,16 @@ const FIXED_PATTERNS = [
   ' ',
   '\\',
 ];
-const QUIRK_PATTERNS = ['a**/b', '/a**', 'ab**/', 'x/a**', 'a***/b', 'src/a**/b', 'a**/**/b', 'b**'];
+const QUIRK_PATTERNS = [
+  'a**/b',
+  '/a**',
+  'ab**/',
+  'x/a**',
+  'a***/b',
+  'src/a**/b',
+  'a**/**/b',
+  'b**',
+];
 
 interface Rng {
   next: () => number;
@@ -264,7 +273,8 @@ function literal(name: string): string {
 }
 
 function randomPattern(r: Rng, dirNames: readonly string[]): string {
-  const name = (): string => (r.chance(0.4) && dirNames.length > 0 ? r.pick(dirNames) : r.pick(NAMES));
+  const name = (): string =>
+    r.chance(0.4) && dirNames.length > 0 ? r.pick(dirNames) : r.pick(NAMES);
   const plain = (): string => r.pick(NAMES.filter((n) => /^[a-z0-9._-]+$/i.test(n)));
   const forms: (() => string)[] = [
     () => literal(name()),
@@ -372,7 +382,16 @@ const FIXED_CASES: Record<string, TreeSpec> = {
     gitignores: { '': 'foo/**\n!foo/bar/\n!foo/bar/**\n' },
   },
   'directory names with glob characters': {
-    files: ['x[1]/a.txt', 'x[1]/b.md', 'x1/a.txt', 'st*r/a', 'st*r/b', 'stxr/a', 'q?/a', 'back\\slash/a'],
+    files: [
+      'x[1]/a.txt',
+      'x[1]/b.md',
+      'x1/a.txt',
+      'st*r/a',
+      'st*r/b',
+      'stxr/a',
+      'q?/a',
+      'back\\slash/a',
+    ],
     gitignores: { 'x[1]': '*.txt\n', 'st*r': '/a\n', 'q?': 'a\n', 'back\\slash': '*\n' },
   },
   'trailing spaces, escaped spaces, escapes': {

@@ -34,7 +34,13 @@ async function listLocal(dir: string): Promise<string[]> {
 
 describe('sync pull', () => {
   test('restores a workspace onto a new machine, with modes and mtimes, and a following push is a no-op', async () => {
-    const source = await makeTree({ 'app/index.js': 'console.log(1)\n', 'app/bin/run.sh': '#!/bin/sh\necho hi\n', 'app/.gitignore': 'tmp/\n', 'app/src/a.js': 'a', 'app/.env': 'SECRET=1' });
+    const source = await makeTree({
+      'app/index.js': 'console.log(1)\n',
+      'app/bin/run.sh': '#!/bin/sh\necho hi\n',
+      'app/.gitignore': 'tmp/\n',
+      'app/src/a.js': 'a',
+      'app/.env': 'SECRET=1',
+    });
     await chmod(join(source.workspacesDir, 'app/bin/run.sh'), 0o755);
     const target = await makeTree();
     const bucket = s3.newBucketName();
@@ -44,8 +50,16 @@ describe('sync pull', () => {
       const res = await runCli(['sync', 'pull', '--json'], envFor(target, bucket));
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).downloaded, 4);
-      assert.deepEqual(await listLocal(target.workspacesDir), ['app/.gitignore', 'app/bin/run.sh', 'app/index.js', 'app/src/a.js']);
-      assert.equal(await readFile(join(target.workspacesDir, 'app/index.js'), 'utf8'), 'console.log(1)\n');
+      assert.deepEqual(await listLocal(target.workspacesDir), [
+        'app/.gitignore',
+        'app/bin/run.sh',
+        'app/index.js',
+        'app/src/a.js',
+      ]);
+      assert.equal(
+        await readFile(join(target.workspacesDir, 'app/index.js'), 'utf8'),
+        'console.log(1)\n',
+      );
       const mode = (await stat(join(target.workspacesDir, 'app/bin/run.sh'))).mode & 0o777;
       assert.equal(mode, 0o755, 'the executable bit comes back');
       const srcMtime = (await stat(join(source.workspacesDir, 'app/index.js'))).mtimeMs;
@@ -61,7 +75,12 @@ describe('sync pull', () => {
   });
 
   test('rollback: replaced and deleted local files are moved to the backup directory; ignored local files (.env, node_modules) are never touched', async () => {
-    const tree = await makeTree({ 'app/a.js': 'v1', 'app/b.js': 'b', 'app/.env': 'SECRET=keep', 'app/node_modules/x/i.js': 'dep' });
+    const tree = await makeTree({
+      'app/a.js': 'v1',
+      'app/b.js': 'b',
+      'app/.env': 'SECRET=keep',
+      'app/node_modules/x/i.js': 'dep',
+    });
     const bucket = s3.newBucketName();
     try {
       const env = envFor(tree, bucket);
@@ -71,21 +90,37 @@ describe('sync pull', () => {
       const dry = await runCli(['sync', 'pull', '--dry-run'], env);
       assert.match(dry.stdout, /download\s+app\/a\.js\s+\(size differs/);
       assert.match(dry.stdout, /delete-local\s+app\/c\.js/);
-      assert.equal(await readFile(join(tree.workspacesDir, 'app/a.js'), 'utf8'), 'v2 local edit', 'dry run changed nothing');
+      assert.equal(
+        await readFile(join(tree.workspacesDir, 'app/a.js'), 'utf8'),
+        'v2 local edit',
+        'dry run changed nothing',
+      );
       const res = await runCli(['sync', 'pull', 'app', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).downloaded, 1);
       assert.equal(summaryOf(res).deleted, 1);
       assert.equal(await readFile(join(tree.workspacesDir, 'app/a.js'), 'utf8'), 'v1');
       assert.equal(await readFile(join(tree.workspacesDir, 'app/.env'), 'utf8'), 'SECRET=keep');
-      assert.equal(await readFile(join(tree.workspacesDir, 'app/node_modules/x/i.js'), 'utf8'), 'dep');
+      assert.equal(
+        await readFile(join(tree.workspacesDir, 'app/node_modules/x/i.js'), 'utf8'),
+        'dep',
+      );
       const backups = await listLocal(join(tree.workspacesDir, '.bucketspace-backup'));
       assert.equal(backups.length, 2);
-      assert.ok(backups.some((p) => p.endsWith('app/a.js')) && backups.some((p) => p.endsWith('app/c.js')));
+      assert.ok(
+        backups.some((p) => p.endsWith('app/a.js')) && backups.some((p) => p.endsWith('app/c.js')),
+      );
       const stamp = backups[0]?.split('/')[0] ?? '';
-      assert.equal(await readFile(join(tree.workspacesDir, '.bucketspace-backup', stamp, 'app/a.js'), 'utf8'), 'v2 local edit');
+      assert.equal(
+        await readFile(join(tree.workspacesDir, '.bucketspace-backup', stamp, 'app/a.js'), 'utf8'),
+        'v2 local edit',
+      );
       const push = await runCli(['sync', '--json'], env);
-      assert.equal(summaryOf(push).uploaded + summaryOf(push).deleted, 0, 'the backup directory is not a workspace');
+      assert.equal(
+        summaryOf(push).uploaded + summaryOf(push).deleted,
+        0,
+        'the backup directory is not a workspace',
+      );
     } finally {
       await tree.remove();
     }
@@ -97,10 +132,16 @@ describe('sync pull', () => {
     try {
       const env = envFor(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'app/.env', Body: 'REMOTE=1' }));
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: 'app/.env', Body: 'REMOTE=1' }),
+      );
       const res = await runCli(['sync', 'pull', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
-      assert.ok(summaryOf(res).skips.some((s) => s.path === '.env' && /excluded by <defaults>/.test(s.message)));
+      assert.ok(
+        summaryOf(res).skips.some(
+          (s) => s.path === '.env' && /excluded by <defaults>/.test(s.message),
+        ),
+      );
       assert.equal(await readFile(join(tree.workspacesDir, 'app/.env'), 'utf8'), 'LOCAL=1');
     } finally {
       await tree.remove();
@@ -108,7 +149,9 @@ describe('sync pull', () => {
   });
 
   test('refuses to pull a workspace that is not in the bucket (exit 3), and mass local deletes (exit 3)', async () => {
-    const files = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const files = Object.fromEntries(
+      Array.from({ length: 15 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
+    );
     const tree = await makeTree({ 'app/keep.txt': 'k' });
     const bucket = s3.newBucketName();
     try {

@@ -22,8 +22,17 @@ after(async () => {
   await s3.close();
 });
 
-function envFor(tree: TempTree, bucket: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...s3.env(bucket), WORKSPACES_DIR: tree.workspacesDir, SYNC_STATE_DIR: tree.stateDir, ...extra };
+function envFor(
+  tree: TempTree,
+  bucket: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...s3.env(bucket),
+    WORKSPACES_DIR: tree.workspacesDir,
+    SYNC_STATE_DIR: tree.stateDir,
+    ...extra,
+  };
 }
 
 const PROJECT = {
@@ -88,7 +97,10 @@ describe('sync: filtering and change detection', () => {
       assert.deepEqual(await listKeys(client, bucket), EXPECTED_KEYS);
       assert.equal(await readObject(client, bucket, 'app/index.js'), 'console.log("hi")\n');
       assert.ok(!res.stdout.includes('do-not-upload') && !res.stderr.includes('do-not-upload'));
-      assert.ok(!res.stderr.includes(s3.secretAccessKey) || s3.secretAccessKey === s3.accessKeyId, 'secret key never logged');
+      assert.ok(
+        !res.stderr.includes(s3.secretAccessKey) || s3.secretAccessKey === s3.accessKeyId,
+        'secret key never logged',
+      );
     } finally {
       await tree.remove();
     }
@@ -107,13 +119,18 @@ describe('sync: filtering and change detection', () => {
       const summary = summaryOf(res);
       assert.equal(summary.uploaded, 0);
       assert.equal(summary.unchanged, EXPECTED_KEYS.length);
-      const methods = proxy.requests.map((r) => `${r.method} ${r.url.includes('list-type=2') ? 'LIST' : r.url}`);
+      const methods = proxy.requests.map(
+        (r) => `${r.method} ${r.url.includes('list-type=2') ? 'LIST' : r.url}`,
+      );
       assert.deepEqual(
         methods.filter((m) => !m.startsWith('HEAD')),
         ['GET LIST'],
         `requests: ${methods.join(', ')}`,
       );
-      assert.ok(methods.length <= 2, `at most a HeadBucket and one listing page, got ${methods.join(', ')}`);
+      assert.ok(
+        methods.length <= 2,
+        `at most a HeadBucket and one listing page, got ${methods.join(', ')}`,
+      );
     } finally {
       await proxy.close();
       await tree.remove();
@@ -154,7 +171,12 @@ describe('sync: filtering and change detection', () => {
   });
 
   test('deletes objects whose file is gone or now ignored, and says why', async () => {
-    const tree = await makeTree({ 'app/a.js': 'a', 'app/b.js': 'b', 'app/c.js': 'c', 'app/docs/d.md': 'd' });
+    const tree = await makeTree({
+      'app/a.js': 'a',
+      'app/b.js': 'b',
+      'app/c.js': 'c',
+      'app/docs/d.md': 'd',
+    });
     const bucket = s3.newBucketName();
     try {
       const env = envFor(tree, bucket);
@@ -164,9 +186,16 @@ describe('sync: filtering and change detection', () => {
       const dry = await runCli(['sync', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, /delete\s+app\/a\.js\s+\(deleted locally\)/);
-      assert.match(dry.stdout, /delete\s+app\/docs\/d\.md\s+\(now excluded: docs by \.gitignore:1:docs\/\)/);
+      assert.match(
+        dry.stdout,
+        /delete\s+app\/docs\/d\.md\s+\(now excluded: docs by \.gitignore:1:docs\/\)/,
+      );
       assert.match(dry.stdout, /upload\s+app\/\.gitignore\s+\(new/);
-      assert.deepEqual(await listKeys(client, bucket), ['app/a.js', 'app/b.js', 'app/c.js', 'app/docs/d.md'], 'dry run changed nothing');
+      assert.deepEqual(
+        await listKeys(client, bucket),
+        ['app/a.js', 'app/b.js', 'app/c.js', 'app/docs/d.md'],
+        'dry run changed nothing',
+      );
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).deleted, 2);
@@ -238,7 +267,11 @@ describe('sync: filtering and change detection', () => {
   });
 
   test('symlinks: a link to a file inside is uploaded as that file; links outside, to directories or dangling are skipped and named', async () => {
-    const tree = await makeTree({ 'app/real.txt': 'real', 'app/dir/x.txt': 'x', 'outside.txt': 'secret outside' });
+    const tree = await makeTree({
+      'app/real.txt': 'real',
+      'app/dir/x.txt': 'x',
+      'outside.txt': 'secret outside',
+    });
     const bucket = s3.newBucketName();
     try {
       const ws = join(tree.workspacesDir, 'app');
@@ -249,10 +282,18 @@ describe('sync: filtering and change detection', () => {
       const res = await runCli(['sync', '--json'], envFor(tree, bucket));
       assert.equal(res.code, 0, res.stderr);
       const summary = summaryOf(res);
-      assert.deepEqual(await listKeys(client, bucket), ['app/dir/x.txt', 'app/link.txt', 'app/real.txt']);
+      assert.deepEqual(await listKeys(client, bucket), [
+        'app/dir/x.txt',
+        'app/link.txt',
+        'app/real.txt',
+      ]);
       assert.equal(await readObject(client, bucket, 'app/link.txt'), 'real');
       const reasons = Object.fromEntries(summary.skips.map((s) => [s.path, s.reason]));
-      assert.deepEqual(reasons, { 'out.txt': 'symlink-outside', dirlink: 'symlink-directory', 'dangling.txt': 'symlink-dangling' });
+      assert.deepEqual(reasons, {
+        'out.txt': 'symlink-outside',
+        dirlink: 'symlink-directory',
+        'dangling.txt': 'symlink-dangling',
+      });
     } finally {
       await tree.remove();
     }
@@ -272,7 +313,11 @@ describe('sync: filtering and change detection', () => {
       assert.equal(head.ContentLength, big.length);
       await rm(tree.stateDir, { recursive: true, force: true });
       const again = await runCli(['sync', '--json'], env);
-      assert.equal(summaryOf(again).uploaded, 0, 'the multipart ETag is recomputed locally and matches');
+      assert.equal(
+        summaryOf(again).uploaded,
+        0,
+        'the multipart ETag is recomputed locally and matches',
+      );
     } finally {
       await tree.remove();
     }
@@ -287,33 +332,46 @@ describe('sync: filtering and change detection', () => {
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).uploaded, 0);
       assert.deepEqual(await listKeys(client, bucket), []);
-      const explained = await runCli(['sync', 'explain', join(tree.workspacesDir, 'all/a.txt')], envFor(tree, bucket));
+      const explained = await runCli(
+        ['sync', 'explain', join(tree.workspacesDir, 'all/a.txt')],
+        envFor(tree, bucket),
+      );
       assert.match(explained.stdout, /^\.gitignore:1:\*\tall\/a\.txt$/m);
     } finally {
       await tree.remove();
     }
   });
 
-  test('an unreadable file is named, skipped and its remote copy kept (exit 1)', { skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as an unprivileged user' : false }, async () => {
-    const tree = await makeTree({ 'app/ok.txt': 'ok', 'app/private.txt': 'v1' });
-    const bucket = s3.newBucketName();
-    try {
-      const env = envFor(tree, bucket);
-      assert.equal((await runCli(['sync'], env)).code, 0);
-      await chmod(tree.root, 0o755);
-      await chmod(join(tree.workspacesDir, 'app/private.txt'), 0o000);
-      await runChmodAll(tree);
-      const res = await runCli(['sync', '--json'], env, { uid: 65534, gid: 65534 });
-      assert.equal(res.code, 1, res.stderr + res.stdout);
-      const summary = summaryOf(res);
-      assert.equal(summary.failed, 1);
-      assert.equal(summary.failures[0]?.path, 'private.txt');
-      assert.match(summary.failures[0]?.message ?? '', /EACCES|permission/i);
-      assert.deepEqual(await listKeys(client, bucket), ['app/ok.txt', 'app/private.txt'], 'the remote copy is not deleted');
-    } finally {
-      await tree.remove();
-    }
-  });
+  test(
+    'an unreadable file is named, skipped and its remote copy kept (exit 1)',
+    {
+      skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as an unprivileged user' : false,
+    },
+    async () => {
+      const tree = await makeTree({ 'app/ok.txt': 'ok', 'app/private.txt': 'v1' });
+      const bucket = s3.newBucketName();
+      try {
+        const env = envFor(tree, bucket);
+        assert.equal((await runCli(['sync'], env)).code, 0);
+        await chmod(tree.root, 0o755);
+        await chmod(join(tree.workspacesDir, 'app/private.txt'), 0o000);
+        await runChmodAll(tree);
+        const res = await runCli(['sync', '--json'], env, { uid: 65534, gid: 65534 });
+        assert.equal(res.code, 1, res.stderr + res.stdout);
+        const summary = summaryOf(res);
+        assert.equal(summary.failed, 1);
+        assert.equal(summary.failures[0]?.path, 'private.txt');
+        assert.match(summary.failures[0]?.message ?? '', /EACCES|permission/i);
+        assert.deepEqual(
+          await listKeys(client, bucket),
+          ['app/ok.txt', 'app/private.txt'],
+          'the remote copy is not deleted',
+        );
+      } finally {
+        await tree.remove();
+      }
+    },
+  );
 });
 
 /** Let an unprivileged user read the tree (except what a test made unreadable) and write the state. */
@@ -332,7 +390,10 @@ describe('sync: safety rails', () => {
     const bucket = s3.newBucketName();
     try {
       assert.equal((await runCli(['sync'], envFor(tree, bucket))).code, 0);
-      const res = await runCli(['sync', '--json'], envFor(tree, bucket, { WORKSPACES_DIR: join(tree.root, 'gone') }));
+      const res = await runCli(
+        ['sync', '--json'],
+        envFor(tree, bucket, { WORKSPACES_DIR: join(tree.root, 'gone') }),
+      );
       assert.equal(res.code, 3);
       assert.match(res.stderr, /refusing to sync.*gone/);
       assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
@@ -353,7 +414,10 @@ describe('sync: safety rails', () => {
       assert.deepEqual(summaryOf(res).keptWorkspaces, ['old']);
       assert.deepEqual(await listKeys(client, bucket), ['app/a.txt', 'old/b.txt']);
       const human = await runCli(['sync'], env);
-      assert.match(human.stdout, /kept\s+old\/: no local directory; pass --delete-missing-workspaces/);
+      assert.match(
+        human.stdout,
+        /kept\s+old\/: no local directory; pass --delete-missing-workspaces/,
+      );
       const del = await runCli(['sync', '--json', '--delete-missing-workspaces'], env);
       assert.equal(summaryOf(del).deleted, 1);
       assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
@@ -379,7 +443,9 @@ describe('sync: safety rails', () => {
   });
 
   test('an emptied workspace directory: refused, nothing deleted', async () => {
-    const files = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const files = Object.fromEntries(
+      Array.from({ length: 5 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
+    );
     const tree = await makeTree(files);
     const bucket = s3.newBucketName();
     try {
@@ -397,13 +463,16 @@ describe('sync: safety rails', () => {
   });
 
   test('mass delete over the limit is refused; --max-delete and --force override, saying so; --no-delete never deletes', async () => {
-    const files = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`app/f${String(i).padStart(2, '0')}.txt`, `${i}`]));
+    const files = Object.fromEntries(
+      Array.from({ length: 30 }, (_, i) => [`app/f${String(i).padStart(2, '0')}.txt`, `${i}`]),
+    );
     const tree = await makeTree(files);
     const bucket = s3.newBucketName();
     try {
       const env = envFor(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
-      for (let i = 0; i < 20; i++) await rm(join(tree.workspacesDir, `app/f${String(i).padStart(2, '0')}.txt`));
+      for (let i = 0; i < 20; i++)
+        await rm(join(tree.workspacesDir, `app/f${String(i).padStart(2, '0')}.txt`));
       await tree.write({ 'app/new.txt': 'new' });
 
       const refused = await runCli(['sync', '--json'], env);
@@ -436,7 +505,9 @@ describe('sync: safety rails', () => {
   });
 
   test('a raised --max-delete lets a large intended delete through', async () => {
-    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const files = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
+    );
     const tree = await makeTree({ ...files, 'app/keep.txt': 'k' });
     const bucket = s3.newBucketName();
     try {
@@ -475,7 +546,11 @@ describe('sync: configuration and server errors', () => {
   test('wrong credentials: exit 2 with an actionable message', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
     try {
-      const res = await runCli(['sync'], { ...envFor(tree, s3.newBucketName()), S3_ACCESS_KEY_ID: 'WRONGKEYID', S3_SECRET_ACCESS_KEY: 'wrong-secret-value' });
+      const res = await runCli(['sync'], {
+        ...envFor(tree, s3.newBucketName()),
+        S3_ACCESS_KEY_ID: 'WRONGKEYID',
+        S3_SECRET_ACCESS_KEY: 'wrong-secret-value',
+      });
       assert.equal(res.code, 2, res.stderr);
       assert.match(res.stderr, /access denied: check S3_ACCESS_KEY_ID \/ S3_SECRET_ACCESS_KEY/);
       assert.ok(!res.stderr.includes('wrong-secret-value'), 'the secret is not echoed');
@@ -487,7 +562,11 @@ describe('sync: configuration and server errors', () => {
   test('endpoint unreachable: exit 1 saying so, nothing changed locally', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
     try {
-      const res = await runCli(['sync'], { ...envFor(tree, s3.newBucketName()), S3_ENDPOINT: 'http://127.0.0.1:9', S3_MAX_ATTEMPTS: '2' });
+      const res = await runCli(['sync'], {
+        ...envFor(tree, s3.newBucketName()),
+        S3_ENDPOINT: 'http://127.0.0.1:9',
+        S3_MAX_ATTEMPTS: '2',
+      });
       assert.equal(res.code, 1);
       assert.match(res.stderr, /S3 endpoint unreachable/);
     } finally {
@@ -510,7 +589,14 @@ describe('sync: configuration and server errors', () => {
 
 describe('sync explain', () => {
   test('names the deciding rule and file, like git check-ignore -v', async () => {
-    const tree = await makeTree({ 'app/.gitignore': '*.tmp\n!keep.tmp\n', 'app/src/.gitignore': 'gen/\n', 'app/a.tmp': '', 'app/keep.tmp': '', 'app/src/gen/x.js': '', 'app/index.js': '' });
+    const tree = await makeTree({
+      'app/.gitignore': '*.tmp\n!keep.tmp\n',
+      'app/src/.gitignore': 'gen/\n',
+      'app/a.tmp': '',
+      'app/keep.tmp': '',
+      'app/src/gen/x.js': '',
+      'app/index.js': '',
+    });
     try {
       const env = { WORKSPACES_DIR: tree.workspacesDir };
       const ws = (p: string) => join(tree.workspacesDir, p);
@@ -519,7 +605,10 @@ describe('sync explain', () => {
       const keep = await runCli(['sync', 'explain', ws('app/keep.tmp')], env);
       assert.match(keep.stdout, /^\.gitignore:2:!keep\.tmp\tapp\/keep\.tmp\nincluded: re-included/);
       const gen = await runCli(['sync', 'explain', ws('app/src/gen/x.js')], env);
-      assert.match(gen.stdout, /^src\/\.gitignore:1:gen\/\tapp\/src\/gen\/x\.js\nexcluded because its directory app\/src\/gen is excluded/);
+      assert.match(
+        gen.stdout,
+        /^src\/\.gitignore:1:gen\/\tapp\/src\/gen\/x\.js\nexcluded because its directory app\/src\/gen is excluded/,
+      );
       const plain = await runCli(['sync', 'explain', ws('app/index.js')], env);
       assert.match(plain.stdout, /included: no rule matches it/);
       const nm = await runCli(['sync', 'explain', ws('app/node_modules/x/y.js')], env);
@@ -532,4 +621,3 @@ describe('sync explain', () => {
     }
   });
 });
-

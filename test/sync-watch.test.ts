@@ -20,8 +20,18 @@ after(async () => {
   await s3.close();
 });
 
-function envFor(tree: TempTree, bucket: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...s3.env(bucket), WORKSPACES_DIR: tree.workspacesDir, SYNC_STATE_DIR: tree.stateDir, SYNC_DEBOUNCE: '50ms', ...extra };
+function envFor(
+  tree: TempTree,
+  bucket: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...s3.env(bucket),
+    WORKSPACES_DIR: tree.workspacesDir,
+    SYNC_STATE_DIR: tree.stateDir,
+    SYNC_DEBOUNCE: '50ms',
+    ...extra,
+  };
 }
 
 describe('sync watch', () => {
@@ -34,29 +44,47 @@ describe('sync watch', () => {
       const ws = join(tree.workspacesDir, 'app');
 
       await writeFile(join(ws, 'new.js'), 'new file');
-      await eventually('new.js uploaded', async () => (await readObject(client, bucket, 'app/new.js')) === 'new file');
+      await eventually(
+        'new.js uploaded',
+        async () => (await readObject(client, bucket, 'app/new.js')) === 'new file',
+      );
 
       await writeFile(join(ws, 'index.js'), 'v2');
-      await eventually('index.js edited', async () => (await readObject(client, bucket, 'app/index.js')) === 'v2');
+      await eventually(
+        'index.js edited',
+        async () => (await readObject(client, bucket, 'app/index.js')) === 'v2',
+      );
 
       // An editor that writes a temp file and renames it over the original.
       await writeFile(join(ws, '.index.js.swp~'), 'v3 via rename');
       await rename(join(ws, '.index.js.swp~'), join(ws, 'index.js'));
-      await eventually('index.js replaced by rename', async () => (await readObject(client, bucket, 'app/index.js')) === 'v3 via rename');
+      await eventually(
+        'index.js replaced by rename',
+        async () => (await readObject(client, bucket, 'app/index.js')) === 'v3 via rename',
+      );
 
       await writeFile(join(ws, 'node_modules/dep/new.js'), 'ignored');
       await writeFile(join(ws, 'debug.log'), 'ignored');
       await writeFile(join(ws, '.env'), 'SECRET=1');
 
       await rm(join(ws, 'new.js'));
-      await eventually('new.js deleted', async () => !(await listKeys(client, bucket)).includes('app/new.js'));
+      await eventually(
+        'new.js deleted',
+        async () => !(await listKeys(client, bucket)).includes('app/new.js'),
+      );
 
       await mkdir(join(tree.workspacesDir, 'site/public'), { recursive: true });
       await writeFile(join(tree.workspacesDir, 'site/public/index.html'), '<h1>hi</h1>');
-      await eventually('a new workspace is picked up', async () => (await listKeys(client, bucket)).includes('site/public/index.html'));
+      await eventually('a new workspace is picked up', async () =>
+        (await listKeys(client, bucket)).includes('site/public/index.html'),
+      );
 
       const keys = await listKeys(client, bucket);
-      assert.deepEqual(keys, ['app/index.js', 'site/public/index.html'], 'no temp files, logs, .env or node_modules');
+      assert.deepEqual(
+        keys,
+        ['app/index.js', 'site/public/index.html'],
+        'no temp files, logs, .env or node_modules',
+      );
     } finally {
       const stopped = await watch.stop();
       assert.equal(stopped.code, 0, 'SIGTERM exits cleanly');
@@ -65,11 +93,19 @@ describe('sync watch', () => {
   });
 
   test('editing a .gitignore takes effect at once, in both directions', async () => {
-    const tree = await makeTree({ 'app/index.js': 'x', 'app/secret/a.txt': 'a', 'app/secret/b.txt': 'b' });
+    const tree = await makeTree({
+      'app/index.js': 'x',
+      'app/secret/a.txt': 'a',
+      'app/secret/b.txt': 'b',
+    });
     const bucket = s3.newBucketName();
     const watch = await startWatch(envFor(tree, bucket));
     try {
-      assert.deepEqual(await listKeys(client, bucket), ['app/index.js', 'app/secret/a.txt', 'app/secret/b.txt']);
+      assert.deepEqual(await listKeys(client, bucket), [
+        'app/index.js',
+        'app/secret/a.txt',
+        'app/secret/b.txt',
+      ]);
       await writeFile(join(tree.workspacesDir, 'app/.gitignore'), 'secret/\n');
       await eventually('now-ignored objects deleted', async () => {
         const keys = await listKeys(client, bucket);
@@ -78,13 +114,20 @@ describe('sync watch', () => {
       // Changes inside an ignored directory are not uploaded.
       await writeFile(join(tree.workspacesDir, 'app/secret/c.txt'), 'c');
       await writeFile(join(tree.workspacesDir, 'app/.gitignore'), '# nothing ignored now\n');
-      await eventually('re-included files uploaded, including one written while ignored', async () => {
-        const keys = await listKeys(client, bucket);
-        return ['app/secret/a.txt', 'app/secret/b.txt', 'app/secret/c.txt'].every((k) => keys.includes(k));
-      });
+      await eventually(
+        're-included files uploaded, including one written while ignored',
+        async () => {
+          const keys = await listKeys(client, bucket);
+          return ['app/secret/a.txt', 'app/secret/b.txt', 'app/secret/c.txt'].every((k) =>
+            keys.includes(k),
+          );
+        },
+      );
       // And the directory is watched again.
       await writeFile(join(tree.workspacesDir, 'app/secret/d.txt'), 'd');
-      await eventually('file in re-included directory uploaded', async () => (await listKeys(client, bucket)).includes('app/secret/d.txt'));
+      await eventually('file in re-included directory uploaded', async () =>
+        (await listKeys(client, bucket)).includes('app/secret/d.txt'),
+      );
     } finally {
       await watch.stop();
       await tree.remove();
@@ -98,8 +141,16 @@ describe('sync watch', () => {
     try {
       const batchesBefore = watch.lines().filter((l) => l.msg === 'batch synced').length;
       await mkdir(join(tree.workspacesDir, 'app/gen'), { recursive: true });
-      await Promise.all(Array.from({ length: 500 }, (_, i) => writeFile(join(tree.workspacesDir, `app/gen/f${i}.js`), `export default ${i}\n`)));
-      await eventually('all 500 uploaded', async () => (await listKeys(client, bucket, 'app/gen/')).length === 500, 60_000);
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          writeFile(join(tree.workspacesDir, `app/gen/f${i}.js`), `export default ${i}\n`),
+        ),
+      );
+      await eventually(
+        'all 500 uploaded',
+        async () => (await listKeys(client, bucket, 'app/gen/')).length === 500,
+        60_000,
+      );
       const batches = watch.lines().filter((l) => l.msg === 'batch synced').length - batchesBefore;
       assert.ok(batches >= 1 && batches <= 6, `500 files in ${batches} batches`);
     } finally {
@@ -108,37 +159,49 @@ describe('sync watch', () => {
     }
   });
 
-  test('S3 down: keeps running, retries with backoff, and converges when it is back', { skip: process.env.S3_TEST_ENDPOINT ? 'needs the in-process s3rver to stop and start' : false }, async () => {
-    const tree = await makeTree({ 'app/index.js': 'v1' });
-    const bucket = s3.newBucketName();
-    const watch = await startWatch(envFor(tree, bucket, { S3_MAX_ATTEMPTS: '1' }));
-    try {
-      await s3.stop();
-      await writeFile(join(tree.workspacesDir, 'app/index.js'), 'written while S3 was down');
-      await writeFile(join(tree.workspacesDir, 'app/added.js'), 'added while down');
-      await watch.waitForLog((l) => l.msg === 'changes not yet in the bucket; retrying');
-      await s3.start();
-      await eventually(
-        'both changes reach S3 after the outage',
-        async () => (await readObject(client, bucket, 'app/index.js')) === 'written while S3 was down' && (await readObject(client, bucket, 'app/added.js')) === 'added while down',
-        45_000,
-      );
-      await watch.waitForLog((l) => l.msg === 'caught up: all changes are in the bucket');
-      assert.equal(watch.child.exitCode, null, 'still running');
-    } finally {
-      await watch.stop();
-      await tree.remove();
-    }
-  });
+  test(
+    'S3 down: keeps running, retries with backoff, and converges when it is back',
+    {
+      skip: process.env.S3_TEST_ENDPOINT ? 'needs the in-process s3rver to stop and start' : false,
+    },
+    async () => {
+      const tree = await makeTree({ 'app/index.js': 'v1' });
+      const bucket = s3.newBucketName();
+      const watch = await startWatch(envFor(tree, bucket, { S3_MAX_ATTEMPTS: '1' }));
+      try {
+        await s3.stop();
+        await writeFile(join(tree.workspacesDir, 'app/index.js'), 'written while S3 was down');
+        await writeFile(join(tree.workspacesDir, 'app/added.js'), 'added while down');
+        await watch.waitForLog((l) => l.msg === 'changes not yet in the bucket; retrying');
+        await s3.start();
+        await eventually(
+          'both changes reach S3 after the outage',
+          async () =>
+            (await readObject(client, bucket, 'app/index.js')) === 'written while S3 was down' &&
+            (await readObject(client, bucket, 'app/added.js')) === 'added while down',
+          45_000,
+        );
+        await watch.waitForLog((l) => l.msg === 'caught up: all changes are in the bucket');
+        assert.equal(watch.child.exitCode, null, 'still running');
+      } finally {
+        await watch.stop();
+        await tree.remove();
+      }
+    },
+  );
 
   test('a removed workspace directory keeps its objects; mass deletion is refused', async () => {
-    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]));
+    const files = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
+    );
     const tree = await makeTree({ ...files, 'gone/a.txt': 'a' });
     const bucket = s3.newBucketName();
     const watch = await startWatch(envFor(tree, bucket));
     try {
       await rm(join(tree.workspacesDir, 'gone'), { recursive: true });
-      await watch.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('workspace directory removed'));
+      await watch.waitForLog(
+        (l) => typeof l.msg === 'string' && l.msg.includes('workspace directory removed'),
+      );
       for (let i = 0; i < 15; i++) await rm(join(tree.workspacesDir, `app/f${i}.txt`));
       await watch.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('refused:'));
       const keys = await listKeys(client, bucket);

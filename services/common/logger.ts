@@ -35,7 +35,12 @@ export function createLogger(options: LoggerOptions): Logger {
       redact,
       transport: {
         target: 'pino-pretty',
-        options: { destination: fd, colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' },
+        options: {
+          destination: fd,
+          colorize: true,
+          translateTime: 'HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        },
       },
     });
   }

@@ -4,15 +4,32 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localEtags, MAX_PARTS, MIN_PART_SIZE, MULTIPART_THRESHOLD, partSizeFor } from './multipart.ts';
+import {
+  localEtags,
+  MAX_PARTS,
+  MIN_PART_SIZE,
+  MULTIPART_THRESHOLD,
+  partSizeFor,
+} from './multipart.ts';
 
 test('part size keeps every upload under the 10,000-part limit, up to 5 TiB', () => {
-  for (const size of [MULTIPART_THRESHOLD, 5 * 2 ** 30, 6 * 2 ** 30, 80 * 2 ** 30, 500 * 2 ** 30, 5 * 2 ** 40]) {
+  for (const size of [
+    MULTIPART_THRESHOLD,
+    5 * 2 ** 30,
+    6 * 2 ** 30,
+    80 * 2 ** 30,
+    500 * 2 ** 30,
+    5 * 2 ** 40,
+  ]) {
     const part = partSizeFor(size);
     assert.ok(part >= MIN_PART_SIZE, `part ${part} for ${size}`);
     assert.ok(Math.ceil(size / part) <= MAX_PARTS, `${Math.ceil(size / part)} parts for ${size}`);
   }
-  assert.equal(partSizeFor(6 * 2 ** 30), MIN_PART_SIZE, 'a 6 GiB file uses 8 MiB parts (768 parts)');
+  assert.equal(
+    partSizeFor(6 * 2 ** 30),
+    MIN_PART_SIZE,
+    'a 6 GiB file uses 8 MiB parts (768 parts)',
+  );
 });
 
 test('local ETags: plain MD5 below the threshold, md5-of-parts and whole MD5 above', async () => {

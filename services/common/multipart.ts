@@ -31,7 +31,8 @@ export function partSizeFor(size: number): number {
 export async function localEtags(path: string, size: number): Promise<string[]> {
   const whole = createHash('md5');
   if (size < MULTIPART_THRESHOLD) {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) whole.update(chunk as Buffer);
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
+      whole.update(chunk as Buffer);
     return [whole.digest('hex')];
   }
   const partSize = partSizeFor(size);

@@ -16,7 +16,13 @@ const AUTH_NAMES = new Set([
   'CredentialsProviderError',
   'InvalidClientTokenId',
 ]);
-const THROTTLE_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TooManyRequests']);
+const THROTTLE_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'TooManyRequests',
+]);
 
 /**
  * Classify an error from the S3 SDK by its error name and HTTP status (never
@@ -40,16 +46,24 @@ export function classifyS3Error(err: unknown, what: string): BucketspaceError {
     return make('S3_UNREACHABLE', `S3 endpoint unreachable (${reason})`, true);
   }
   if (AUTH_NAMES.has(name) || status === 403) {
-    return make('S3_AUTH', `access denied: check S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (${name || status})`, false);
+    return make(
+      'S3_AUTH',
+      `access denied: check S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (${name || status})`,
+      false,
+    );
   }
   if (name === 'NoSuchBucket') return make('S3_NO_SUCH_BUCKET', 'the bucket does not exist', false);
-  if (name === 'InvalidBucketName') return make('S3_BUCKET_INVALID', 'the server rejected the bucket name', false);
-  if (name === 'KeyTooLongError') return make('S3_KEY_TOO_LONG', 'object key too long (S3 allows 1024 bytes)', false);
+  if (name === 'InvalidBucketName')
+    return make('S3_BUCKET_INVALID', 'the server rejected the bucket name', false);
+  if (name === 'KeyTooLongError')
+    return make('S3_KEY_TOO_LONG', 'object key too long (S3 allows 1024 bytes)', false);
   if (THROTTLE_NAMES.has(name) || status === 429 || status === 503) {
     return make('S3_THROTTLED', `server busy (${name || status})`, true);
   }
-  if (status !== undefined && status >= 500) return make('S3_SERVER', `server error ${status} ${name}`, true);
+  if (status !== undefined && status >= 500)
+    return make('S3_SERVER', `server error ${status} ${name}`, true);
   if (e.$retryable !== undefined) return make('S3_SERVER', `${name || 'error'}: ${reason}`, true);
-  if (status !== undefined && status >= 400) return make('S3_CLIENT', `${name || status}: ${reason}`, false);
+  if (status !== undefined && status >= 400)
+    return make('S3_CLIENT', `${name || status}: ${reason}`, false);
   return make('S3_UNREACHABLE', reason, true);
 }

@@ -66,7 +66,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async ensureBucket(signal?: AbortSignal): Promise<'created' | 'exists'> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+        abortSignal: signal,
+      });
       return 'exists';
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -76,7 +78,9 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
+        abortSignal: signal,
+      });
       this.logger.info({ bucket: this.bucket }, 'created bucket');
       return 'created';
     } catch (err) {
@@ -117,14 +121,18 @@ export class S3ObjectStore implements ObjectStore {
     const what = `uploading s3://${this.bucket}/${options.key}`;
     try {
       if (options.size < MULTIPART_THRESHOLD) {
-        const body = options.body ?? (options.filePath ? createReadStream(options.filePath) : new Uint8Array());
+        const body =
+          options.body ??
+          (options.filePath ? createReadStream(options.filePath) : new Uint8Array());
         const res = await this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: options.key,
             Body: body,
             ContentLength: options.size,
-            ...(options.md5Hex ? { ContentMD5: Buffer.from(options.md5Hex, 'hex').toString('base64') } : {}),
+            ...(options.md5Hex
+              ? { ContentMD5: Buffer.from(options.md5Hex, 'hex').toString('base64') }
+              : {}),
             Metadata: options.metadata,
           }),
           { abortSignal: options.signal },
@@ -168,9 +176,12 @@ export class S3ObjectStore implements ObjectStore {
   async get(options: GetOptions): Promise<GetResult> {
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: options.key }), {
-        abortSignal: options.signal,
-      });
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: options.key }),
+        {
+          abortSignal: options.signal,
+        },
+      );
       const body = res.Body as Readable | undefined;
       if (body) await pipeline(body, options.writeTo, { signal: options.signal });
       else options.writeTo.end();

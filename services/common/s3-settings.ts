@@ -9,9 +9,7 @@ export const S3_SETTINGS = {
     flag: '--endpoint',
     description: 'S3 API endpoint URL, e.g. http://minio:9000. Unset means AWS S3.',
     defaultText: '(AWS)',
-    schema: z
-      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-      .optional(),
+    schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   }),
   region: setting({
     env: 'S3_REGION',
@@ -95,7 +93,9 @@ type RawS3 = {
 export function finishS3Config(raw: RawS3): { config: S3Config; problems: string[] } {
   const problems: string[] = [];
   if ((raw.accessKeyId === undefined) !== (raw.secretAccessKey === undefined)) {
-    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together (or both left unset)');
+    problems.push(
+      'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together (or both left unset)',
+    );
   }
   const credentials =
     raw.accessKeyId !== undefined && raw.secretAccessKey !== undefined

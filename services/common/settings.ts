@@ -38,7 +38,10 @@ export interface SettingsSource {
  * Parse every setting; on failure throw one CONFIG_INVALID error listing every
  * problem, each naming the variable (and flag) so the user knows what to fix.
  */
-export function resolveSettings<S extends SettingsSpec>(spec: S, source: SettingsSource): SettingsOf<S> {
+export function resolveSettings<S extends SettingsSpec>(
+  spec: S,
+  source: SettingsSource,
+): SettingsOf<S> {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, def] of Object.entries(spec)) {
@@ -50,7 +53,11 @@ export function resolveSettings<S extends SettingsSpec>(spec: S, source: Setting
       out[key] = parsed.data;
     } else {
       const where = fromFlag !== undefined && def.flag ? `${def.flag} (${def.env})` : def.env;
-      const shown = def.secret ? '' : raw === undefined ? ' (not set)' : ` (got ${JSON.stringify(raw)})`;
+      const shown = def.secret
+        ? ''
+        : raw === undefined
+          ? ' (not set)'
+          : ` (got ${JSON.stringify(raw)})`;
       const why = parsed.error.issues.map((i) => i.message).join('; ');
       problems.push(`${where}${shown}: ${why}`);
     }
@@ -68,7 +75,10 @@ export function configError(problems: string[]): BucketspaceError {
 }
 
 /** The effective settings with secrets replaced, for the one "config" log line. */
-export function redactSettings<S extends SettingsSpec>(spec: S, values: SettingsOf<S>): Record<string, unknown> {
+export function redactSettings<S extends SettingsSpec>(
+  spec: S,
+  values: SettingsOf<S>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, def] of Object.entries(spec)) {
     const value = (values as Record<string, unknown>)[key];

@@ -231,7 +231,11 @@ async function addSymlink(context: WalkContext, relPath: string, absPath: string
         message: code === 'ELOOP' ? 'symlink loop' : 'symlink target does not exist',
       });
     } else {
-      context.skipped.push({ relPath, reason: 'unreadable', message: `cannot resolve symlink: ${code ?? errorMessage(err)}` });
+      context.skipped.push({
+        relPath,
+        reason: 'unreadable',
+        message: `cannot resolve symlink: ${code ?? errorMessage(err)}`,
+      });
     }
     return;
   }
@@ -314,8 +318,7 @@ function currentReader(): Reader {
  */
 async function mayRead(reader: Reader, stats: Stats, absPath: string): Promise<boolean> {
   if (reader.uid === undefined || reader.uid === 0) return true;
-  const bit =
-    stats.uid === reader.uid ? 0o400 : reader.groups.has(stats.gid) ? 0o040 : 0o004;
+  const bit = stats.uid === reader.uid ? 0o400 : reader.groups.has(stats.gid) ? 0o040 : 0o004;
   if ((stats.mode & bit) !== 0) return true;
   try {
     await access(absPath, constants.R_OK);

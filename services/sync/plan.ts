@@ -13,7 +13,11 @@ export interface PlanPushInput {
 }
 
 /** Does the remembered stat still describe this file, and the remote object still the one we uploaded? */
-export function stateMatches(entry: StateEntry | undefined, file: WalkedFile, remote: RemoteFile): boolean {
+export function stateMatches(
+  entry: StateEntry | undefined,
+  file: WalkedFile,
+  remote: RemoteFile,
+): boolean {
   return (
     entry !== undefined &&
     entry.size === file.size &&
@@ -81,7 +85,9 @@ export function planPush(input: PlanPushInput): WorkspacePlan {
  * relPath `a/b.txt`. Directory markers (keys ending in `/`) and keys at the
  * bucket root are not files of any workspace and are left alone.
  */
-export function groupRemoteByWorkspace(objects: readonly { key: string; size: number; etag: string; lastModified: Date }[]): Map<string, RemoteFile[]> {
+export function groupRemoteByWorkspace(
+  objects: readonly { key: string; size: number; etag: string; lastModified: Date }[],
+): Map<string, RemoteFile[]> {
   const out = new Map<string, RemoteFile[]>();
   for (const obj of objects) {
     const slash = obj.key.indexOf('/');

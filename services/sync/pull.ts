@@ -3,7 +3,12 @@ import { chmod, lstat, mkdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { BucketspaceError, errorMessage, isBucketspaceError, systemErrorCode } from '../common/errors.ts';
+import {
+  BucketspaceError,
+  errorMessage,
+  isBucketspaceError,
+  systemErrorCode,
+} from '../common/errors.ts';
 import { DEFAULT_EXCLUDES } from '../common/ignore/default-excludes.ts';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { localEtags } from '../common/multipart.ts';
@@ -37,7 +42,12 @@ interface PullWork {
 }
 
 function isIgnoreFileKey(relPath: string): boolean {
-  return relPath === '.dockerignore' || relPath === '.syncignore' || relPath === '.gitignore' || relPath.endsWith('/.gitignore');
+  return (
+    relPath === '.dockerignore' ||
+    relPath === '.syncignore' ||
+    relPath === '.gitignore' ||
+    relPath.endsWith('/.gitignore')
+  );
 }
 
 async function fetchText(ctx: SyncContext, key: string): Promise<string> {
@@ -60,7 +70,10 @@ async function fetchText(ctx: SyncContext, key: string): Promise<string> {
  * under the same safety rails as a push, and every local file that is replaced
  * or deleted is first moved to WORKSPACES_DIR/.bucketspace-backup/<time>/.
  */
-export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{ summary: SyncSummary; plan: PlanLine[]; backupDir?: string }> {
+export async function pullSync(
+  ctx: SyncContext,
+  options: RunOptions,
+): Promise<{ summary: SyncSummary; plan: PlanLine[]; backupDir?: string }> {
   const started = performance.now();
   const log = ctx.logger.child({ component: 'pull' });
   const summary = emptySummary('pull', options.dryRun);
@@ -72,7 +85,12 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
   if (options.only !== undefined) {
     names = names.filter((n) => n === options.only);
     if (names.length === 0) {
-      summary.refusals.push({ workspace: options.only, rule: 'remote-empty', message: `the bucket has nothing under ${options.only}/; refusing to pull (it would delete every local file of ${options.only})`, deletesWithheld: 0 });
+      summary.refusals.push({
+        workspace: options.only,
+        rule: 'remote-empty',
+        message: `the bucket has nothing under ${options.only}/; refusing to pull (it would delete every local file of ${options.only})`,
+        deletesWithheld: 0,
+      });
       summary.seconds = (performance.now() - started) / 1000;
       return { summary, plan: lines };
     }
@@ -92,10 +110,24 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
   summary.overridden = options.force ? allRefusals : [];
   const downloads = works.flatMap((w) => w.downloads);
   const deletes = deletesBlocked ? [] : works.flatMap((w) => w.deletes);
-  for (const d of downloads) lines.push({ action: 'download', workspace: d.workspace, path: d.remote.relPath, reason: d.reason, bytes: d.remote.size });
+  for (const d of downloads)
+    lines.push({
+      action: 'download',
+      workspace: d.workspace,
+      path: d.remote.relPath,
+      reason: d.reason,
+      bytes: d.remote.size,
+    });
   for (const w of works) {
     for (const d of w.deletes) {
-      lines.push({ action: deletesBlocked ? 'keep' : 'delete-local', workspace: w.name, path: d.file.relPath, reason: deletesBlocked ? 'not in the bucket; kept (safety refusal or --no-delete)' : 'not in the bucket' });
+      lines.push({
+        action: deletesBlocked ? 'keep' : 'delete-local',
+        workspace: w.name,
+        path: d.file.relPath,
+        reason: deletesBlocked
+          ? 'not in the bucket; kept (safety refusal or --no-delete)'
+          : 'not in the bucket',
+      });
     }
   }
   if (options.dryRun) {
@@ -106,7 +138,11 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
     return { summary, plan: lines };
   }
 
-  const backupRoot = join(ctx.workspacesDir, BACKUP_DIR_NAME, new Date().toISOString().replace(/[:.]/g, '-'));
+  const backupRoot = join(
+    ctx.workspacesDir,
+    BACKUP_DIR_NAME,
+    new Date().toISOString().replace(/[:.]/g, '-'),
+  );
   let backedUp = 0;
   const backup = async (workspace: string, relPath: string) => {
     const from = join(ctx.workspacesDir, workspace, relPath);
@@ -117,7 +153,11 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
   };
 
   const byWs = new Map(works.map((w) => [w.name, w]));
-  ctx.progress.start('download', downloads.length, downloads.reduce((n, d) => n + d.remote.size, 0));
+  ctx.progress.start(
+    'download',
+    downloads.length,
+    downloads.reduce((n, d) => n + d.remote.size, 0),
+  );
   const outcome = await runTransfers({
     items: downloads,
     concurrency: ctx.concurrency,
@@ -126,23 +166,41 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
       const work = byWs.get(d.workspace);
       const target = join(ctx.workspacesDir, d.workspace, d.remote.relPath);
       await mkdir(dirname(target), { recursive: true }).catch((err: unknown) => {
-        throw new BucketspaceError('LOCAL_UNREADABLE', `cannot create the directory for ${d.remote.relPath}: ${systemErrorCode(err) ?? errorMessage(err)} (a file may be in the way)`, { cause: err });
+        throw new BucketspaceError(
+          'LOCAL_UNREADABLE',
+          `cannot create the directory for ${d.remote.relPath}: ${systemErrorCode(err) ?? errorMessage(err)} (a file may be in the way)`,
+          { cause: err },
+        );
       });
       const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.bucketspace-tmp`);
       try {
-        const res = await ctx.store.get({ key: d.remote.key, writeTo: createWriteStream(tmp), signal: ctx.signal });
+        const res = await ctx.store.get({
+          key: d.remote.key,
+          writeTo: createWriteStream(tmp),
+          signal: ctx.signal,
+        });
         const existing = await lstat(target).catch(() => undefined);
         if (existing?.isDirectory()) {
-          throw new BucketspaceError('LOCAL_UNREADABLE', `${d.remote.relPath} is a directory locally but a file in the bucket; left as it is`);
+          throw new BucketspaceError(
+            'LOCAL_UNREADABLE',
+            `${d.remote.relPath} is a directory locally but a file in the bucket; left as it is`,
+          );
         }
         if (existing) await backup(d.workspace, d.remote.relPath);
         await rename(tmp, target);
         const mode = Number(res.metadata.mode);
         if (Number.isInteger(mode) && mode > 0) await chmod(target, mode & 0o777);
         const mtime = Number(res.metadata.mtime);
-        if (Number.isFinite(mtime) && mtime > 0) await utimes(target, new Date(), new Date(mtime * 1000));
+        if (Number.isFinite(mtime) && mtime > 0)
+          await utimes(target, new Date(), new Date(mtime * 1000));
         const st = await stat(target);
-        work?.state.set(d.remote.relPath, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, etag: res.etag || d.remote.etag });
+        work?.state.set(d.remote.relPath, {
+          size: st.size,
+          mtimeMs: st.mtimeMs,
+          ctimeMs: st.ctimeMs,
+          ino: st.ino,
+          etag: res.etag || d.remote.etag,
+        });
         summary.bytes += st.size;
         ctx.progress.tick(1, st.size);
       } catch (err) {
@@ -156,7 +214,12 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
   summary.downloaded = outcome.ok.length;
   for (const f of outcome.failed) {
     summary.failed += 1;
-    summary.failures.push({ workspace: f.item.workspace, path: f.item.remote.relPath, code: f.error.code, message: f.error.message });
+    summary.failures.push({
+      workspace: f.item.workspace,
+      path: f.item.remote.relPath,
+      code: f.error.code,
+      message: f.error.message,
+    });
   }
   for (const d of deletes) {
     try {
@@ -165,17 +228,40 @@ export async function pullSync(ctx: SyncContext, options: RunOptions): Promise<{
       summary.deleted += 1;
     } catch (err) {
       summary.failed += 1;
-      summary.failures.push({ workspace: d.workspace, path: d.file.relPath, code: 'LOCAL_UNREADABLE', message: `could not remove: ${systemErrorCode(err) ?? errorMessage(err)}` });
+      summary.failures.push({
+        workspace: d.workspace,
+        path: d.file.relPath,
+        code: 'LOCAL_UNREADABLE',
+        message: `could not remove: ${systemErrorCode(err) ?? errorMessage(err)}`,
+      });
     }
   }
   for (const w of works) await ctx.state.save(w.name, w.state);
   summary.seconds = (performance.now() - started) / 1000;
-  if (backedUp > 0) log.info({ backupDir: backupRoot, files: backedUp }, 'replaced and deleted local files were moved to the backup directory');
-  log.info({ downloaded: summary.downloaded, deleted: summary.deleted, unchanged: summary.unchanged, failed: summary.failed }, 'pull finished');
+  if (backedUp > 0)
+    log.info(
+      { backupDir: backupRoot, files: backedUp },
+      'replaced and deleted local files were moved to the backup directory',
+    );
+  log.info(
+    {
+      downloaded: summary.downloaded,
+      deleted: summary.deleted,
+      unchanged: summary.unchanged,
+      failed: summary.failed,
+    },
+    'pull finished',
+  );
   return { summary, plan: lines, ...(backedUp > 0 ? { backupDir: backupRoot } : {}) };
 }
 
-async function planPullWorkspace(ctx: SyncContext, name: string, remote: RemoteFile[], summary: SyncSummary, lines: PlanLine[]): Promise<PullWork | undefined> {
+async function planPullWorkspace(
+  ctx: SyncContext,
+  name: string,
+  remote: RemoteFile[],
+  summary: SyncSummary,
+  lines: PlanLine[],
+): Promise<PullWork | undefined> {
   const root = join(ctx.workspacesDir, name);
   let filter: WorkspaceFilter;
   let walk: WalkResult;
@@ -187,19 +273,36 @@ async function planPullWorkspace(ctx: SyncContext, name: string, remote: RemoteF
       const text = await fetchText(ctx, r.key);
       if (r.relPath === '.dockerignore') dockerignore = text;
       else if (r.relPath === '.syncignore') syncignore = text;
-      else gitignores[r.relPath === '.gitignore' ? '' : r.relPath.slice(0, -'/.gitignore'.length)] = text;
+      else
+        gitignores[r.relPath === '.gitignore' ? '' : r.relPath.slice(0, -'/.gitignore'.length)] =
+          text;
     }
-    filter = WorkspaceFilter.fromRules({ defaults: DEFAULT_EXCLUDES, gitignores, dockerignore, syncignore, extraExcludes: ctx.extraExcludes });
+    filter = WorkspaceFilter.fromRules({
+      defaults: DEFAULT_EXCLUDES,
+      gitignores,
+      dockerignore,
+      syncignore,
+      extraExcludes: ctx.extraExcludes,
+    });
     const exists = await stat(root).then(
       (s) => s.isDirectory(),
       () => false,
     );
-    walk = exists ? await walkWorkspace({ root, filter, signal: ctx.signal }) : { files: [], skipped: [], ignored: [], errors: [] };
+    walk = exists
+      ? await walkWorkspace({ root, filter, signal: ctx.signal })
+      : { files: [], skipped: [], ignored: [], errors: [] };
   } catch (err) {
-    const e = isBucketspaceError(err) ? err : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
+    const e = isBucketspaceError(err)
+      ? err
+      : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
     summary.failed += 1;
     summary.failures.push({ workspace: name, path: '', code: e.code, message: e.message });
-    summary.refusals.push({ workspace: name, rule: 'walk-errors', message: `${name}: ${e.message}; nothing pulled into this workspace`, deletesWithheld: 0 });
+    summary.refusals.push({
+      workspace: name,
+      rule: 'walk-errors',
+      message: `${name}: ${e.message}; nothing pulled into this workspace`,
+      deletesWithheld: 0,
+    });
     return undefined;
   }
   const state = await ctx.state.load(name);
@@ -211,14 +314,25 @@ async function planPullWorkspace(ctx: SyncContext, name: string, remote: RemoteF
     const why = explainPath(filter, r.relPath, false);
     if (why.ignored) {
       summary.skipped += 1;
-      summary.skips.push({ workspace: name, path: r.relPath, reason: 'excluded', message: `in the bucket but excluded by ${formatRule(why.rule)}; not pulled` });
-      lines.push({ action: 'skip', workspace: name, path: r.relPath, reason: `excluded by ${formatRule(why.rule)}` });
+      summary.skips.push({
+        workspace: name,
+        path: r.relPath,
+        reason: 'excluded',
+        message: `in the bucket but excluded by ${formatRule(why.rule)}; not pulled`,
+      });
+      lines.push({
+        action: 'skip',
+        workspace: name,
+        path: r.relPath,
+        reason: `excluded by ${formatRule(why.rule)}`,
+      });
       continue;
     }
     remoteIncluded.add(r.relPath);
     const local = localByPath.get(r.relPath);
     if (!local) downloads.push({ workspace: name, remote: r, reason: 'not present locally' });
-    else if (local.size !== r.size) downloads.push({ workspace: name, remote: r, reason: 'size differs' });
+    else if (local.size !== r.size)
+      downloads.push({ workspace: name, remote: r, reason: 'size differs' });
     else if (stateMatches(state.get(r.relPath), local, r)) summary.unchanged += 1;
     else verify.push({ file: local, remote: r });
   }
@@ -234,13 +348,25 @@ async function planPullWorkspace(ctx: SyncContext, name: string, remote: RemoteF
       }),
     ),
   );
-  const deletes: LocalDelete[] = walk.files.filter((f) => !remoteIncluded.has(f.relPath)).map((file) => ({ workspace: name, file }));
+  const deletes: LocalDelete[] = walk.files
+    .filter((f) => !remoteIncluded.has(f.relPath))
+    .map((file) => ({ workspace: name, file }));
   const refusals: Refusal[] = [];
   if (deletes.length > 0) {
     if (walk.errors.length > 0) {
-      refusals.push({ workspace: name, rule: 'walk-errors', message: `${name}: ${walk.errors.length} local directories could not be read; refusing to delete ${deletes.length} local files`, deletesWithheld: deletes.length });
+      refusals.push({
+        workspace: name,
+        rule: 'walk-errors',
+        message: `${name}: ${walk.errors.length} local directories could not be read; refusing to delete ${deletes.length} local files`,
+        deletesWithheld: deletes.length,
+      });
     } else if (exceedsMaxDelete(deletes.length, walk.files.length, ctx.maxDelete)) {
-      refusals.push({ workspace: name, rule: 'max-delete', message: `${name}: ${deletes.length} of ${walk.files.length} local files are not in the bucket and would be deleted, more than ${describeMaxDelete(ctx.maxDelete)}`, deletesWithheld: deletes.length });
+      refusals.push({
+        workspace: name,
+        rule: 'max-delete',
+        message: `${name}: ${deletes.length} of ${walk.files.length} local files are not in the bucket and would be deleted, more than ${describeMaxDelete(ctx.maxDelete)}`,
+        deletesWithheld: deletes.length,
+      });
     }
   }
   downloads.sort((a, b) => (a.remote.relPath < b.remote.relPath ? -1 : 1));

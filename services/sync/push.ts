@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BucketspaceError, errorMessage, isBucketspaceError, systemErrorCode } from '../common/errors.ts';
+import {
+  BucketspaceError,
+  errorMessage,
+  isBucketspaceError,
+  systemErrorCode,
+} from '../common/errors.ts';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { localEtags } from '../common/multipart.ts';
 import { walkWorkspace, type WalkedFile, type WalkResult } from '../common/walk.ts';
@@ -9,7 +14,16 @@ import { groupRemoteByWorkspace, objectKey, planPush } from './plan.ts';
 import { describeMaxDelete, exceedsMaxDelete } from './safety.ts';
 import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
 import { runTransfers } from './transfer-queue.ts';
-import type { FailedFile, PlannedDelete, PlannedUpload, Refusal, RemoteFile, StateEntry, SyncSummary, WorkspacePlan } from './types.ts';
+import type {
+  FailedFile,
+  PlannedDelete,
+  PlannedUpload,
+  Refusal,
+  RemoteFile,
+  StateEntry,
+  SyncSummary,
+  WorkspacePlan,
+} from './types.ts';
 import { listLocalWorkspaces } from './workspaces.ts';
 import pLimit from 'p-limit';
 
@@ -108,7 +122,10 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   if (options.only !== undefined && names.length === 0) {
     const objects = remoteByWs.get(options.only)?.length ?? 0;
     if (objects === 0) {
-      throw new BucketspaceError('USAGE', `no workspace "${options.only}": ${join(ctx.workspacesDir, options.only)} does not exist and the bucket has nothing under ${options.only}/`);
+      throw new BucketspaceError(
+        'USAGE',
+        `no workspace "${options.only}": ${join(ctx.workspacesDir, options.only)} does not exist and the bucket has nothing under ${options.only}/`,
+      );
     }
     if (!ctx.deleteMissingWorkspaces) {
       summary.refusals.push({
@@ -124,11 +141,21 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     const objects = remoteByWs.get(ws) ?? [];
     if (ctx.deleteMissingWorkspaces) {
       for (const o of objects) {
-        missingDeletes.push({ relPath: o.relPath, key: o.key, size: o.size, reason: 'workspace directory removed' });
+        missingDeletes.push({
+          relPath: o.relPath,
+          key: o.key,
+          size: o.size,
+          reason: 'workspace directory removed',
+        });
       }
     } else {
       summary.keptWorkspaces.push(ws);
-      lines.push({ action: 'keep', workspace: ws, path: '', reason: `${objects.length} objects kept: no local directory (pass --delete-missing-workspaces to remove)` });
+      lines.push({
+        action: 'keep',
+        workspace: ws,
+        path: '',
+        reason: `${objects.length} objects kept: no local directory (pass --delete-missing-workspaces to remove)`,
+      });
     }
   }
   if (missingDeletes.length > 0 && names.length === 0 && options.only === undefined) {
@@ -145,19 +172,44 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   summary.refusals = options.force ? [] : allRefusals;
   summary.overridden = options.force ? allRefusals : [];
   if (options.force) {
-    for (const r of allRefusals) log.warn({ workspace: r.workspace, rule: r.rule }, `--force overrides a safety refusal: ${r.message}`);
+    for (const r of allRefusals)
+      log.warn(
+        { workspace: r.workspace, rule: r.rule },
+        `--force overrides a safety refusal: ${r.message}`,
+      );
   }
 
   const uploads: PlannedUpload[] = works.flatMap((w) => w.plan.uploads);
-  const deletes: PlannedDelete[] = deletesBlocked ? [] : [...works.flatMap((w) => w.plan.deletes), ...missingDeletes];
-  for (const u of uploads) lines.push({ action: 'upload', workspace: workspaceOf(u.key), path: u.file.relPath, reason: u.reason, bytes: u.file.size });
+  const deletes: PlannedDelete[] = deletesBlocked
+    ? []
+    : [...works.flatMap((w) => w.plan.deletes), ...missingDeletes];
+  for (const u of uploads)
+    lines.push({
+      action: 'upload',
+      workspace: workspaceOf(u.key),
+      path: u.file.relPath,
+      reason: u.reason,
+      bytes: u.file.size,
+    });
   for (const w of works) {
     for (const d of w.plan.deletes) {
-      lines.push({ action: deletesBlocked ? 'keep' : 'delete', workspace: w.name, path: d.relPath, reason: deletesBlocked ? `${d.reason}; not deleted (${options.noDelete ? '--no-delete' : 'safety refusal'})` : d.reason });
+      lines.push({
+        action: deletesBlocked ? 'keep' : 'delete',
+        workspace: w.name,
+        path: d.relPath,
+        reason: deletesBlocked
+          ? `${d.reason}; not deleted (${options.noDelete ? '--no-delete' : 'safety refusal'})`
+          : d.reason,
+      });
     }
   }
   for (const d of missingDeletes) {
-    lines.push({ action: deletesBlocked ? 'keep' : 'delete', workspace: workspaceOf(d.key), path: d.relPath, reason: d.reason });
+    lines.push({
+      action: deletesBlocked ? 'keep' : 'delete',
+      workspace: workspaceOf(d.key),
+      path: d.relPath,
+      reason: d.reason,
+    });
   }
   summary.unchanged = works.reduce((n, w) => n + w.plan.unchanged, 0);
 
@@ -204,7 +256,12 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   for (const f of outcome.failed) {
     if (isVanished(f.error)) {
       summary.skipped += 1;
-      summary.skips.push({ workspace: workspaceOf(f.item.key), path: f.item.file.relPath, reason: 'vanished', message: 'deleted before it could be uploaded' });
+      summary.skips.push({
+        workspace: workspaceOf(f.item.key),
+        path: f.item.file.relPath,
+        reason: 'vanished',
+        message: 'deleted before it could be uploaded',
+      });
       continue;
     }
     pushFailure(summary, workspaceOf(f.item.key), f.item.file.relPath, f.error);
@@ -220,11 +277,19 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
       summary.deleted = res.deleted.length;
       for (const f of res.failed) {
         summary.failed += 1;
-        summary.failures.push({ workspace: workspaceOf(f.key), path: f.key.slice(f.key.indexOf('/') + 1), code: f.code, message: `delete failed: ${f.message}` });
+        summary.failures.push({
+          workspace: workspaceOf(f.key),
+          path: f.key.slice(f.key.indexOf('/') + 1),
+          code: f.code,
+          message: `delete failed: ${f.message}`,
+        });
       }
-      for (const key of res.deleted) remoteIndex.get(workspaceOf(key))?.delete(key.slice(key.indexOf('/') + 1));
+      for (const key of res.deleted)
+        remoteIndex.get(workspaceOf(key))?.delete(key.slice(key.indexOf('/') + 1));
     } catch (err) {
-      const e = isBucketspaceError(err) ? err : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
+      const e = isBucketspaceError(err)
+        ? err
+        : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
       for (const d of deletes) pushFailure(summary, workspaceOf(d.key), d.relPath, e);
     }
   }
@@ -240,7 +305,13 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
       const r = remote.get(file.relPath);
       if (uploaded !== undefined) {
         next.set(file.relPath, stateOf(file, uploaded));
-        remote.set(file.relPath, { key, relPath: file.relPath, size: file.size, etag: uploaded, lastModified: new Date() });
+        remote.set(file.relPath, {
+          key,
+          relPath: file.relPath,
+          size: file.size,
+          etag: uploaded,
+          lastModified: new Date(),
+        });
       } else if (prev && r && prev.etag === r.etag && r.size === file.size) {
         next.set(file.relPath, stateOf(file, prev.etag));
       }
@@ -250,7 +321,15 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
 
   summary.seconds = (performance.now() - started) / 1000;
   log.info(
-    { uploaded: summary.uploaded, deleted: summary.deleted, unchanged: summary.unchanged, failed: summary.failed, skipped: summary.skipped, bytes: summary.bytes, seconds: Number(summary.seconds.toFixed(3)) },
+    {
+      uploaded: summary.uploaded,
+      deleted: summary.deleted,
+      unchanged: summary.unchanged,
+      failed: summary.failed,
+      skipped: summary.skipped,
+      bytes: summary.bytes,
+      seconds: Number(summary.seconds.toFixed(3)),
+    },
     'sync finished',
   );
   return { summary, plan: lines, remote: remoteIndex };
@@ -258,7 +337,10 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
 
 export function validateWorkspaceName(name: string): void {
   if (name === '' || name.includes('/') || name === '.' || name === '..' || name.startsWith('.')) {
-    throw new BucketspaceError('USAGE', `"${name}" is not a workspace name: use the name of a directory directly under WORKSPACES_DIR`);
+    throw new BucketspaceError(
+      'USAGE',
+      `"${name}" is not a workspace name: use the name of a directory directly under WORKSPACES_DIR`,
+    );
   }
 }
 
@@ -270,7 +352,12 @@ function isVanished(err: BucketspaceError): boolean {
   return err.code === 'LOCAL_NOT_FOUND';
 }
 
-function pushFailure(summary: SyncSummary, workspace: string, path: string, error: BucketspaceError): void {
+function pushFailure(
+  summary: SyncSummary,
+  workspace: string,
+  path: string,
+  error: BucketspaceError,
+): void {
   summary.failed += 1;
   const f: FailedFile = { workspace, path, code: error.code, message: error.message };
   summary.failures.push(f);
@@ -296,17 +383,29 @@ async function planWorkspace(
     walk = await walkWorkspace({ root, filter, signal: ctx.signal });
   } catch (err) {
     // Without the ignore rules we cannot know what is secret: upload nothing, delete nothing.
-    const e = isBucketspaceError(err) ? err : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
+    const e = isBucketspaceError(err)
+      ? err
+      : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
     log.error({ err: e }, 'workspace not synced');
     pushFailure(summary, name, '', e);
-    summary.refusals.push({ workspace: name, rule: 'walk-errors', message: `${name}: ${e.message}; nothing uploaded or deleted in this workspace`, deletesWithheld: 0 });
+    summary.refusals.push({
+      workspace: name,
+      rule: 'walk-errors',
+      message: `${name}: ${e.message}; nothing uploaded or deleted in this workspace`,
+      deletesWithheld: 0,
+    });
     return undefined;
   }
   for (const s of walk.skipped) {
     summary.skips.push({ workspace: name, path: s.relPath, reason: s.reason, message: s.message });
     if (s.reason === 'unreadable' || s.reason === 'invalid-name') {
       summary.failed += 1;
-      summary.failures.push({ workspace: name, path: s.relPath, code: s.reason === 'unreadable' ? 'LOCAL_UNREADABLE' : 'LOCAL_INVALID_NAME', message: s.message });
+      summary.failures.push({
+        workspace: name,
+        path: s.relPath,
+        code: s.reason === 'unreadable' ? 'LOCAL_UNREADABLE' : 'LOCAL_INVALID_NAME',
+        message: s.message,
+      });
     } else {
       summary.skipped += 1;
       log.info({ path: s.relPath, reason: s.reason }, s.message);
@@ -314,11 +413,20 @@ async function planWorkspace(
   }
   for (const e of walk.errors) {
     summary.failed += 1;
-    summary.failures.push({ workspace: name, path: e.relPath, code: 'LOCAL_UNREADABLE', message: e.message });
+    summary.failures.push({
+      workspace: name,
+      path: e.relPath,
+      code: 'LOCAL_UNREADABLE',
+      message: e.message,
+    });
   }
 
   const state = await ctx.state.load(name);
-  const protectedPaths = new Set(walk.skipped.filter((s) => s.reason === 'unreadable' || s.reason === 'invalid-name').map((s) => s.relPath));
+  const protectedPaths = new Set(
+    walk.skipped
+      .filter((s) => s.reason === 'unreadable' || s.reason === 'invalid-name')
+      .map((s) => s.relPath),
+  );
   const plan = planPush({
     workspace: name,
     local: walk.files,
@@ -364,21 +472,45 @@ async function planWorkspace(
   const nDeletes = plan.deletes.length;
   if (nDeletes > 0) {
     if (walk.errors.length > 0) {
-      refusals.push({ workspace: name, rule: 'walk-errors', message: `${name}: ${walk.errors.length} directories could not be read (${walk.errors[0]?.relPath}: ${walk.errors[0]?.message}); refusing to delete ${nDeletes} objects`, deletesWithheld: nDeletes });
+      refusals.push({
+        workspace: name,
+        rule: 'walk-errors',
+        message: `${name}: ${walk.errors.length} directories could not be read (${walk.errors[0]?.relPath}: ${walk.errors[0]?.message}); refusing to delete ${nDeletes} objects`,
+        deletesWithheld: nDeletes,
+      });
     }
     const seenAnything = walk.files.length + walk.skipped.length + walk.ignored.length > 0;
     if (!seenAnything) {
-      refusals.push({ workspace: name, rule: 'workspace-dir', message: `${name}: the workspace directory is empty; refusing to delete its ${nDeletes} objects (is a disk or mount missing?)`, deletesWithheld: nDeletes });
+      refusals.push({
+        workspace: name,
+        rule: 'workspace-dir',
+        message: `${name}: the workspace directory is empty; refusing to delete its ${nDeletes} objects (is a disk or mount missing?)`,
+        deletesWithheld: nDeletes,
+      });
     } else if (exceedsMaxDelete(nDeletes, plan.remoteCount, ctx.maxDelete)) {
-      refusals.push({ workspace: name, rule: 'max-delete', message: `${name}: ${nDeletes} of ${plan.remoteCount} objects would be deleted, more than ${describeMaxDelete(ctx.maxDelete)}`, deletesWithheld: nDeletes });
+      refusals.push({
+        workspace: name,
+        rule: 'max-delete',
+        message: `${name}: ${nDeletes} of ${plan.remoteCount} objects would be deleted, more than ${describeMaxDelete(ctx.maxDelete)}`,
+        deletesWithheld: nDeletes,
+      });
     }
   }
   return { name, root, plan, walk, state, refusals };
 }
 
-export async function uploadFile(ctx: SyncContext, file: WalkedFile, key: string, onProgress: (bytes: number) => void): Promise<string> {
+export async function uploadFile(
+  ctx: SyncContext,
+  file: WalkedFile,
+  key: string,
+  onProgress: (bytes: number) => void,
+): Promise<string> {
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
-    throw new BucketspaceError('S3_KEY_TOO_LONG', `object key is ${Buffer.byteLength(key)} bytes; S3 allows at most ${MAX_KEY_BYTES}: shorten the path`, { details: { key } });
+    throw new BucketspaceError(
+      'S3_KEY_TOO_LONG',
+      `object key is ${Buffer.byteLength(key)} bytes; S3 allows at most ${MAX_KEY_BYTES}: shorten the path`,
+      { details: { key } },
+    );
   }
   const metadata: Record<string, string> = { mtime: (file.mtimeMs / 1000).toFixed(3) };
   if (file.mode !== undefined) metadata.mode = String(file.mode);
@@ -390,15 +522,37 @@ export async function uploadFile(ctx: SyncContext, file: WalkedFile, key: string
       throw localErrorFor(err, file);
     }
     const md5Hex = createHash('md5').update(body).digest('hex');
-    const res = await ctx.store.put({ key, body, size: body.length, md5Hex, metadata, signal: ctx.signal, onProgress });
+    const res = await ctx.store.put({
+      key,
+      body,
+      size: body.length,
+      md5Hex,
+      metadata,
+      signal: ctx.signal,
+      onProgress,
+    });
     return res.etag || md5Hex;
   }
-  const res = await ctx.store.put({ key, filePath: file.absPath, size: file.size, metadata, signal: ctx.signal, onProgress });
+  const res = await ctx.store.put({
+    key,
+    filePath: file.absPath,
+    size: file.size,
+    metadata,
+    signal: ctx.signal,
+    onProgress,
+  });
   return res.etag;
 }
 
 function localErrorFor(err: unknown, file: WalkedFile): BucketspaceError {
   const code = systemErrorCode(err);
-  if (code === 'ENOENT') return new BucketspaceError('LOCAL_NOT_FOUND', `${file.relPath} vanished before upload`, { cause: err });
-  return new BucketspaceError('LOCAL_UNREADABLE', `cannot read ${file.relPath}: ${code ?? errorMessage(err)}`, { cause: err });
+  if (code === 'ENOENT')
+    return new BucketspaceError('LOCAL_NOT_FOUND', `${file.relPath} vanished before upload`, {
+      cause: err,
+    });
+  return new BucketspaceError(
+    'LOCAL_UNREADABLE',
+    `cannot read ${file.relPath}: ${code ?? errorMessage(err)}`,
+    { cause: err },
+  );
 }

@@ -23,5 +23,9 @@ test('--max-delete as a count or a percentage', () => {
   assert.equal(exceedsMaxDelete(2, 100, { kind: 'count', value: 2 }), false);
   assert.equal(exceedsMaxDelete(11, 100, { kind: 'percent', value: 10 }), true);
   assert.equal(exceedsMaxDelete(10, 100, { kind: 'percent', value: 10 }), false);
-  assert.equal(exceedsMaxDelete(1, 100, { kind: 'count', value: 0 }), true, '--max-delete 0 forbids any delete');
+  assert.equal(
+    exceedsMaxDelete(1, 100, { kind: 'count', value: 0 }),
+    true,
+    '--max-delete 0 forbids any delete',
+  );
 });

@@ -7,7 +7,7 @@ import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.
 import { createLogger, type Logger } from '../common/logger.ts';
 import { S3ObjectStore } from '../common/s3-object-store.ts';
 import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
-import { configError, redactSettings, resolveAll, type SettingsOf } from '../common/settings.ts';
+import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
 import { noProgress, terminalProgress } from './progress.ts';
 import { pullSync } from './pull.ts';
 import { pushSync, validateWorkspaceName } from './push.ts';
@@ -49,20 +49,38 @@ function addSyncOptions(cmd: Command): Command {
     .option('--dry-run', 'print the plan and change nothing')
     .option('--json', 'print one machine-readable summary on stdout')
     .option('--no-delete', 'never delete, only add and update')
-    .option('--max-delete <n|n%>', 'refuse to delete more than this per workspace (a count or a percentage)')
+    .option(
+      '--max-delete <n|n%>',
+      'refuse to delete more than this per workspace (a count or a percentage)',
+    )
     .option('--concurrency <n>', 'transfers at once (default 16)')
     .option('--force', 'go ahead although a safety rail refused (says what it overrode)')
-    .option('--delete-missing-workspaces', "delete a workspace's prefix when its local directory is gone")
+    .option(
+      '--delete-missing-workspaces',
+      "delete a workspace's prefix when its local directory is gone",
+    )
     .option('--exclude <pattern...>', 'extra gitignore-style exclude patterns')
     .option('--endpoint <url>', 'S3 endpoint (S3_ENDPOINT)')
     .option('--bucket <name>', 'bucket (S3_BUCKET)')
     .option('--region <region>', 'region (S3_REGION)')
     .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
     .option('--state-dir <dir>', 'where sync state is kept (SYNC_STATE_DIR)')
-    .addOption(new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']));
+    .addOption(
+      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
+        'trace',
+        'debug',
+        'info',
+        'warn',
+        'error',
+        'silent',
+      ]),
+    );
 }
 
-type Settings = { s3: ReturnType<typeof finishS3Config>['config']; sync: SettingsOf<typeof SYNC_SETTINGS> };
+type Settings = {
+  s3: ReturnType<typeof finishS3Config>['config'];
+  sync: SettingsOf<typeof SYNC_SETTINGS>;
+};
 
 export function loadSyncSettings(env: CommandIo['env'], flags: SyncFlags): Settings {
   const [rawS3, sync] = resolveAll(S3_SETTINGS, SYNC_SETTINGS, {
@@ -88,13 +106,28 @@ export function loadSyncSettings(env: CommandIo['env'], flags: SyncFlags): Setti
 function makeLogger(io: CommandIo, flags: SyncFlags, level: string): Logger {
   const tty = io.stderr.isTTY === true;
   // On a terminal the progress bar and summary speak; logs show warnings unless asked.
-  const effective = tty && flags.logLevel === undefined && io.env.LOG_LEVEL === undefined ? 'warn' : level;
+  const effective =
+    tty && flags.logLevel === undefined && io.env.LOG_LEVEL === undefined ? 'warn' : level;
   return createLogger({ level: effective as 'info', pretty: tty });
 }
 
-function makeContext(io: CommandIo, settings: Settings, logger: Logger, flags: SyncFlags): SyncContext {
-  const store = new S3ObjectStore({ config: settings.s3, logger: logger.child({ component: 's3' }), maxSockets: Math.max(64, settings.sync.concurrency * 2) });
-  const state = new SyncState({ stateDir: settings.sync.stateDir, endpoint: settings.s3.endpoint ?? 'aws', bucket: settings.s3.bucket, logger });
+function makeContext(
+  io: CommandIo,
+  settings: Settings,
+  logger: Logger,
+  flags: SyncFlags,
+): SyncContext {
+  const store = new S3ObjectStore({
+    config: settings.s3,
+    logger: logger.child({ component: 's3' }),
+    maxSockets: Math.max(64, settings.sync.concurrency * 2),
+  });
+  const state = new SyncState({
+    stateDir: settings.sync.stateDir,
+    endpoint: settings.s3.endpoint ?? 'aws',
+    bucket: settings.s3.bucket,
+    logger,
+  });
   const showBar = io.stderr.isTTY === true && !flags.json;
   return {
     store,
@@ -116,9 +149,17 @@ function exitCodeOf(summary: SyncSummary): number {
   return EXIT.ok;
 }
 
-function report(io: CommandIo, flags: SyncFlags, summary: SyncSummary, plan: string | undefined, planLines: unknown[]): void {
+function report(
+  io: CommandIo,
+  flags: SyncFlags,
+  summary: SyncSummary,
+  plan: string | undefined,
+  planLines: unknown[],
+): void {
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(summary.dryRun ? { ...summary, plan: planLines } : summary)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(summary.dryRun ? { ...summary, plan: planLines } : summary)}\n`,
+    );
   } else {
     if (plan) io.stdout.write(`${plan}\n`);
     io.stdout.write(`${formatSummary(summary)}\n`);
@@ -126,10 +167,28 @@ function report(io: CommandIo, flags: SyncFlags, summary: SyncSummary, plan: str
   io.setExitCode(exitCodeOf(summary));
 }
 
-async function withContext(io: CommandIo, flags: SyncFlags, fn: (ctx: SyncContext, settings: Settings) => Promise<void>): Promise<void> {
+async function withContext(
+  io: CommandIo,
+  flags: SyncFlags,
+  fn: (ctx: SyncContext, settings: Settings) => Promise<void>,
+): Promise<void> {
   const settings = loadSyncSettings(io.env, flags);
   const logger = makeLogger(io, flags, settings.sync.logLevel);
-  logger.info({ config: { s3: redactSettings(S3_SETTINGS, { ...settings.s3, accessKeyId: settings.s3.credentials?.accessKeyId, secretAccessKey: settings.s3.credentials ? 'x' : undefined } as never), sync: settings.sync } }, 'effective configuration');
+  const { credentials, ...s3 } = settings.s3;
+  logger.info(
+    {
+      config: {
+        s3: {
+          ...s3,
+          credentials: credentials
+            ? `static key ${credentials.accessKeyId.slice(0, 4)}… (secret redacted)`
+            : 'AWS default chain',
+        },
+        sync: settings.sync,
+      },
+    },
+    'effective configuration',
+  );
   const ctx = makeContext(io, settings, logger, flags);
   try {
     await fn(ctx, settings);
@@ -140,12 +199,19 @@ async function withContext(io: CommandIo, flags: SyncFlags, fn: (ctx: SyncContex
 }
 
 function runOptions(flags: SyncFlags, only?: string): RunOptions {
-  return { only, dryRun: flags.dryRun === true, noDelete: flags.delete === false, force: flags.force === true };
+  return {
+    only,
+    dryRun: flags.dryRun === true,
+    noDelete: flags.delete === false,
+    force: flags.force === true,
+  };
 }
 
 export function syncCommand(io: CommandIo): Command {
   const sync = addSyncOptions(new Command('sync'))
-    .description('sync every workspace in WORKSPACES_DIR to the bucket (filtered by default excludes, .gitignore, .dockerignore, .syncignore)')
+    .description(
+      'sync every workspace in WORKSPACES_DIR to the bucket (filtered by default excludes, .gitignore, .dockerignore, .syncignore)',
+    )
     .action(async (_opts, cmd: Command) => {
       const flags = cmd.opts<SyncFlags>();
       await withContext(io, flags, async (ctx) => {
@@ -170,7 +236,11 @@ export function syncCommand(io: CommandIo): Command {
     .description('a full sync, then follow changes until stopped (SIGINT/SIGTERM)')
     .action(async (_opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
-      if (flags.dryRun) throw new BucketspaceError('USAGE', 'watch does not take --dry-run; run `sync --dry-run` to see the plan');
+      if (flags.dryRun)
+        throw new BucketspaceError(
+          'USAGE',
+          'watch does not take --dry-run; run `sync --dry-run` to see the plan',
+        );
       await withContext(io, flags, async (ctx, settings) => {
         const watcher = new SyncWatcher({
           ctx: { ...ctx, progress: noProgress },
@@ -180,7 +250,9 @@ export function syncCommand(io: CommandIo): Command {
           shutdownTimeoutMs: settings.sync.shutdownTimeout,
         });
         await watcher.start();
-        io.stderr.write(`watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`);
+        io.stderr.write(
+          `watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`,
+        );
         await new Promise<void>((resolveStop) => {
           if (io.signal.aborted) resolveStop();
           io.signal.addEventListener('abort', () => resolveStop(), { once: true });
@@ -191,7 +263,9 @@ export function syncCommand(io: CommandIo): Command {
     });
 
   addSyncOptions(sync.command('pull'))
-    .description('bucket back to local (rollback, migration), same filters and safety rails; replaced and deleted local files are moved to WORKSPACES_DIR/.bucketspace-backup/')
+    .description(
+      'bucket back to local (rollback, migration), same filters and safety rails; replaced and deleted local files are moved to WORKSPACES_DIR/.bucketspace-backup/',
+    )
     .argument('[name]', 'only this workspace')
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
@@ -204,13 +278,21 @@ export function syncCommand(io: CommandIo): Command {
 
   sync
     .command('explain')
-    .description('say which rule includes or excludes a path, and from which file (like git check-ignore -v)')
-    .argument('<path>', 'a path inside a workspace (absolute, or relative to the current directory)')
+    .description(
+      'say which rule includes or excludes a path, and from which file (like git check-ignore -v)',
+    )
+    .argument(
+      '<path>',
+      'a path inside a workspace (absolute, or relative to the current directory)',
+    )
     .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
     .option('--exclude <pattern...>', 'extra gitignore-style exclude patterns')
     .action(async (path: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
-      const [, sync2] = resolveAll({}, SYNC_SETTINGS, { env: io.env, flags: { workspacesDir: flags.workspacesDir, extraExcludes: flags.exclude } });
+      const [, sync2] = resolveAll({}, SYNC_SETTINGS, {
+        env: io.env,
+        flags: { workspacesDir: flags.workspacesDir, extraExcludes: flags.exclude },
+      });
       io.stdout.write(`${await explain(sync2.workspacesDir, path, sync2.extraExcludes)}\n`);
       io.setExitCode(EXIT.ok);
     });
@@ -219,7 +301,11 @@ export function syncCommand(io: CommandIo): Command {
 }
 
 /** `sync explain`: the deciding rule for a path, git check-ignore -v style, then in words. */
-export async function explain(workspacesDir: string, path: string, extraExcludes: readonly string[]): Promise<string> {
+export async function explain(
+  workspacesDir: string,
+  path: string,
+  extraExcludes: readonly string[],
+): Promise<string> {
   const abs = isAbsolute(path) ? path : resolve(path);
   const rel = relative(workspacesDir, abs);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
@@ -228,19 +314,26 @@ export async function explain(workspacesDir: string, path: string, extraExcludes
   const parts = rel.split(sep);
   const workspace = parts[0] ?? '';
   const inner = parts.slice(1).join('/');
-  if (inner === '') return `${workspace}: a workspace (every directory directly under ${workspacesDir} is one)`;
+  if (inner === '')
+    return `${workspace}: a workspace (every directory directly under ${workspacesDir} is one)`;
   const isDirectory = await stat(abs).then(
     (s) => s.isDirectory(),
     () => path.endsWith('/'),
   );
-  const filter = await WorkspaceFilter.load({ root: resolve(workspacesDir, workspace), extraExcludes });
+  const filter = await WorkspaceFilter.load({
+    root: resolve(workspacesDir, workspace),
+    extraExcludes,
+  });
   const dirs = inner.split('/').slice(0, -1);
   for (let i = 0; i < dirs.length; i++) await filter.enterDirectory(dirs.slice(0, i + 1).join('/'));
   const why = explainPath(filter, inner, isDirectory);
   const shown = `${workspace}/${inner}${isDirectory ? '/' : ''}`;
   const ruleText = formatRule(why.rule);
   if (why.ignored) {
-    const via = why.excludedAncestor !== undefined ? ` because its directory ${workspace}/${why.excludedAncestor} is excluded` : '';
+    const via =
+      why.excludedAncestor !== undefined
+        ? ` because its directory ${workspace}/${why.excludedAncestor} is excluded`
+        : '';
     return `${ruleText}\t${shown}\nexcluded${via}: rule "${why.rule?.pattern}" in ${why.rule?.source} line ${why.rule?.line}`;
   }
   if (why.rule) {

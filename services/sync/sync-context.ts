@@ -26,6 +26,8 @@ export interface RunOptions {
   force: boolean;
 }
 
-export function formatRule(rule: { source: string; line: number; pattern: string } | undefined): string {
+export function formatRule(
+  rule: { source: string; line: number; pattern: string } | undefined,
+): string {
   return rule ? `${rule.source}:${rule.line}:${rule.pattern}` : '(no rule)';
 }

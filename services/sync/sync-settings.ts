@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
 
 /** `n` or `n%`: the most deletions one workspace may have in one run. */
-export type MaxDelete = { kind: 'count'; value: number } | { kind: 'percent'; value: number } | { kind: 'default' };
+export type MaxDelete =
+  { kind: 'count'; value: number } | { kind: 'percent'; value: number } | { kind: 'default' };
 
 export function parseMaxDelete(text: string): MaxDelete | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$/.exec(text);
@@ -52,7 +53,10 @@ export const SYNC_SETTINGS = {
         if (v === undefined) return { kind: 'default' };
         const parsed = parseMaxDelete(String(v));
         if (!parsed) {
-          ctx.addIssue({ code: 'custom', message: 'must be a count like 25 or a percentage like 10%' });
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be a count like 25 or a percentage like 10%',
+          });
           return z.NEVER;
         }
         return parsed;
@@ -69,7 +73,8 @@ export const SYNC_SETTINGS = {
   extraExcludes: setting({
     env: 'SYNC_EXCLUDE',
     flag: '--exclude',
-    description: 'Extra gitignore-style patterns for every workspace, comma-separated (after the defaults, before .gitignore files).',
+    description:
+      'Extra gitignore-style patterns for every workspace, comma-separated (after the defaults, before .gitignore files).',
     defaultText: '(none)',
     schema: z
       .union([z.string(), z.array(z.string())])
@@ -86,13 +91,15 @@ export const SYNC_SETTINGS = {
   }),
   debounce: setting({
     env: 'SYNC_DEBOUNCE',
-    description: 'Watch mode: quiet time that closes a burst of changes into one batch (a batch never waits more than 10x this).',
+    description:
+      'Watch mode: quiet time that closes a burst of changes into one batch (a batch never waits more than 10x this).',
     defaultText: '100ms',
     schema: durationSchema(0).default(100),
   }),
   shutdownTimeout: setting({
     env: 'SYNC_SHUTDOWN_TIMEOUT',
-    description: 'On SIGTERM, how long in-flight uploads may take to finish before they are aborted.',
+    description:
+      'On SIGTERM, how long in-flight uploads may take to finish before they are aborted.',
     defaultText: '10s',
     schema: durationSchema(0).default(10_000),
   }),

@@ -34,7 +34,10 @@ export class SyncState {
 
   constructor(options: SyncStateOptions) {
     this.options = options;
-    const id = createHash('sha256').update(`${options.endpoint}\n${options.bucket}`).digest('hex').slice(0, 16);
+    const id = createHash('sha256')
+      .update(`${options.endpoint}\n${options.bucket}`)
+      .digest('hex')
+      .slice(0, 16);
     this.dir = join(options.stateDir, 'sync', id);
   }
 
@@ -54,7 +57,10 @@ export class SyncState {
       if (parsed.version !== 1 || parsed.bucket !== this.options.bucket) return new Map();
       return new Map(Object.entries(parsed.files));
     } catch (err) {
-      this.options.logger.warn({ err, workspace }, 'sync state unreadable; files will be hashed instead');
+      this.options.logger.warn(
+        { err, workspace },
+        'sync state unreadable; files will be hashed instead',
+      );
       return new Map();
     }
   }

@@ -25,7 +25,10 @@ export async function runTransfers<T>(options: {
     options.items.map((item) =>
       limit(async () => {
         if (options.signal?.aborted) {
-          outcome.failed.push({ item, error: new BucketspaceError('ABORTED', 'not started: stopping') });
+          outcome.failed.push({
+            item,
+            error: new BucketspaceError('ABORTED', 'not started: stopping'),
+          });
           return;
         }
         if (unreachable) {

@@ -52,7 +52,13 @@ export interface FailedFile {
 
 export interface Refusal {
   workspace: string;
-  rule: 'workspaces-dir' | 'workspace-dir' | 'walk-errors' | 'listing-errors' | 'max-delete' | 'remote-empty';
+  rule:
+    | 'workspaces-dir'
+    | 'workspace-dir'
+    | 'walk-errors'
+    | 'listing-errors'
+    | 'max-delete'
+    | 'remote-empty';
   message: string;
   /** Deletions that were not made because of this refusal. */
   deletesWithheld: number;
@@ -72,7 +78,12 @@ export interface SyncSummary {
   bytes: number;
   seconds: number;
   failures: FailedFile[];
-  skips: { workspace: string; path: string; reason: WalkSkip['reason'] | 'excluded'; message: string }[];
+  skips: {
+    workspace: string;
+    path: string;
+    reason: WalkSkip['reason'] | 'excluded';
+    message: string;
+  }[];
   refusals: Refusal[];
   overridden: Refusal[];
   keptWorkspaces: string[];

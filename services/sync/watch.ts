@@ -3,7 +3,12 @@ import { basename, join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { backoffDelay } from '../common/backoff.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
-import { BucketspaceError, errorMessage, isBucketspaceError, systemErrorCode } from '../common/errors.ts';
+import {
+  BucketspaceError,
+  errorMessage,
+  isBucketspaceError,
+  systemErrorCode,
+} from '../common/errors.ts';
 import { WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import type { Logger } from '../common/logger.ts';
 import type { WalkedFile } from '../common/walk.ts';
@@ -22,7 +27,12 @@ export interface SyncWatcherOptions {
   shutdownTimeoutMs: number;
   clock?: Clock;
   /** Called after each batch with the workspaces it changed (for the monitor hook and tests). */
-  onBatch?: (info: { workspaces: string[]; uploaded: number; deleted: number; failed: number }) => void;
+  onBatch?: (info: {
+    workspaces: string[];
+    uploaded: number;
+    deleted: number;
+    failed: number;
+  }) => void;
 }
 
 /** A batch larger than this is handled as a workspace reconcile (one walk) instead of path by path. */
@@ -76,10 +86,16 @@ export class SyncWatcher {
   async start(): Promise<void> {
     this.log.info({ dir: this.ctx.workspacesDir }, 'starting watch');
     await this.fullSync();
-    this.rootWatcher = watch(this.ctx.workspacesDir, { depth: 0, ignoreInitial: true, followSymlinks: false });
+    this.rootWatcher = watch(this.ctx.workspacesDir, {
+      depth: 0,
+      ignoreInitial: true,
+      followSymlinks: false,
+    });
     this.rootWatcher.on('addDir', (p) => this.onRootEvent(p));
     this.rootWatcher.on('unlinkDir', (p) => this.onRootEvent(p));
-    this.rootWatcher.on('error', (err) => this.log.error({ err }, 'watcher error on WORKSPACES_DIR'));
+    this.rootWatcher.on('error', (err) =>
+      this.log.error({ err }, 'watcher error on WORKSPACES_DIR'),
+    );
     await new Promise<void>((resolve) => this.rootWatcher?.once('ready', () => resolve()));
     this.scheduleReconcile();
     this.log.info({ workspaces: [...this.workspaces.keys()] }, 'started watch');
@@ -89,7 +105,8 @@ export class SyncWatcher {
     if (this.stopped) return;
     this.stopped = true;
     this.log.info('stopping watch');
-    for (const t of [this.debounceTimer, this.reconcileTimer, this.retryTimer]) if (t !== undefined) this.clock.clearTimeout(t);
+    for (const t of [this.debounceTimer, this.reconcileTimer, this.retryTimer])
+      if (t !== undefined) this.clock.clearTimeout(t);
     await this.rootWatcher?.close();
     await Promise.all([...this.workspaces.values()].map((w) => w.watcher.close()));
     let timer: unknown;
@@ -99,7 +116,10 @@ export class SyncWatcher {
     const result = await Promise.race([this.running.then(() => 'done' as const), timedOut]);
     this.clock.clearTimeout(timer);
     if (result === 'timeout') {
-      this.log.warn({ timeoutMs: this.options.shutdownTimeoutMs }, 'in-flight transfers did not finish in time; aborting them (the next sync will redo them)');
+      this.log.warn(
+        { timeoutMs: this.options.shutdownTimeoutMs },
+        'in-flight transfers did not finish in time; aborting them (the next sync will redo them)',
+      );
       this.abort.abort();
       await this.running;
     }
@@ -108,7 +128,12 @@ export class SyncWatcher {
 
   /** Resolves when no batch is queued or running (for tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.busy || this.pendingPaths.size > 0 || this.pendingReconcile.size > 0 || this.pendingFull) {
+    while (
+      this.busy ||
+      this.pendingPaths.size > 0 ||
+      this.pendingReconcile.size > 0 ||
+      this.pendingFull
+    ) {
       await this.running;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -128,7 +153,13 @@ export class SyncWatcher {
     const rel = relative(ws.root, path).split(sep).join('/');
     if (rel === '') return;
     const name = basename(rel);
-    if (name === '.gitignore' || rel === '.dockerignore' || rel === '.syncignore' || event === 'addDir' || event === 'unlinkDir') {
+    if (
+      name === '.gitignore' ||
+      rel === '.dockerignore' ||
+      rel === '.syncignore' ||
+      event === 'addDir' ||
+      event === 'unlinkDir'
+    ) {
       this.pendingReconcile.add(ws.name);
     } else {
       let set = this.pendingPaths.get(ws.name);
@@ -144,7 +175,10 @@ export class SyncWatcher {
     this.firstPendingAt ??= now;
     if (this.debounceTimer !== undefined) this.clock.clearTimeout(this.debounceTimer);
     const maxWait = this.options.debounceMs * 10;
-    const wait = Math.max(0, Math.min(this.options.debounceMs, this.firstPendingAt + maxWait - now));
+    const wait = Math.max(
+      0,
+      Math.min(this.options.debounceMs, this.firstPendingAt + maxWait - now),
+    );
     this.debounceTimer = this.clock.setTimeout(() => {
       this.debounceTimer = undefined;
       this.enqueue();
@@ -234,14 +268,20 @@ export class SyncWatcher {
         if (!again) this.pendingPaths.set(ws, (again = new Set()));
         for (const p of set) again.add(p);
       }
-      this.log.warn({ err: toError(err), attempt: this.failures + 1 }, 'sync batch failed; will retry');
+      this.log.warn(
+        { err: toError(err), attempt: this.failures + 1 },
+        'sync batch failed; will retry',
+      );
     } finally {
       this.busy = false;
     }
     if (retry) {
       const delay = backoffDelay(this.failures, { baseMs: 1000, maxMs: 30_000 });
       this.failures += 1;
-      this.log.warn({ retryInMs: delay, attempt: this.failures }, 'changes not yet in the bucket; retrying');
+      this.log.warn(
+        { retryInMs: delay, attempt: this.failures },
+        'changes not yet in the bucket; retrying',
+      );
       if (!this.stopped) {
         this.retryTimer = this.clock.setTimeout(() => {
           this.retryTimer = undefined;
@@ -249,7 +289,8 @@ export class SyncWatcher {
         }, delay);
       }
     } else {
-      if (this.failures > 0) this.log.info({ afterAttempts: this.failures }, 'caught up: all changes are in the bucket');
+      if (this.failures > 0)
+        this.log.info({ afterAttempts: this.failures }, 'caught up: all changes are in the bucket');
       this.failures = 0;
       if (this.pendingReconcile.size > 0 || this.pendingPaths.size > 0) this.enqueue();
     }
@@ -260,23 +301,53 @@ export class SyncWatcher {
   }
 
   /** Full sync of every workspace; (re)starts watchers to match the directories. */
-  private async fullSync(): Promise<{ uploaded: number; deleted: number; failed: number; changed: string[] }> {
+  private async fullSync(): Promise<{
+    uploaded: number;
+    deleted: number;
+    failed: number;
+    changed: string[];
+  }> {
     const res = await pushSync(this.ctx, { ...this.options.run, only: undefined });
     this.reportRefusals(res.summary.refusals.map((r) => r.message));
-    const local = await listLocalWorkspaces(this.ctx.workspacesDir, this.log).catch(() => ({ names: [] as string[] }));
+    const local = await listLocalWorkspaces(this.ctx.workspacesDir, this.log).catch(() => ({
+      names: [] as string[],
+    }));
     for (const name of local.names) {
       await this.ensureWatch(name, res.remote.get(name));
     }
-    for (const name of [...this.workspaces.keys()]) if (!local.names.includes(name)) await this.dropWatch(name);
-    for (const f of res.summary.failures) this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
-    const changed = [...new Set([...res.plan].filter((l) => l.action === 'upload' || l.action === 'delete').map((l) => l.workspace))];
-    if (res.summary.failures.some((f) => f.code === 'S3_UNREACHABLE' || f.code === 'S3_THROTTLED' || f.code === 'S3_SERVER')) {
-      throw new BucketspaceError('S3_UNREACHABLE', `${res.summary.failed} files could not be uploaded`, { retryable: true });
+    for (const name of [...this.workspaces.keys()])
+      if (!local.names.includes(name)) await this.dropWatch(name);
+    for (const f of res.summary.failures)
+      this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
+    const changed = [
+      ...new Set(
+        [...res.plan]
+          .filter((l) => l.action === 'upload' || l.action === 'delete')
+          .map((l) => l.workspace),
+      ),
+    ];
+    if (
+      res.summary.failures.some(
+        (f) => f.code === 'S3_UNREACHABLE' || f.code === 'S3_THROTTLED' || f.code === 'S3_SERVER',
+      )
+    ) {
+      throw new BucketspaceError(
+        'S3_UNREACHABLE',
+        `${res.summary.failed} files could not be uploaded`,
+        { retryable: true },
+      );
     }
-    return { uploaded: res.summary.uploaded, deleted: res.summary.deleted, failed: res.summary.failed, changed };
+    return {
+      uploaded: res.summary.uploaded,
+      deleted: res.summary.deleted,
+      failed: res.summary.failed,
+      changed,
+    };
   }
 
-  private async reconcileWorkspace(name: string): Promise<{ uploaded: number; deleted: number; failed: number }> {
+  private async reconcileWorkspace(
+    name: string,
+  ): Promise<{ uploaded: number; deleted: number; failed: number }> {
     const exists = await lstat(join(this.ctx.workspacesDir, name)).then(
       (s) => s.isDirectory() || s.isSymbolicLink(),
       () => false,
@@ -284,36 +355,58 @@ export class SyncWatcher {
     if (!exists) {
       await this.dropWatch(name);
       if (!this.ctx.deleteMissingWorkspaces) {
-        this.log.warn({ workspace: name }, 'workspace directory removed; its objects stay in the bucket (set SYNC_DELETE_MISSING_WORKSPACES to remove them)');
+        this.log.warn(
+          { workspace: name },
+          'workspace directory removed; its objects stay in the bucket (set SYNC_DELETE_MISSING_WORKSPACES to remove them)',
+        );
         return { uploaded: 0, deleted: 0, failed: 0 };
       }
     }
     const res = await pushSync(this.ctx, { ...this.options.run, only: name });
     this.reportRefusals(res.summary.refusals.map((r) => r.message));
-    for (const f of res.summary.failures) this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
+    for (const f of res.summary.failures)
+      this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
     if (exists) {
       // Ignore rules may have changed: rebuild the watcher so newly included directories are watched.
       await this.dropWatch(name);
       await this.ensureWatch(name, res.remote.get(name));
     }
-    if (res.summary.failures.some((f) => f.code === 'S3_UNREACHABLE' || f.code === 'S3_THROTTLED' || f.code === 'S3_SERVER')) {
-      throw new BucketspaceError('S3_UNREACHABLE', `${res.summary.failed} files of ${name} could not be uploaded`, { retryable: true });
+    if (
+      res.summary.failures.some(
+        (f) => f.code === 'S3_UNREACHABLE' || f.code === 'S3_THROTTLED' || f.code === 'S3_SERVER',
+      )
+    ) {
+      throw new BucketspaceError(
+        'S3_UNREACHABLE',
+        `${res.summary.failed} files of ${name} could not be uploaded`,
+        { retryable: true },
+      );
     }
-    return { uploaded: res.summary.uploaded, deleted: res.summary.deleted, failed: res.summary.failed };
+    return {
+      uploaded: res.summary.uploaded,
+      deleted: res.summary.deleted,
+      failed: res.summary.failed,
+    };
   }
 
   private reportRefusals(messages: string[]): void {
     for (const m of messages) this.log.error({ rule: 'safety' }, `refused: ${m}`);
   }
 
-  private async ensureWatch(name: string, remote: Map<string, RemoteFile> | undefined): Promise<void> {
+  private async ensureWatch(
+    name: string,
+    remote: Map<string, RemoteFile> | undefined,
+  ): Promise<void> {
     if (this.workspaces.has(name) || this.stopped) return;
     const root = join(this.ctx.workspacesDir, name);
     let filter: WorkspaceFilter;
     try {
       filter = await WorkspaceFilter.load({ root, extraExcludes: this.ctx.extraExcludes });
     } catch (err) {
-      this.log.error({ err: toError(err), workspace: name }, 'cannot read the ignore rules; workspace not watched');
+      this.log.error(
+        { err: toError(err), workspace: name },
+        'cannot read the ignore rules; workspace not watched',
+      );
       return;
     }
     const state = await this.ctx.state.load(name);
@@ -322,13 +415,14 @@ export class SyncWatcher {
       root,
       filter,
       watcher: undefined as unknown as FSWatcher,
-      remote: remote ?? new Map(),
+      remote: remote ?? new Map<string, RemoteFile>(),
       state,
     };
     ws.watcher = watch(root, {
       ignoreInitial: true,
       followSymlinks: false,
-      ignored: (path: string, stats?: { isDirectory(): boolean }) => this.isIgnored(ws, path, stats),
+      ignored: (path: string, stats?: { isDirectory(): boolean }) =>
+        this.isIgnored(ws, path, stats),
     });
     for (const event of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) {
       ws.watcher.on(event, (p: string) => this.onWorkspaceEvent(ws, event, p));
@@ -359,7 +453,10 @@ export class SyncWatcher {
   }
 
   /** Upload or delete individual changed paths of one workspace. */
-  private async processPaths(ws: WorkspaceWatch, paths: string[]): Promise<{ uploaded: number; deleted: number; retry: string[]; reconcile: boolean }> {
+  private async processPaths(
+    ws: WorkspaceWatch,
+    paths: string[],
+  ): Promise<{ uploaded: number; deleted: number; retry: string[]; reconcile: boolean }> {
     let uploaded = 0;
     const retry: string[] = [];
     const toDelete: string[] = [];
@@ -379,7 +476,10 @@ export class SyncWatcher {
         st = await lstat(abs);
       } catch (err) {
         if (systemErrorCode(err) !== 'ENOENT' && systemErrorCode(err) !== 'ENOTDIR') {
-          this.log.warn({ workspace: ws.name, path: rel, err: toError(err) }, 'cannot stat changed file');
+          this.log.warn(
+            { workspace: ws.name, path: rel, err: toError(err) },
+            'cannot stat changed file',
+          );
           continue;
         }
         if (ws.remote.has(rel)) toDelete.push(rel);
@@ -395,10 +495,26 @@ export class SyncWatcher {
         if (ws.remote.has(rel)) toDelete.push(rel);
         continue;
       }
-      const file: WalkedFile = { relPath: rel, absPath: abs, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode };
+      const file: WalkedFile = {
+        relPath: rel,
+        absPath: abs,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+        ino: st.ino,
+        mode: st.mode,
+      };
       const prev = ws.state.get(rel);
       const remote = ws.remote.get(rel);
-      if (prev && remote && prev.etag === remote.etag && prev.size === st.size && prev.mtimeMs === st.mtimeMs && prev.ctimeMs === st.ctimeMs && prev.ino === st.ino) {
+      if (
+        prev &&
+        remote &&
+        prev.etag === remote.etag &&
+        prev.size === st.size &&
+        prev.mtimeMs === st.mtimeMs &&
+        prev.ctimeMs === st.ctimeMs &&
+        prev.ino === st.ino
+      ) {
         continue;
       }
       files.push(file);
@@ -409,7 +525,13 @@ export class SyncWatcher {
         try {
           const etag = await uploadFile(this.ctx, file, key, () => undefined);
           ws.state.set(file.relPath, stateOf(file, etag));
-          ws.remote.set(file.relPath, { key, relPath: file.relPath, size: file.size, etag, lastModified: new Date() });
+          ws.remote.set(file.relPath, {
+            key,
+            relPath: file.relPath,
+            size: file.size,
+            etag,
+            lastModified: new Date(),
+          });
           uploaded += 1;
           this.log.debug({ workspace: ws.name, path: file.relPath }, 'uploaded');
         } catch (err) {
@@ -427,7 +549,10 @@ export class SyncWatcher {
     if (toDelete.length > 0) {
       const refusal = await this.deleteRefusal(ws, toDelete.length);
       if (refusal && !this.options.run.force) {
-        this.log.error({ workspace: ws.name, deletes: toDelete.length }, `refused: ${refusal}; nothing deleted`);
+        this.log.error(
+          { workspace: ws.name, deletes: toDelete.length },
+          `refused: ${refusal}; nothing deleted`,
+        );
       } else if (!this.options.run.noDelete) {
         try {
           const res = await this.ctx.store.deleteMany(
@@ -462,5 +587,7 @@ export class SyncWatcher {
 }
 
 function toError(err: unknown): BucketspaceError {
-  return isBucketspaceError(err) ? err : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
+  return isBucketspaceError(err)
+    ? err
+    : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
 }

@@ -23,7 +23,9 @@ export async function listLocalWorkspaces(dir: string, logger: Logger): Promise<
     throw localError(err, dir, 'reading WORKSPACES_DIR');
   }
   if (!info.isDirectory()) {
-    throw new BucketspaceError('LOCAL_NOT_FOUND', `WORKSPACES_DIR ${dir} is not a directory`, { details: { path: dir } });
+    throw new BucketspaceError('LOCAL_NOT_FOUND', `WORKSPACES_DIR ${dir} is not a directory`, {
+      details: { path: dir },
+    });
   }
   let entries;
   try {
@@ -48,7 +50,8 @@ export async function listLocalWorkspaces(dir: string, logger: Logger): Promise<
     if (isDir) names.push(entry.name);
     else notWorkspaces.push({ name: entry.name, why: 'not a directory' });
   }
-  for (const n of notWorkspaces) logger.debug({ entry: n.name, why: n.why }, 'skipped entry of WORKSPACES_DIR');
+  for (const n of notWorkspaces)
+    logger.debug({ entry: n.name, why: n.why }, 'skipped entry of WORKSPACES_DIR');
   names.sort();
   return { names, notWorkspaces };
 }

@@ -10,7 +10,9 @@ export interface RecordedRequest {
  * A transparent HTTP proxy in front of the S3 server that records every
  * request, so tests can assert how many requests an operation costs.
  */
-export async function startCountingProxy(target: () => string): Promise<{ url: string; requests: RecordedRequest[]; reset(): void; close(): Promise<void> }> {
+export async function startCountingProxy(
+  target: () => string,
+): Promise<{ url: string; requests: RecordedRequest[]; reset(): void; close(): Promise<void> }> {
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '' });

@@ -10,9 +10,18 @@ export interface CliResult {
 }
 
 /** Run `bucketspace <args>` as a user would, in a child process, with only the given environment (plus PATH/HOME). */
-export function runCli(args: string[], env: Record<string, string>, options: { uid?: number; gid?: number; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { uid?: number; gid?: number; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const spawnOptions: SpawnOptions = {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: options.cwd,
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
@@ -33,11 +42,27 @@ export function runCli(args: string[], env: Record<string, string>, options: { u
 }
 
 /** The `--json` summary printed on stdout. */
-export function summaryOf(res: CliResult): Record<string, unknown> & { uploaded: number; deleted: number; skipped: number; failed: number; unchanged: number; downloaded: number; bytes: number; seconds: number; failures: { path: string; code: string; message: string }[]; refusals: { rule: string; message: string }[]; overridden: { rule: string }[]; skips: { path: string; reason: string; message: string }[]; keptWorkspaces: string[] } {
+export function summaryOf(res: CliResult): Record<string, unknown> & {
+  uploaded: number;
+  deleted: number;
+  skipped: number;
+  failed: number;
+  unchanged: number;
+  downloaded: number;
+  bytes: number;
+  seconds: number;
+  failures: { path: string; code: string; message: string }[];
+  refusals: { rule: string; message: string }[];
+  overridden: { rule: string }[];
+  skips: { path: string; reason: string; message: string }[];
+  keptWorkspaces: string[];
+} {
   const line = res.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as ReturnType<typeof summaryOf>;
   } catch {
-    throw new Error(`no JSON summary on stdout (exit ${res.code}).\nstdout: ${res.stdout}\nstderr: ${res.stderr}`);
+    throw new Error(
+      `no JSON summary on stdout (exit ${res.code}).\nstdout: ${res.stdout}\nstderr: ${res.stderr}`,
+    );
   }
 }

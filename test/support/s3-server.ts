@@ -55,9 +55,13 @@ export async function startTestS3(): Promise<TestS3> {
   let child: ChildProcess | undefined;
   let port = 0;
   const launch = async () => {
-    const proc = spawn(process.execPath, ['--openssl-legacy-provider', PROCESS_SCRIPT, directory, String(port)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const proc = spawn(
+      process.execPath,
+      ['--openssl-legacy-provider', PROCESS_SCRIPT, directory, String(port)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     child = proc;
     let buffered = '';
     proc.stdout.setEncoding('utf8');

@@ -6,13 +6,21 @@ import { CLI } from './run-cli.ts';
 export interface WatchProcess {
   child: ChildProcess;
   lines: () => Record<string, unknown>[];
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
 
 export async function startWatch(env: Record<string, string>): Promise<WatchProcess> {
   const child = spawn(process.execPath, [CLI, 'sync', 'watch'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'debug', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'debug',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const parsed: Record<string, unknown>[] = [];
@@ -44,10 +52,13 @@ export async function startWatch(env: Record<string, string>): Promise<WatchProc
           const line = parsed[seen];
           if (line && predicate(line)) return line;
         }
-        if (child.exitCode !== null) throw new Error(`watch exited with ${child.exitCode}:\n${raw}`);
+        if (child.exitCode !== null)
+          throw new Error(`watch exited with ${child.exitCode}:\n${raw}`);
         await new Promise((r) => setTimeout(r, 25));
       }
-      throw new Error(`log line not seen within ${timeoutMs}ms; stderr so far:\n${raw.slice(-4000)}`);
+      throw new Error(
+        `log line not seen within ${timeoutMs}ms; stderr so far:\n${raw.slice(-4000)}`,
+      );
     },
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
@@ -65,7 +76,11 @@ export async function startWatch(env: Record<string, string>): Promise<WatchProc
 }
 
 /** Poll until `check` returns true (or throw with `what` after the timeout). */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<number> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     if (await check().catch(() => false)) return Date.now() - t0;
