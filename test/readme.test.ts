@@ -10,7 +10,7 @@ const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8');
 
 test('every setting has a row in the README settings table, with its flag', () => {
   for (const s of [...Object.values(S3_SETTINGS), ...Object.values(SYNC_SETTINGS)]) {
-    const row = readme.split('\n').find((l) => l.startsWith(`| \`${s.env}\` |`));
+    const row = readme.split('\n').find((l) => l.split('|')[1]?.trim() === `\`${s.env}\``);
     assert.ok(row, `README has no row for ${s.env}`);
     if (s.flag) assert.ok(row.includes(`\`${s.flag}\``), `README row for ${s.env} lacks ${s.flag}`);
   }
