@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { WalkedFile } from '../common/walk.ts';
+import { groupRemoteByWorkspace, planPush } from './plan.ts';
+import type { RemoteFile, StateEntry } from './types.ts';
+
+const file = (relPath: string, size: number, mtimeMs = 1000): WalkedFile => ({
+  relPath,
+  absPath: `/w/app/${relPath}`,
+  size,
+  mtimeMs,
+  ctimeMs: mtimeMs,
+  ino: 1,
+});
+const remote = (relPath: string, size: number, etag = 'e'): RemoteFile => ({
+  key: `app/${relPath}`,
+  relPath,
+  size,
+  etag,
+  lastModified: new Date(0),
+});
+
+test('plan: new, size-changed, unchanged (stat+etag remembered), verify, delete, protected', () => {
+  const state = new Map<string, StateEntry>([
+    ['same.txt', { size: 3, mtimeMs: 1000, ctimeMs: 1000, ino: 1, etag: 'e' }],
+    ['touched.txt', { size: 3, mtimeMs: 1000, ctimeMs: 1000, ino: 1, etag: 'e' }],
+    ['foreign.txt', { size: 3, mtimeMs: 1000, ctimeMs: 1000, ino: 1, etag: 'old' }],
+  ]);
+  const plan = planPush({
+    workspace: 'app',
+    local: [
+      file('new.txt', 1),
+      file('grown.txt', 9),
+      file('same.txt', 3),
+      file('touched.txt', 3, 2000),
+      file('foreign.txt', 3),
+      file('unknown.txt', 3),
+    ],
+    remote: [
+      remote('grown.txt', 3),
+      remote('same.txt', 3),
+      remote('touched.txt', 3),
+      remote('foreign.txt', 3, 'someone-else'),
+      remote('unknown.txt', 3),
+      remote('gone.txt', 5),
+      remote('unreadable.txt', 5),
+    ],
+    state,
+    protectedPaths: new Set(['unreadable.txt']),
+    deleteReason: (p) => `why ${p}`,
+  });
+  assert.deepEqual(
+    plan.uploads.map((u) => [u.file.relPath, u.reason]),
+    [
+      ['grown.txt', 'size changed'],
+      ['new.txt', 'new'],
+    ],
+  );
+  assert.equal(plan.unchanged, 1);
+  assert.deepEqual(plan.verify.map((v) => v.file.relPath).sort(), [
+    'foreign.txt',
+    'touched.txt',
+    'unknown.txt',
+  ]);
+  assert.deepEqual(plan.deletes, [
+    { relPath: 'gone.txt', key: 'app/gone.txt', size: 5, reason: 'why gone.txt' },
+  ]);
+  assert.deepEqual(plan.protectedRemote, ['unreadable.txt']);
+  assert.equal(plan.remoteCount, 7);
+});
+
+test('listing grouped by workspace; directory markers and root keys ignored', () => {
+  const groups = groupRemoteByWorkspace([
+    { key: 'a/x.txt', size: 1, etag: '1', lastModified: new Date(0) },
+    { key: 'a/dir/', size: 0, etag: '2', lastModified: new Date(0) },
+    { key: 'b/y/z.txt', size: 1, etag: '3', lastModified: new Date(0) },
+    { key: 'rootfile', size: 1, etag: '4', lastModified: new Date(0) },
+  ]);
+  assert.deepEqual([...groups.keys()], ['a', 'b']);
+  assert.deepEqual(
+    groups.get('b')?.map((r) => r.relPath),
+    ['y/z.txt'],
+  );
+  assert.equal(groups.get('a')?.length, 1);
+});
