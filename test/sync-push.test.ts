@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestS3, type TestS3 } from './support/s3-server.ts';
-import { runCli, summaryOf } from './support/run-cli.ts';
+import { CLI, runCli, summaryOf } from './support/run-cli.ts';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { makeTree, type TempTree } from './support/workspace-tree.ts';
 import { headObject, listKeys, readObject, testClient } from './support/bucket.ts';
 import { startCountingProxy } from './support/counting-proxy.ts';
@@ -620,4 +622,66 @@ describe('sync explain', () => {
       await tree.remove();
     }
   });
+});
+
+describe('sync on a terminal', () => {
+  test(
+    'shows a progress bar with files, bytes, rate and ETA, then the summary',
+    { skip: !existsSync('/usr/bin/script') ? 'needs script(1) to provide a terminal' : false },
+    async () => {
+      const tree = await makeTree({ 'app/a.txt': 'a', 'app/b.txt': 'bb' });
+      const bucket = s3.newBucketName();
+      try {
+        const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} sync`;
+        const out = execFileSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '/root',
+            ...envFor(tree, bucket),
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.match(out, /upload \[[█░]+\] 2\/2 files \| 3 B \/ 3 B \| .*\/s \| ETA/);
+        assert.match(out, /1 workspaces: upload 2 \(3 B\)/);
+        assert.ok(!out.includes('"level"'), 'no JSON log lines on a terminal');
+      } finally {
+        await tree.remove();
+      }
+    },
+  );
+});
+
+describe('sync: files over 5 GiB', () => {
+  // Opt-in: writes 5 GiB through the S3 server (about a minute and 10 GiB of disk with s3rver).
+  test(
+    'a 5 GiB + 1 MiB file uploads multipart and is then unchanged',
+    {
+      skip:
+        process.env.BUCKETSPACE_TEST_HUGE !== '1' ? 'set BUCKETSPACE_TEST_HUGE=1 to run' : false,
+      timeout: 900_000,
+    },
+    async () => {
+      const tree = await makeTree({ 'media/small.txt': 's' });
+      const bucket = s3.newBucketName();
+      try {
+        const size = 5 * 2 ** 30 + 2 ** 20;
+        const { open } = await import('node:fs/promises');
+        const fh = await open(join(tree.workspacesDir, 'media/huge.bin'), 'w');
+        await fh.truncate(size);
+        await fh.write(Buffer.from('start'), 0, 5, 0);
+        await fh.write(Buffer.from('end'), 0, 3, size - 3);
+        await fh.close();
+        const env = envFor(tree, bucket);
+        const res = await runCli(['sync', '--json'], env, { timeoutMs: 850_000 });
+        assert.equal(res.code, 0, res.stderr);
+        const head = await headObject(client, bucket, 'media/huge.bin');
+        assert.equal(head.ContentLength, size);
+        const again = await runCli(['sync', '--json'], env, { timeoutMs: 120_000 });
+        assert.equal(summaryOf(again).uploaded, 0);
+      } finally {
+        await tree.remove();
+      }
+    },
+  );
 });
