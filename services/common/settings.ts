@@ -74,19 +74,6 @@ export function configError(problems: string[]): BucketspaceError {
   );
 }
 
-/** The effective settings with secrets replaced, for the one "config" log line. */
-export function redactSettings<S extends SettingsSpec>(
-  spec: S,
-  values: SettingsOf<S>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, def] of Object.entries(spec)) {
-    const value = (values as Record<string, unknown>)[key];
-    out[key] = def.secret && value !== undefined ? '[redacted]' : value;
-  }
-  return out;
-}
-
 // ---- schema helpers -------------------------------------------------------
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);

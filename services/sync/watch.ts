@@ -26,13 +26,6 @@ export interface SyncWatcherOptions {
   debounceMs: number;
   shutdownTimeoutMs: number;
   clock?: Clock;
-  /** Called after each batch with the workspaces it changed (for the monitor hook and tests). */
-  onBatch?: (info: {
-    workspaces: string[];
-    uploaded: number;
-    deleted: number;
-    failed: number;
-  }) => void;
 }
 
 /** A batch larger than this is handled as a workspace reconcile (one walk) instead of path by path. */
@@ -72,7 +65,6 @@ export class SyncWatcher {
   private retryTimer: unknown;
   private failures = 0;
   private running: Promise<void> = Promise.resolve();
-  private busy = false;
   private stopped = false;
 
   constructor(options: SyncWatcherOptions) {
@@ -124,19 +116,6 @@ export class SyncWatcher {
       await this.running;
     }
     this.log.info('stopped watch');
-  }
-
-  /** Resolves when no batch is queued or running (for tests and shutdown). */
-  async idle(): Promise<void> {
-    while (
-      this.busy ||
-      this.pendingPaths.size > 0 ||
-      this.pendingReconcile.size > 0 ||
-      this.pendingFull
-    ) {
-      await this.running;
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 
   // ---- events -------------------------------------------------------------
@@ -210,7 +189,6 @@ export class SyncWatcher {
     this.pendingReconcile.clear();
     this.pendingPaths.clear();
     if (!full && reconcile.size === 0 && paths.size === 0) return;
-    this.busy = true;
     const changed = new Set<string>();
     let uploaded = 0;
     let deleted = 0;
@@ -272,8 +250,6 @@ export class SyncWatcher {
         { err: toError(err), attempt: this.failures + 1 },
         'sync batch failed; will retry',
       );
-    } finally {
-      this.busy = false;
     }
     if (retry) {
       const delay = backoffDelay(this.failures, { baseMs: 1000, maxMs: 30_000 });
@@ -297,7 +273,6 @@ export class SyncWatcher {
     if (uploaded + deleted + failed > 0) {
       this.log.info({ workspaces: [...changed], uploaded, deleted, failed }, 'batch synced');
     }
-    this.options.onBatch?.({ workspaces: [...changed], uploaded, deleted, failed });
   }
 
   /** Full sync of every workspace; (re)starts watchers to match the directories. */
