@@ -16,7 +16,7 @@ import { DEFAULT_EXCLUDES } from '../services/common/ignore/default-excludes.ts'
 import { WorkspaceFilter, explainPath } from '../services/common/ignore/workspace-filter.ts';
 import { walkWorkspace } from '../services/common/walk.ts';
 
-const RUNS = Number(process.env.ORACLE_RUNS ?? 300);
+const RUNS = Number(process.env.ORACLE_RUNS ?? 500);
 const FIRST_SEED = Number(process.env.ORACLE_SEED ?? 1);
 const SINGLE_SEED = process.env.ORACLE_SEED !== undefined && process.env.ORACLE_RUNS === undefined;
 
@@ -131,10 +131,13 @@ async function compare(
   }
 }
 
+const VISIBLE: Record<string, string> = { '\r': '<CR>', '\t': '<TAB>', '\uFEFF': '<BOM>' };
+
+/** One rule per line between guillemets, so that trailing spaces show. */
 function indent(content: string): string {
   return content
     .split('\n')
-    .map((line) => `      |${JSON.stringify(line).slice(1, -1)}`)
+    .map((line) => `      «${line.replace(/[\r\t\uFEFF]/g, (c) => VISIBLE[c] ?? c)}»`)
     .join('\n');
 }
 
@@ -199,6 +202,11 @@ const NAMES = [
   'st*r',
   'back\\slash',
   'café',
+  'naïve',
+  '日本',
+  'mÁn',
+  'tab\tname',
+  'new\nline',
   '-dash',
   'a-b',
 ];
@@ -303,6 +311,12 @@ function randomPattern(r: Rng, dirNames: readonly string[]): string {
     },
     () => r.pick(FIXED_PATTERNS),
     () => r.pick(QUIRK_PATTERNS),
+    () => {
+      const n = r.pick(['café', 'naïve', '日本', 'mÁn']);
+      const i = r.int(n.length);
+      const wild = r.pick(['?', '??', '???', '*', '[é]', '[à-ï]', '[À-È]', '[!a]', '[[:alpha:]]']);
+      return `${n.slice(0, i)}${wild}${n.slice(i + 1)}`;
+    },
     () => r.pick(['\\#hash', '\\!bang', '#hash', '!bang', '\\ lead', 'end\\ ', 'end\\ \\ ']),
   ];
   let pattern = r.pick(forms)();
@@ -421,6 +435,10 @@ const FIXED_CASES: Record<string, TreeSpec> = {
   'case sensitivity': {
     files: ['README.md', 'Readme.md', 'readme.md'],
     gitignores: { '': 'README.md\n' },
+  },
+  'UTF-8 bytes: ? is one byte, ranges compare bytes': {
+    files: ['café', 'cafe', 'mÁn', 'naïve', 'x日本', 'new\nline', 'tab\tname'],
+    gitignores: { '': 'caf?\nm[À-È]n\nna??ve\nx????\nnew?line\ntab[[:space:]]name\n' },
   },
   'character classes': {
     files: ['a1', 'a2', 'ab', 'a-', 'a]', 'a!', 'b1'],

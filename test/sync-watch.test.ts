@@ -1,7 +1,7 @@
 // `bucketspace sync watch` against a real S3 API, driven by real file changes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestS3, type TestS3 } from './support/s3-server.ts';
 import { makeTree, type TempTree } from './support/workspace-tree.ts';
@@ -212,4 +212,41 @@ describe('sync watch', () => {
       await tree.remove();
     }
   });
+});
+
+/** Number of inotify watches a process holds (Linux: /proc/<pid>/fdinfo). */
+async function inotifyWatches(pid: number): Promise<number> {
+  let count = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (!target.includes('inotify')) continue;
+    const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    count += info.split('\n').filter((l) => l.startsWith('inotify ')).length;
+  }
+  return count;
+}
+
+describe('sync watch: excluded trees cost nothing', () => {
+  test(
+    'directories under node_modules are never watched',
+    { skip: process.platform !== 'linux' ? 'reads /proc' : false },
+    async () => {
+      const files: Record<string, string> = { 'app/src/a.js': 'a' };
+      for (let i = 0; i < 300; i++) files[`app/node_modules/pkg${i}/lib/index.js`] = 'x';
+      const tree = await makeTree(files);
+      const bucket = s3.newBucketName();
+      const watch = await startWatch(envFor(tree, bucket));
+      try {
+        const pid = watch.child.pid ?? 0;
+        const watches = await inotifyWatches(pid);
+        assert.ok(
+          watches > 0 && watches < 10,
+          `${watches} inotify watches for 3 watched directories and 600 ignored ones`,
+        );
+      } finally {
+        await watch.stop();
+        await tree.remove();
+      }
+    },
+  );
 });
