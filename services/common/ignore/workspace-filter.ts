@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import ignore from 'ignore';
@@ -49,7 +49,7 @@ export const DOCKERIGNORE = '.dockerignore';
 export const SYNCIGNORE = '.syncignore';
 
 /** The shared matcher caches every answer; start a fresh one after this many. */
-const MAX_CACHED_QUERIES = 200_000;
+const MAX_CACHED_QUERIES = 50_000;
 
 /**
  * Decides, for a path relative to a workspace root, whether it is excluded,
@@ -169,6 +169,7 @@ export class WorkspaceFilter {
    */
   isIgnored(relPath: string, isDirectory: boolean): boolean {
     if (relPath === '') return false;
+    if (isGitDir(relPath)) return true;
     return this.#query(keyOf(relPath, isDirectory)).ignored;
   }
 
@@ -179,6 +180,7 @@ export class WorkspaceFilter {
    */
   decide(relPath: string, isDirectory: boolean): FilterDecision {
     if (relPath === '') return { ignored: false };
+    if (isGitDir(relPath)) return { ignored: true, rule: GIT_DIR_RULE };
     const key = keyOf(relPath, isDirectory);
     const result = this.#query(key);
     if (result.ignored) {
@@ -220,7 +222,7 @@ export class WorkspaceFilter {
       this.#queries = 0;
     }
     this.#queries++;
-    return this.#matcher.test(key);
+    return this.#matcher.test(asBytes(key));
   }
 
   #orderedRules(): CompiledRule[] {
@@ -240,8 +242,10 @@ export class WorkspaceFilter {
       if (rule === undefined) continue;
       // Every pattern as a negation: with no positive rule nothing is excluded
       // through a parent, and `unignored` says the path itself matched.
-      rule.tester ??= newMatcher().add(rule.patterns.map((p) => (p.startsWith('!') ? p : `!${p}`)));
-      if (rule.tester.test(key).unignored) {
+      rule.tester ??= newMatcher().add(
+        rule.patterns.map((p) => asBytes(p.startsWith('!') ? p : `!${p}`)),
+      );
+      if (rule.tester.test(asBytes(key)).unignored) {
         return { ignored: !rule.ref.negative, rule: rule.ref };
       }
     }
@@ -254,6 +258,16 @@ export class WorkspaceFilter {
     });
     if (content !== undefined) this.addGitignore(dir, content);
   }
+}
+
+/**
+ * `.git` is git's own store: git never tracks it whatever the rules say, so
+ * neither do we (not even a whitelist `.gitignore` that re-includes every directory).
+ */
+const GIT_DIR_RULE: RuleRef = { source: '<builtin>', line: 1, pattern: '.git', negative: false };
+
+function isGitDir(relPath: string): boolean {
+  return relPath === '.git' || relPath.endsWith('/.git');
 }
 
 /**
@@ -281,8 +295,22 @@ function newMatcher(): Matcher {
 
 function matcherOf(rules: readonly CompiledRule[]): Matcher {
   return newMatcher().add(
-    rules.flatMap((rule) => rule.patterns.map((pattern) => ({ pattern, mark: rule.mark }))),
+    rules.flatMap((rule) =>
+      rule.patterns.map((pattern) => ({ pattern: asBytes(pattern), mark: rule.mark })),
+    ),
   );
+}
+
+const NON_ASCII = /[^\p{ASCII}]/u;
+
+/**
+ * git matches the UTF-8 bytes of paths and patterns (`?` is one byte, a range
+ * compares bytes); the library matches UTF-16 code units. Handing it both as
+ * one character per byte (latin1 of the UTF-8) makes it match bytes too.
+ * ASCII, the common case, is the same string.
+ */
+function asBytes(text: string): string {
+  return NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
 }
 
 function headRules(
@@ -345,6 +373,10 @@ async function readIgnoreFile(
     constants.O_RDONLY | constants.O_NONBLOCK | (options.followSymlink ? 0 : constants.O_NOFOLLOW);
   let handle;
   try {
+    // Most directories have no .gitignore: a synchronous lstat says so for a
+    // fraction of the cost of a failed asynchronous open.
+    const stats = lstatSync(absPath, { throwIfNoEntry: false });
+    if (stats === undefined || (stats.isSymbolicLink() && !options.followSymlink)) return undefined;
     handle = await open(absPath, flags);
   } catch (err) {
     const code = systemErrorCode(err);
