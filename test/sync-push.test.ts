@@ -5,6 +5,7 @@ import { chmod, mkdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { startTestS3, type TestS3 } from './support/s3-server.ts';
 import { CLI, runCli, summaryOf } from './support/run-cli.ts';
+import { unprivilegedSkipReason } from './support/unprivileged.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { makeTree, type TempTree } from './support/workspace-tree.ts';
@@ -346,9 +347,7 @@ describe('sync: filtering and change detection', () => {
 
   test(
     'an unreadable file is named, skipped and its remote copy kept (exit 1)',
-    {
-      skip: process.getuid?.() !== 0 ? 'needs root to run the CLI as an unprivileged user' : false,
-    },
+    { skip: unprivilegedSkipReason() },
     async () => {
       const tree = await makeTree({ 'app/ok.txt': 'ok', 'app/private.txt': 'v1' });
       const bucket = s3.newBucketName();

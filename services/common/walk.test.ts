@@ -19,6 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import { isBucketspaceError, localError } from './errors.ts';
 import { WorkspaceFilter } from './ignore/workspace-filter.ts';
 import { walkWorkspace, type WalkResult } from './walk.ts';
+import { unprivilegedSkipReason } from '../../test/support/unprivileged.ts';
 
 let scratch: string;
 let counter = 0;
@@ -354,13 +355,15 @@ describe('walkWorkspace', () => {
     );
   });
 
-  test('unreadable files are skipped, unreadable directories are errors', async () => {
+  test('unreadable files are skipped, unreadable directories are errors', async (t) => {
     const root = workspace({ 'ok.txt': '', 'secret.txt': 'x', 'locked/x': '' });
     chmodSync(path.join(root, 'secret.txt'), 0o000);
     chmodSync(path.join(root, 'locked'), 0o000);
     let result: WalkResult;
     if (process.getuid?.() === 0) {
       // root reads everything: walk as nobody in a child process.
+      const cannot = unprivilegedSkipReason();
+      if (cannot) return t.skip(cannot);
       chmodSync(scratch, 0o755);
       const script = `
         process.setgroups([]); process.setgid(65534); process.setuid(65534);
