@@ -1,0 +1,163 @@
+import { fmtCount, fmtMiB, fmtRatio, fmtSeconds, formatTable, passFail } from './format.ts';
+import { describeTally } from './request-tally.ts';
+import { median } from './stats.ts';
+import type { Scenario, ToolResults } from './sync-runs.ts';
+import type { SyncTool, ToolId } from './sync-tools.ts';
+
+export interface Goal {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+interface Row {
+  label: string;
+  value: (r: ToolResults) => number | undefined;
+  format: (n: number | undefined) => string;
+}
+
+const SCENARIO_NAMES: Record<Scenario, string> = {
+  initial: 'initial sync',
+  noop: 'no-op sync',
+  edit: 'one-file edit',
+};
+
+function medianSeconds(r: ToolResults, s: Scenario): number | undefined {
+  const values = r.samples[s].map((x) => x.seconds);
+  return values.length > 0 ? median(values) : undefined;
+}
+
+function peakRss(r: ToolResults, s: Scenario): number | undefined {
+  const values = r.samples[s].flatMap((x) => (x.peakRssKiB === undefined ? [] : [x.peakRssKiB]));
+  return values.length > 0 ? Math.max(...values) : undefined;
+}
+
+function rows(reps: number, withRequests: boolean): Row[] {
+  const scenarios: Scenario[] = ['initial', 'noop', 'edit'];
+  const time = scenarios.map((s): Row => ({
+    label: `${SCENARIO_NAMES[s]} (s${s === 'initial' ? '' : `, median of ${reps}`})`,
+    value: (r) => medianSeconds(r, s),
+    format: fmtSeconds,
+  }));
+  const rss = scenarios.map((s): Row => ({
+    label: `peak RSS, ${SCENARIO_NAMES[s]} (MiB)`,
+    value: (r) => peakRss(r, s),
+    format: fmtMiB,
+  }));
+  const requests = scenarios.map((s): Row => ({
+    label: `S3 requests, ${SCENARIO_NAMES[s]}`,
+    value: (r) => r.requests[s]?.total,
+    format: fmtCount,
+  }));
+  return [...time, ...rss, ...(withRequests ? requests : [])];
+}
+
+/** The side-by-side table: scenario | ours | rclone default | rclone fastest | ratios | extra columns. */
+export function resultsTable(
+  tools: readonly SyncTool[],
+  results: ReadonlyMap<ToolId, ToolResults>,
+  reps: number,
+  withRequests: boolean,
+): string {
+  const get = (id: ToolId) => results.get(id);
+  const extras = tools.filter((t) => !['ours', 'rclone-default', 'rclone-fastest'].includes(t.id));
+  const header = [
+    'scenario',
+    'bucketspace',
+    'rclone default',
+    'rclone fastest',
+    'ours/default',
+    'ours/fastest',
+    ...extras.map((t) => t.label),
+  ];
+  const body = rows(reps, withRequests).map((row) => {
+    const v = (id: ToolId) => {
+      const r = get(id);
+      return r ? row.value(r) : undefined;
+    };
+    return [
+      row.label,
+      row.format(v('ours')),
+      row.format(v('rclone-default')),
+      row.format(v('rclone-fastest')),
+      fmtRatio(v('ours'), v('rclone-default')),
+      fmtRatio(v('ours'), v('rclone-fastest')),
+      ...extras.map((t) => row.format(v(t.id))),
+    ];
+  });
+  return formatTable([header, ...body]);
+}
+
+/** Every timing, so medians can be checked against the spread. */
+export function rawSamples(
+  tools: readonly SyncTool[],
+  results: ReadonlyMap<ToolId, ToolResults>,
+): string[] {
+  const lines: string[] = [];
+  for (const s of ['initial', 'noop', 'edit'] as const) {
+    const parts = tools.map(
+      (t) =>
+        `${t.label} ${(results.get(t.id)?.samples[s] ?? []).map((x) => fmtSeconds(x.seconds)).join('/')}`,
+    );
+    lines.push(`  ${SCENARIO_NAMES[s]}: ${parts.join('; ')}`);
+  }
+  return lines;
+}
+
+export function requestBreakdown(
+  tools: readonly SyncTool[],
+  results: ReadonlyMap<ToolId, ToolResults>,
+): string[] {
+  const lines: string[] = [];
+  for (const s of ['initial', 'noop', 'edit'] as const) {
+    for (const t of tools) {
+      const tally = results.get(t.id)?.requests[s];
+      if (tally) lines.push(`  ${SCENARIO_NAMES[s]}, ${t.label}: ${describeTally(tally)}`);
+    }
+  }
+  return lines;
+}
+
+/**
+ * The goals: initial sync no slower than rclone's best correct configuration,
+ * and a no-op sync at most half of rclone's default.
+ */
+export function evaluateGoals(
+  tools: readonly SyncTool[],
+  results: ReadonlyMap<ToolId, ToolResults>,
+): Goal[] {
+  const oursResults = results.get('ours');
+  const ours = (s: Scenario) => (oursResults ? medianSeconds(oursResults, s) : undefined);
+  const rcloneCorrect = tools.filter((t) => t.id !== 'ours' && t.correct);
+  const best = rcloneCorrect
+    .map((t) => ({
+      t,
+      s: results.get(t.id) ? medianSeconds(results.get(t.id) as ToolResults, 'initial') : undefined,
+    }))
+    .filter((x): x is { t: SyncTool; s: number } => x.s !== undefined)
+    .sort((a, b) => a.s - b.s)[0];
+  const goals: Goal[] = [];
+  const initial = ours('initial');
+  if (best && initial !== undefined) {
+    goals.push({
+      name: "initial sync no slower than rclone's best (ours <= best rclone x 1.0)",
+      ok: initial <= best.s,
+      detail: `ours ${fmtSeconds(initial)} s vs ${best.t.label} ${fmtSeconds(best.s)} s = ${fmtRatio(initial, best.s)}`,
+    });
+  }
+  const defaultResults = results.get('rclone-default');
+  const def = defaultResults ? medianSeconds(defaultResults, 'noop') : undefined;
+  const noop = ours('noop');
+  if (def !== undefined && noop !== undefined) {
+    goals.push({
+      name: 'no-op sync at most half of rclone default (ours <= rclone default x 0.5)',
+      ok: noop <= def * 0.5,
+      detail: `ours ${fmtSeconds(noop)} s vs rclone default ${fmtSeconds(def)} s = ${fmtRatio(noop, def)}`,
+    });
+  }
+  return goals;
+}
+
+export function formatGoals(goals: readonly Goal[]): string[] {
+  return goals.map((g) => `  ${passFail(g.ok)}  ${g.name}: ${g.detail}`);
+}
