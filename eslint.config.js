@@ -26,13 +26,14 @@ export default tseslint.config(
         {
           object: 'process',
           property: 'env',
-          message: 'Read settings through the config schema (services/common/config.ts).',
+          message:
+            'Read settings through a settings schema (services/common/settings.ts), parsed once in main.',
         },
       ],
     },
   },
   {
-    files: ['services/common/config.ts', 'services/cli.ts', 'test/**', 'bench/**', '**/*.test.ts'],
+    files: ['services/program.ts', 'test/**', 'bench/**', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },

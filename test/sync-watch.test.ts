@@ -151,7 +151,11 @@ describe('sync watch', () => {
         async () => (await listKeys(client, bucket, 'app/gen/')).length === 500,
         60_000,
       );
-      const batches = watch.lines().filter((l) => l.msg === 'batch synced').length - batchesBefore;
+      const count = () =>
+        watch.lines().filter((l) => l.msg === 'batch synced').length - batchesBefore;
+      // The batch logs once its state is saved, which can be just after the last object is visible.
+      await eventually('the batch is logged', () => Promise.resolve(count() > 0));
+      const batches = count();
       assert.ok(batches >= 1 && batches <= 6, `500 files in ${batches} batches`);
     } finally {
       await watch.stop();

@@ -11,7 +11,6 @@ import {
   S3Client,
   type _Object,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from './logger.ts';
 import type { S3Config } from './s3-settings.ts';
@@ -140,6 +139,8 @@ export class S3ObjectStore implements ObjectStore {
         options.onProgress?.(options.size);
         return { etag: stripQuotes(res.ETag) };
       }
+      // Loaded on the first large file only.
+      const { Upload } = await import('@aws-sdk/lib-storage');
       const upload = new Upload({
         client: this.client,
         params: {

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import type cliProgressTypes from 'cli-progress';
+import { createRequire } from 'node:module';
 
 /** Where a long job reports how far it is. */
 export interface ProgressSink {
@@ -33,6 +34,8 @@ function formatEta(seconds: number): string {
 
 /** A progress bar on a terminal: files, bytes, rate and ETA (by bytes). */
 export function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
+  // Loaded only on a terminal.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
   const bar = new cliProgress.SingleBar(
     {
       stream,

@@ -9,14 +9,12 @@ import { S3ObjectStore } from '../common/s3-object-store.ts';
 import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
 import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
 import { noProgress, terminalProgress } from './progress.ts';
-import { pullSync } from './pull.ts';
 import { pushSync, validateWorkspaceName } from './push.ts';
 import { formatPlan, formatSummary } from './report.ts';
 import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
 import { SyncState } from './sync-state.ts';
 import type { SyncSummary } from './types.ts';
-import { SyncWatcher } from './watch.ts';
 
 export interface CommandIo {
   env: Readonly<Record<string, string | undefined>>;
@@ -242,6 +240,7 @@ export function syncCommand(io: CommandIo): Command {
           'watch does not take --dry-run; run `sync --dry-run` to see the plan',
         );
       await withContext(io, flags, async (ctx, settings) => {
+        const { SyncWatcher } = await import('./watch.ts');
         const watcher = new SyncWatcher({
           ctx: { ...ctx, progress: noProgress },
           run: runOptions(flags),
@@ -271,6 +270,7 @@ export function syncCommand(io: CommandIo): Command {
       const flags = cmd.optsWithGlobals<SyncFlags>();
       if (name !== undefined) validateWorkspaceName(name);
       await withContext(io, flags, async (ctx) => {
+        const { pullSync } = await import('./pull.ts');
         const res = await pullSync(ctx, runOptions(flags, name));
         report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
       });
