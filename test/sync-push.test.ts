@@ -684,3 +684,28 @@ describe('sync: files over 5 GiB', () => {
     },
   );
 });
+
+describe('sync: transient server errors', () => {
+  test('a 503 on upload is retried with the whole body, for small and mid-size files', async () => {
+    const mid = Buffer.alloc(3 * 1024 * 1024 + 5, 'm');
+    const tree = await makeTree({ 'app/mid.bin': mid, 'app/small.txt': 'small' });
+    const bucket = s3.newBucketName();
+    const proxy = await startCountingProxy(() => s3.endpoint, { failFirstPuts: 3 });
+    try {
+      const res = await runCli(
+        ['sync', '--json', '--concurrency', '1'],
+        envFor(tree, bucket, { S3_ENDPOINT: proxy.url }),
+      );
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).uploaded, 2);
+      const puts = proxy.requests.filter((r) => r.method === 'PUT').length;
+      assert.ok(puts >= 5, `the failed PUTs were retried: ${JSON.stringify(proxy.requests)}`);
+      const head = await headObject(client, bucket, 'app/mid.bin');
+      assert.equal(head.ContentLength, mid.length);
+      assert.equal(await readObject(client, bucket, 'app/small.txt'), 'small');
+    } finally {
+      await proxy.close();
+      await tree.remove();
+    }
+  });
+});

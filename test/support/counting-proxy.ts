@@ -12,10 +12,24 @@ export interface RecordedRequest {
  */
 export async function startCountingProxy(
   target: () => string,
+  options: { failFirstPuts?: number } = {},
 ): Promise<{ url: string; requests: RecordedRequest[]; reset(): void; close(): Promise<void> }> {
   const requests: RecordedRequest[] = [];
+  let failures = options.failFirstPuts ?? 0;
   const server: Server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '' });
+    if (req.method === 'PUT' && failures > 0) {
+      // A transient server error after the body was sent: the client must retry with the whole body.
+      failures -= 1;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(503, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+        );
+      });
+      return;
+    }
     const t = new URL(target());
     const upstream = request(
       { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers },
