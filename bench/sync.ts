@@ -23,7 +23,7 @@ import {
 } from './lib/bench-s3.ts';
 import { compareBuckets, sameKeys, sampleKeys } from './lib/bucket-compare.ts';
 import { CommandRunner } from './lib/command-runner.ts';
-import { startCountingProxy } from './lib/counting-proxy.ts';
+import { startCountingProxy } from '../test/support/counting-proxy.ts';
 import { fmtBytes, fmtCount } from './lib/format.ts';
 import { machineLines, s3Description } from './lib/machine.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';

@@ -1,4 +1,4 @@
-import type { RecordedRequest } from './counting-proxy.ts';
+import type { RecordedRequest } from '../../test/support/counting-proxy.ts';
 
 /** S3 requests of one run, by kind. */
 export interface RequestTally {

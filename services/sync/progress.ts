@@ -1,5 +1,6 @@
 import type cliProgressTypes from 'cli-progress';
 import { createRequire } from 'node:module';
+import { formatBytes } from './report.ts';
 
 /** Where a long job reports how far it is. */
 export interface ProgressSink {
@@ -14,17 +15,6 @@ export const noProgress: ProgressSink = {
   tick: () => undefined,
   stop: () => undefined,
 };
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--';

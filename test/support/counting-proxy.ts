@@ -4,20 +4,35 @@ import type { AddressInfo } from 'node:net';
 export interface RecordedRequest {
   method: string;
   url: string;
+  /** CopyObject (a PUT with x-amz-copy-source): a server-side copy, e.g. rclone updating an mtime. */
+  copy: boolean;
+}
+
+export interface CountingProxy {
+  url: string;
+  requests: RecordedRequest[];
+  reset(): void;
+  close(): Promise<void>;
 }
 
 /**
- * A transparent HTTP proxy in front of the S3 server that records every
- * request, so tests can assert how many requests an operation costs.
+ * A transparent HTTP proxy on 127.0.0.1 in front of the S3 server that records
+ * every request, so tests and benchmarks can count what an operation costs.
+ * Headers pass unchanged, so SigV4 signatures (which cover Host) still verify.
+ * `failFirstPuts` answers that many PUTs with 503 SlowDown (fault injection).
  */
 export async function startCountingProxy(
   target: () => string,
   options: { failFirstPuts?: number } = {},
-): Promise<{ url: string; requests: RecordedRequest[]; reset(): void; close(): Promise<void> }> {
+): Promise<CountingProxy> {
   const requests: RecordedRequest[] = [];
   let failures = options.failFirstPuts ?? 0;
   const server: Server = createServer((req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '' });
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      copy: req.headers['x-amz-copy-source'] !== undefined,
+    });
     if (req.method === 'PUT' && failures > 0) {
       // A transient server error after the body was sent: the client must retry with the whole body.
       failures -= 1;
