@@ -1,28 +1,14 @@
 // `bucketspace sync pull`: bucket back to local, with the same filters and rails in reverse.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestS3, type TestS3 } from './support/s3-server.ts';
+import { useTestS3 } from './support/s3-fixture.ts';
 import { runCli, summaryOf } from './support/run-cli.ts';
-import { makeTree, type TempTree } from './support/workspace-tree.ts';
-import { testClient } from './support/bucket.ts';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { makeTree } from './support/workspace-tree.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 
-let s3: TestS3;
-let client: S3Client;
-before(async () => {
-  s3 = await startTestS3();
-  client = testClient(s3);
-});
-after(async () => {
-  client.destroy();
-  await s3.close();
-});
-
-function envFor(tree: TempTree, bucket: string): Record<string, string> {
-  return { ...s3.env(bucket), WORKSPACES_DIR: tree.workspacesDir, SYNC_STATE_DIR: tree.stateDir };
-}
+const fixture = useTestS3();
 
 async function listLocal(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -43,11 +29,11 @@ describe('sync pull', () => {
     });
     await chmod(join(source.workspacesDir, 'app/bin/run.sh'), 0o755);
     const target = await makeTree();
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      assert.equal((await runCli(['sync'], envFor(source, bucket))).code, 0);
+      assert.equal((await runCli(['sync'], fixture.env(source, bucket))).code, 0);
       await rm(target.workspacesDir, { recursive: true });
-      const res = await runCli(['sync', 'pull', '--json'], envFor(target, bucket));
+      const res = await runCli(['sync', 'pull', '--json'], fixture.env(target, bucket));
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).downloaded, 4);
       assert.deepEqual(await listLocal(target.workspacesDir), [
@@ -65,7 +51,7 @@ describe('sync pull', () => {
       const srcMtime = (await stat(join(source.workspacesDir, 'app/index.js'))).mtimeMs;
       const dstMtime = (await stat(join(target.workspacesDir, 'app/index.js'))).mtimeMs;
       assert.ok(Math.abs(srcMtime - dstMtime) < 2, `mtime restored (${srcMtime} vs ${dstMtime})`);
-      const push = await runCli(['sync', '--json'], envFor(target, bucket));
+      const push = await runCli(['sync', '--json'], fixture.env(target, bucket));
       assert.equal(summaryOf(push).uploaded, 0, 'nothing to upload after a pull');
       assert.equal(summaryOf(push).deleted, 0);
     } finally {
@@ -81,9 +67,9 @@ describe('sync pull', () => {
       'app/.env': 'SECRET=keep',
       'app/node_modules/x/i.js': 'dep',
     });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       await writeFile(join(tree.workspacesDir, 'app/a.js'), 'v2 local edit');
       await writeFile(join(tree.workspacesDir, 'app/c.js'), 'local only');
@@ -128,11 +114,11 @@ describe('sync pull', () => {
 
   test('secrets that somehow are in the bucket are not pulled over local files', async () => {
     const tree = await makeTree({ 'app/a.js': 'a', 'app/.env': 'LOCAL=1' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
-      await client.send(
+      await fixture.client.send(
         new PutObjectCommand({ Bucket: bucket, Key: 'app/.env', Body: 'REMOTE=1' }),
       );
       const res = await runCli(['sync', 'pull', '--json'], env);
@@ -153,9 +139,9 @@ describe('sync pull', () => {
       Array.from({ length: 15 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
     );
     const tree = await makeTree({ 'app/keep.txt': 'k' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       const missing = await runCli(['sync', 'pull', 'ghost', '--json'], env);
       assert.equal(missing.code, 3);

@@ -1,42 +1,18 @@
 // Integration tests of `bucketspace sync` against a real S3 API (s3rver, or S3_TEST_ENDPOINT).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestS3, type TestS3 } from './support/s3-server.ts';
+import { useTestS3 } from './support/s3-fixture.ts';
 import { CLI, runCli, summaryOf } from './support/run-cli.ts';
 import { unprivilegedSkipReason } from './support/unprivileged.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { makeTree, type TempTree } from './support/workspace-tree.ts';
-import { headObject, listKeys, readObject, testClient } from './support/bucket.ts';
+import { headObject, listKeys, readObject } from './support/bucket.ts';
 import { startCountingProxy } from './support/counting-proxy.ts';
-import type { S3Client } from '@aws-sdk/client-s3';
 
-let s3: TestS3;
-let client: S3Client;
-
-before(async () => {
-  s3 = await startTestS3();
-  client = testClient(s3);
-});
-after(async () => {
-  client.destroy();
-  await s3.close();
-});
-
-function envFor(
-  tree: TempTree,
-  bucket: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  return {
-    ...s3.env(bucket),
-    WORKSPACES_DIR: tree.workspacesDir,
-    SYNC_STATE_DIR: tree.stateDir,
-    ...extra,
-  };
-}
+const fixture = useTestS3();
 
 const PROJECT = {
   'app/package.json': '{"name":"app","scripts":{"start":"node index.js"}}',
@@ -90,18 +66,19 @@ const EXPECTED_KEYS = [
 describe('sync: filtering and change detection', () => {
   test('uploads exactly the filtered source: no node_modules, .env*, build output, ignored files', async () => {
     const tree = await makeTree(PROJECT);
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      const res = await runCli(['sync', '--json'], fixture.env(tree, bucket));
       assert.equal(res.code, 0, res.stderr);
       const summary = summaryOf(res);
       assert.equal(summary.uploaded, EXPECTED_KEYS.length);
       assert.equal(summary.failed, 0);
-      assert.deepEqual(await listKeys(client, bucket), EXPECTED_KEYS);
-      assert.equal(await readObject(client, bucket, 'app/index.js'), 'console.log("hi")\n');
+      assert.deepEqual(await listKeys(fixture.client, bucket), EXPECTED_KEYS);
+      assert.equal(await readObject(fixture.client, bucket, 'app/index.js'), 'console.log("hi")\n');
       assert.ok(!res.stdout.includes('do-not-upload') && !res.stderr.includes('do-not-upload'));
       assert.ok(
-        !res.stderr.includes(s3.secretAccessKey) || s3.secretAccessKey === s3.accessKeyId,
+        !res.stderr.includes(fixture.s3.secretAccessKey) ||
+          fixture.s3.secretAccessKey === fixture.s3.accessKeyId,
         'secret key never logged',
       );
     } finally {
@@ -111,10 +88,10 @@ describe('sync: filtering and change detection', () => {
 
   test('a sync with nothing to do makes no uploads and costs one listing (plus the bucket check), no per-object requests', async () => {
     const tree = await makeTree(PROJECT);
-    const bucket = s3.newBucketName();
-    const proxy = await startCountingProxy(() => s3.endpoint);
+    const bucket = fixture.s3.newBucketName();
+    const proxy = await startCountingProxy(() => fixture.s3.endpoint);
     try {
-      const env = envFor(tree, bucket, { S3_ENDPOINT: proxy.url });
+      const env = fixture.env(tree, bucket, { S3_ENDPOINT: proxy.url });
       assert.equal((await runCli(['sync', '--json'], env)).code, 0);
       proxy.reset();
       const res = await runCli(['sync', '--json'], env);
@@ -142,9 +119,9 @@ describe('sync: filtering and change detection', () => {
 
   test('a changed file of the same size (even with its mtime restored) is detected and uploaded', async () => {
     const tree = await makeTree({ 'app/a.txt': 'aaaa', 'app/b.txt': 'bbbb' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync', '--json'], env)).code, 0);
       const file = join(tree.workspacesDir, 'app/a.txt');
       const before = await stat(file);
@@ -152,7 +129,7 @@ describe('sync: filtering and change detection', () => {
       await utimes(file, before.atime, before.mtime);
       const res = await runCli(['sync', '--json'], env);
       assert.equal(summaryOf(res).uploaded, 1, res.stdout);
-      assert.equal(await readObject(client, bucket, 'app/a.txt'), 'AAAA');
+      assert.equal(await readObject(fixture.client, bucket, 'app/a.txt'), 'AAAA');
     } finally {
       await tree.remove();
     }
@@ -160,11 +137,11 @@ describe('sync: filtering and change detection', () => {
 
   test('without remembered state (new machine), files are compared by content and nothing is re-uploaded', async () => {
     const tree = await makeTree(PROJECT);
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      assert.equal((await runCli(['sync', '--json'], envFor(tree, bucket))).code, 0);
+      assert.equal((await runCli(['sync', '--json'], fixture.env(tree, bucket))).code, 0);
       await rm(tree.stateDir, { recursive: true, force: true });
-      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      const res = await runCli(['sync', '--json'], fixture.env(tree, bucket));
       const summary = summaryOf(res);
       assert.equal(summary.uploaded, 0, res.stdout);
       assert.equal(summary.unchanged, EXPECTED_KEYS.length);
@@ -180,9 +157,9 @@ describe('sync: filtering and change detection', () => {
       'app/c.js': 'c',
       'app/docs/d.md': 'd',
     });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       await rm(join(tree.workspacesDir, 'app/a.js'));
       await tree.write({ 'app/.gitignore': 'docs/\n' });
@@ -195,14 +172,18 @@ describe('sync: filtering and change detection', () => {
       );
       assert.match(dry.stdout, /upload\s+app\/\.gitignore\s+\(new/);
       assert.deepEqual(
-        await listKeys(client, bucket),
+        await listKeys(fixture.client, bucket),
         ['app/a.js', 'app/b.js', 'app/c.js', 'app/docs/d.md'],
         'dry run changed nothing',
       );
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).deleted, 2);
-      assert.deepEqual(await listKeys(client, bucket), ['app/.gitignore', 'app/b.js', 'app/c.js']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), [
+        'app/.gitignore',
+        'app/b.js',
+        'app/c.js',
+      ]);
     } finally {
       await tree.remove();
     }
@@ -210,12 +191,12 @@ describe('sync: filtering and change detection', () => {
 
   test('`sync workspace <name>` touches only that workspace; unknown names are usage errors', async () => {
     const tree = await makeTree({ 'one/a.txt': '1', 'two/b.txt': '2' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       const res = await runCli(['sync', 'workspace', 'one', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
-      assert.deepEqual(await listKeys(client, bucket), ['one/a.txt']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['one/a.txt']);
       const bad = await runCli(['sync', 'workspace', 'nope'], env);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /no workspace "nope"/);
@@ -236,14 +217,14 @@ describe('sync: filtering and change detection', () => {
       [`app/${long}/${long}/f.txt`]: 'deep',
     };
     const tree = await makeTree(files);
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
-      assert.deepEqual(await listKeys(client, bucket), Object.keys(files).sort());
-      assert.equal(await readObject(client, bucket, 'app/we#ird?na%me+plus.txt'), 'chars');
-      assert.equal(await readObject(client, bucket, 'app/empty.txt'), '');
+      assert.deepEqual(await listKeys(fixture.client, bucket), Object.keys(files).sort());
+      assert.equal(await readObject(fixture.client, bucket, 'app/we#ird?na%me+plus.txt'), 'chars');
+      assert.equal(await readObject(fixture.client, bucket, 'app/empty.txt'), '');
       const again = await runCli(['sync', '--json'], env);
       assert.equal(summaryOf(again).uploaded, 0);
     } finally {
@@ -255,15 +236,15 @@ describe('sync: filtering and change detection', () => {
     const seg = 'x'.repeat(250);
     const tooLong = `app/${seg}/${seg}/${seg}/${seg}/${seg}/f.txt`;
     const tree = await makeTree({ [tooLong]: 'long', 'app/ok.txt': 'ok' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      const res = await runCli(['sync', '--json'], fixture.env(tree, bucket));
       assert.equal(res.code, 1);
       const summary = summaryOf(res);
       assert.equal(summary.failed, 1);
       assert.equal(summary.failures[0]?.code, 'S3_KEY_TOO_LONG');
       assert.ok(summary.failures[0]?.path.endsWith('/f.txt'));
-      assert.deepEqual(await listKeys(client, bucket), ['app/ok.txt']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/ok.txt']);
     } finally {
       await tree.remove();
     }
@@ -275,22 +256,22 @@ describe('sync: filtering and change detection', () => {
       'app/dir/x.txt': 'x',
       'outside.txt': 'secret outside',
     });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
       const ws = join(tree.workspacesDir, 'app');
       await symlink('real.txt', join(ws, 'link.txt'));
       await symlink(join(tree.workspacesDir, 'outside.txt'), join(ws, 'out.txt'));
       await symlink('dir', join(ws, 'dirlink'));
       await symlink('missing.txt', join(ws, 'dangling.txt'));
-      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      const res = await runCli(['sync', '--json'], fixture.env(tree, bucket));
       assert.equal(res.code, 0, res.stderr);
       const summary = summaryOf(res);
-      assert.deepEqual(await listKeys(client, bucket), [
+      assert.deepEqual(await listKeys(fixture.client, bucket), [
         'app/dir/x.txt',
         'app/link.txt',
         'app/real.txt',
       ]);
-      assert.equal(await readObject(client, bucket, 'app/link.txt'), 'real');
+      assert.equal(await readObject(fixture.client, bucket, 'app/link.txt'), 'real');
       const reasons = Object.fromEntries(summary.skips.map((s) => [s.path, s.reason]));
       assert.deepEqual(reasons, {
         'out.txt': 'symlink-outside',
@@ -306,13 +287,13 @@ describe('sync: filtering and change detection', () => {
     const big = Buffer.alloc(20 * 1024 * 1024 + 17);
     for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
     const tree = await makeTree({ 'media/big.bin': big, 'media/small.txt': 's' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).bytes, big.length + 1);
-      const head = await headObject(client, bucket, 'media/big.bin');
+      const head = await headObject(fixture.client, bucket, 'media/big.bin');
       assert.equal(head.ContentLength, big.length);
       await rm(tree.stateDir, { recursive: true, force: true });
       const again = await runCli(['sync', '--json'], env);
@@ -329,15 +310,15 @@ describe('sync: filtering and change detection', () => {
   test('a .gitignore that ignores everything uploads nothing, and an empty workspace is fine', async () => {
     const tree = await makeTree({ 'all/.gitignore': '*\n', 'all/a.txt': 'a' });
     await mkdir(join(tree.workspacesDir, 'empty'));
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const res = await runCli(['sync', '--json'], envFor(tree, bucket));
+      const res = await runCli(['sync', '--json'], fixture.env(tree, bucket));
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).uploaded, 0);
-      assert.deepEqual(await listKeys(client, bucket), []);
+      assert.deepEqual(await listKeys(fixture.client, bucket), []);
       const explained = await runCli(
         ['sync', 'explain', join(tree.workspacesDir, 'all/a.txt')],
-        envFor(tree, bucket),
+        fixture.env(tree, bucket),
       );
       assert.match(explained.stdout, /^\.gitignore:1:\*\tall\/a\.txt$/m);
     } finally {
@@ -350,9 +331,9 @@ describe('sync: filtering and change detection', () => {
     { skip: unprivilegedSkipReason() },
     async () => {
       const tree = await makeTree({ 'app/ok.txt': 'ok', 'app/private.txt': 'v1' });
-      const bucket = s3.newBucketName();
+      const bucket = fixture.s3.newBucketName();
       try {
-        const env = envFor(tree, bucket);
+        const env = fixture.env(tree, bucket);
         assert.equal((await runCli(['sync'], env)).code, 0);
         await chmod(tree.root, 0o755);
         await chmod(join(tree.workspacesDir, 'app/private.txt'), 0o000);
@@ -364,7 +345,7 @@ describe('sync: filtering and change detection', () => {
         assert.equal(summary.failures[0]?.path, 'private.txt');
         assert.match(summary.failures[0]?.message ?? '', /EACCES|permission/i);
         assert.deepEqual(
-          await listKeys(client, bucket),
+          await listKeys(fixture.client, bucket),
           ['app/ok.txt', 'app/private.txt'],
           'the remote copy is not deleted',
         );
@@ -388,16 +369,16 @@ async function runChmodAll(tree: TempTree): Promise<void> {
 describe('sync: safety rails', () => {
   test('WORKSPACES_DIR missing: refused (exit 3), bucket untouched', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      assert.equal((await runCli(['sync'], envFor(tree, bucket))).code, 0);
+      assert.equal((await runCli(['sync'], fixture.env(tree, bucket))).code, 0);
       const res = await runCli(
         ['sync', '--json'],
-        envFor(tree, bucket, { WORKSPACES_DIR: join(tree.root, 'gone') }),
+        fixture.env(tree, bucket, { WORKSPACES_DIR: join(tree.root, 'gone') }),
       );
       assert.equal(res.code, 3);
       assert.match(res.stderr, /refusing to sync.*gone/);
-      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt']);
     } finally {
       await tree.remove();
     }
@@ -405,15 +386,15 @@ describe('sync: safety rails', () => {
 
   test('a workspace whose local directory vanished is kept unless --delete-missing-workspaces', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a', 'old/b.txt': 'b' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       await rm(join(tree.workspacesDir, 'old'), { recursive: true });
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 0);
       assert.deepEqual(summaryOf(res).keptWorkspaces, ['old']);
-      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt', 'old/b.txt']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt', 'old/b.txt']);
       const human = await runCli(['sync'], env);
       assert.match(
         human.stdout,
@@ -421,7 +402,7 @@ describe('sync: safety rails', () => {
       );
       const del = await runCli(['sync', '--json', '--delete-missing-workspaces'], env);
       assert.equal(summaryOf(del).deleted, 1);
-      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt']);
     } finally {
       await tree.remove();
     }
@@ -429,15 +410,15 @@ describe('sync: safety rails', () => {
 
   test('every workspace directory gone (WORKSPACES_DIR empty): nothing deleted even with --delete-missing-workspaces', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       await rm(join(tree.workspacesDir, 'app'), { recursive: true });
       const res = await runCli(['sync', '--json', '--delete-missing-workspaces'], env);
       assert.equal(res.code, 3);
       assert.equal(summaryOf(res).refusals[0]?.rule, 'workspaces-dir');
-      assert.deepEqual(await listKeys(client, bucket), ['app/a.txt']);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt']);
     } finally {
       await tree.remove();
     }
@@ -448,16 +429,16 @@ describe('sync: safety rails', () => {
       Array.from({ length: 5 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
     );
     const tree = await makeTree(files);
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       for (const rel of Object.keys(files)) await rm(join(tree.workspacesDir, rel));
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 3, res.stdout);
       assert.equal(summaryOf(res).refusals[0]?.rule, 'workspace-dir');
       assert.equal(summaryOf(res).deleted, 0);
-      assert.equal((await listKeys(client, bucket)).length, 5);
+      assert.equal((await listKeys(fixture.client, bucket)).length, 5);
     } finally {
       await tree.remove();
     }
@@ -468,9 +449,9 @@ describe('sync: safety rails', () => {
       Array.from({ length: 30 }, (_, i) => [`app/f${String(i).padStart(2, '0')}.txt`, `${i}`]),
     );
     const tree = await makeTree(files);
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       for (let i = 0; i < 20; i++)
         await rm(join(tree.workspacesDir, `app/f${String(i).padStart(2, '0')}.txt`));
@@ -499,7 +480,7 @@ describe('sync: safety rails', () => {
       assert.equal(summaryOf(forced).deleted, 20);
       assert.equal(summaryOf(forced).overridden[0]?.rule, 'max-delete');
       assert.match(forced.stderr, /--force overrides a safety refusal/);
-      assert.equal((await listKeys(client, bucket)).length, 11);
+      assert.equal((await listKeys(fixture.client, bucket)).length, 11);
     } finally {
       await tree.remove();
     }
@@ -510,9 +491,9 @@ describe('sync: safety rails', () => {
       Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
     );
     const tree = await makeTree({ ...files, 'app/keep.txt': 'k' });
-    const bucket = s3.newBucketName();
+    const bucket = fixture.s3.newBucketName();
     try {
-      const env = envFor(tree, bucket);
+      const env = fixture.env(tree, bucket);
       assert.equal((await runCli(['sync'], env)).code, 0);
       for (const rel of Object.keys(files)) await rm(join(tree.workspacesDir, rel));
       const res = await runCli(['sync', '--json', '--max-delete', '100%'], env);
@@ -529,7 +510,7 @@ describe('sync: configuration and server errors', () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
     try {
       const res = await runCli(['sync'], {
-        ...envFor(tree, 'Bad_Bucket'),
+        ...fixture.env(tree, 'Bad_Bucket'),
         S3_FORCE_PATH_STYLE: 'maybe',
         SYNC_CONCURRENCY: '0',
         S3_ENDPOINT: 'not a url',
@@ -548,7 +529,7 @@ describe('sync: configuration and server errors', () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
     try {
       const res = await runCli(['sync'], {
-        ...envFor(tree, s3.newBucketName()),
+        ...fixture.env(tree, fixture.s3.newBucketName()),
         S3_ACCESS_KEY_ID: 'WRONGKEYID',
         S3_SECRET_ACCESS_KEY: 'wrong-secret-value',
       });
@@ -564,7 +545,7 @@ describe('sync: configuration and server errors', () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
     try {
       const res = await runCli(['sync'], {
-        ...envFor(tree, s3.newBucketName()),
+        ...fixture.env(tree, fixture.s3.newBucketName()),
         S3_ENDPOINT: 'http://127.0.0.1:9',
         S3_MAX_ATTEMPTS: '2',
       });
@@ -629,14 +610,14 @@ describe('sync on a terminal', () => {
     { skip: !existsSync('/usr/bin/script') ? 'needs script(1) to provide a terminal' : false },
     async () => {
       const tree = await makeTree({ 'app/a.txt': 'a', 'app/b.txt': 'bb' });
-      const bucket = s3.newBucketName();
+      const bucket = fixture.s3.newBucketName();
       try {
         const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} sync`;
         const out = execFileSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {
           env: {
             PATH: process.env.PATH ?? '',
             HOME: process.env.HOME ?? '/root',
-            ...envFor(tree, bucket),
+            ...fixture.env(tree, bucket),
           },
           encoding: 'utf8',
           timeout: 60_000,
@@ -662,7 +643,7 @@ describe('sync: files over 5 GiB', () => {
     },
     async () => {
       const tree = await makeTree({ 'media/small.txt': 's' });
-      const bucket = s3.newBucketName();
+      const bucket = fixture.s3.newBucketName();
       try {
         const size = 5 * 2 ** 30 + 2 ** 20;
         const { open } = await import('node:fs/promises');
@@ -671,10 +652,10 @@ describe('sync: files over 5 GiB', () => {
         await fh.write(Buffer.from('start'), 0, 5, 0);
         await fh.write(Buffer.from('end'), 0, 3, size - 3);
         await fh.close();
-        const env = envFor(tree, bucket);
+        const env = fixture.env(tree, bucket);
         const res = await runCli(['sync', '--json'], env, { timeoutMs: 850_000 });
         assert.equal(res.code, 0, res.stderr);
-        const head = await headObject(client, bucket, 'media/huge.bin');
+        const head = await headObject(fixture.client, bucket, 'media/huge.bin');
         assert.equal(head.ContentLength, size);
         const again = await runCli(['sync', '--json'], env, { timeoutMs: 120_000 });
         assert.equal(summaryOf(again).uploaded, 0);
@@ -689,20 +670,20 @@ describe('sync: transient server errors', () => {
   test('a 503 on upload is retried with the whole body, for small and mid-size files', async () => {
     const mid = Buffer.alloc(3 * 1024 * 1024 + 5, 'm');
     const tree = await makeTree({ 'app/mid.bin': mid, 'app/small.txt': 'small' });
-    const bucket = s3.newBucketName();
-    const proxy = await startCountingProxy(() => s3.endpoint, { failFirstPuts: 3 });
+    const bucket = fixture.s3.newBucketName();
+    const proxy = await startCountingProxy(() => fixture.s3.endpoint, { failFirstPuts: 3 });
     try {
       const res = await runCli(
         ['sync', '--json', '--concurrency', '1'],
-        envFor(tree, bucket, { S3_ENDPOINT: proxy.url }),
+        fixture.env(tree, bucket, { S3_ENDPOINT: proxy.url }),
       );
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).uploaded, 2);
       const puts = proxy.requests.filter((r) => r.method === 'PUT').length;
       assert.ok(puts >= 5, `the failed PUTs were retried: ${JSON.stringify(proxy.requests)}`);
-      const head = await headObject(client, bucket, 'app/mid.bin');
+      const head = await headObject(fixture.client, bucket, 'app/mid.bin');
       assert.equal(head.ContentLength, mid.length);
-      assert.equal(await readObject(client, bucket, 'app/small.txt'), 'small');
+      assert.equal(await readObject(fixture.client, bucket, 'app/small.txt'), 'small');
     } finally {
       await proxy.close();
       await tree.remove();

@@ -1,58 +1,38 @@
 // `bucketspace sync watch` against a real S3 API, driven by real file changes.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestS3, type TestS3 } from './support/s3-server.ts';
-import { makeTree, type TempTree } from './support/workspace-tree.ts';
-import { listKeys, readObject, testClient } from './support/bucket.ts';
+import { useTestS3 } from './support/s3-fixture.ts';
+import { makeTree } from './support/workspace-tree.ts';
+import { listKeys, readObject } from './support/bucket.ts';
 import { eventually, startWatch } from './support/watch-process.ts';
-import type { S3Client } from '@aws-sdk/client-s3';
 
-let s3: TestS3;
-let client: S3Client;
-before(async () => {
-  s3 = await startTestS3();
-  client = testClient(s3);
-});
-after(async () => {
-  client.destroy();
-  await s3.close();
-});
-
-function envFor(
-  tree: TempTree,
-  bucket: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  return {
-    ...s3.env(bucket),
-    WORKSPACES_DIR: tree.workspacesDir,
-    SYNC_STATE_DIR: tree.stateDir,
-    SYNC_DEBOUNCE: '50ms',
-    ...extra,
-  };
-}
+const fixture = useTestS3({ SYNC_DEBOUNCE: '50ms' });
 
 describe('sync watch', () => {
   test('follows creates, edits, editor-style saves, deletes and new workspaces; never uploads ignored files', async () => {
     const tree = await makeTree({ 'app/index.js': 'v1', 'app/node_modules/dep/i.js': 'dep' });
-    const bucket = s3.newBucketName();
-    const watch = await startWatch(envFor(tree, bucket));
+    const bucket = fixture.s3.newBucketName();
+    const watch = await startWatch(fixture.env(tree, bucket));
     try {
-      assert.deepEqual(await listKeys(client, bucket), ['app/index.js'], 'initial full sync');
+      assert.deepEqual(
+        await listKeys(fixture.client, bucket),
+        ['app/index.js'],
+        'initial full sync',
+      );
       const ws = join(tree.workspacesDir, 'app');
 
       await writeFile(join(ws, 'new.js'), 'new file');
       await eventually(
         'new.js uploaded',
-        async () => (await readObject(client, bucket, 'app/new.js')) === 'new file',
+        async () => (await readObject(fixture.client, bucket, 'app/new.js')) === 'new file',
       );
 
       await writeFile(join(ws, 'index.js'), 'v2');
       await eventually(
         'index.js edited',
-        async () => (await readObject(client, bucket, 'app/index.js')) === 'v2',
+        async () => (await readObject(fixture.client, bucket, 'app/index.js')) === 'v2',
       );
 
       // An editor that writes a temp file and renames it over the original.
@@ -60,7 +40,7 @@ describe('sync watch', () => {
       await rename(join(ws, '.index.js.swp~'), join(ws, 'index.js'));
       await eventually(
         'index.js replaced by rename',
-        async () => (await readObject(client, bucket, 'app/index.js')) === 'v3 via rename',
+        async () => (await readObject(fixture.client, bucket, 'app/index.js')) === 'v3 via rename',
       );
 
       await writeFile(join(ws, 'node_modules/dep/new.js'), 'ignored');
@@ -70,16 +50,16 @@ describe('sync watch', () => {
       await rm(join(ws, 'new.js'));
       await eventually(
         'new.js deleted',
-        async () => !(await listKeys(client, bucket)).includes('app/new.js'),
+        async () => !(await listKeys(fixture.client, bucket)).includes('app/new.js'),
       );
 
       await mkdir(join(tree.workspacesDir, 'site/public'), { recursive: true });
       await writeFile(join(tree.workspacesDir, 'site/public/index.html'), '<h1>hi</h1>');
       await eventually('a new workspace is picked up', async () =>
-        (await listKeys(client, bucket)).includes('site/public/index.html'),
+        (await listKeys(fixture.client, bucket)).includes('site/public/index.html'),
       );
 
-      const keys = await listKeys(client, bucket);
+      const keys = await listKeys(fixture.client, bucket);
       assert.deepEqual(
         keys,
         ['app/index.js', 'site/public/index.html'],
@@ -98,17 +78,17 @@ describe('sync watch', () => {
       'app/secret/a.txt': 'a',
       'app/secret/b.txt': 'b',
     });
-    const bucket = s3.newBucketName();
-    const watch = await startWatch(envFor(tree, bucket));
+    const bucket = fixture.s3.newBucketName();
+    const watch = await startWatch(fixture.env(tree, bucket));
     try {
-      assert.deepEqual(await listKeys(client, bucket), [
+      assert.deepEqual(await listKeys(fixture.client, bucket), [
         'app/index.js',
         'app/secret/a.txt',
         'app/secret/b.txt',
       ]);
       await writeFile(join(tree.workspacesDir, 'app/.gitignore'), 'secret/\n');
       await eventually('now-ignored objects deleted', async () => {
-        const keys = await listKeys(client, bucket);
+        const keys = await listKeys(fixture.client, bucket);
         return keys.join() === ['app/.gitignore', 'app/index.js'].join();
       });
       // Changes inside an ignored directory are not uploaded.
@@ -117,7 +97,7 @@ describe('sync watch', () => {
       await eventually(
         're-included files uploaded, including one written while ignored',
         async () => {
-          const keys = await listKeys(client, bucket);
+          const keys = await listKeys(fixture.client, bucket);
           return ['app/secret/a.txt', 'app/secret/b.txt', 'app/secret/c.txt'].every((k) =>
             keys.includes(k),
           );
@@ -126,7 +106,7 @@ describe('sync watch', () => {
       // And the directory is watched again.
       await writeFile(join(tree.workspacesDir, 'app/secret/d.txt'), 'd');
       await eventually('file in re-included directory uploaded', async () =>
-        (await listKeys(client, bucket)).includes('app/secret/d.txt'),
+        (await listKeys(fixture.client, bucket)).includes('app/secret/d.txt'),
       );
     } finally {
       await watch.stop();
@@ -136,8 +116,8 @@ describe('sync watch', () => {
 
   test('a burst of 500 files (like a git checkout) is coalesced into a few batches', async () => {
     const tree = await makeTree({ 'app/index.js': 'x' });
-    const bucket = s3.newBucketName();
-    const watch = await startWatch(envFor(tree, bucket, { SYNC_DEBOUNCE: '200ms' }));
+    const bucket = fixture.s3.newBucketName();
+    const watch = await startWatch(fixture.env(tree, bucket, { SYNC_DEBOUNCE: '200ms' }));
     try {
       const batchesBefore = watch.lines().filter((l) => l.msg === 'batch synced').length;
       await mkdir(join(tree.workspacesDir, 'app/gen'), { recursive: true });
@@ -148,7 +128,7 @@ describe('sync watch', () => {
       );
       await eventually(
         'all 500 uploaded',
-        async () => (await listKeys(client, bucket, 'app/gen/')).length === 500,
+        async () => (await listKeys(fixture.client, bucket, 'app/gen/')).length === 500,
         60_000,
       );
       const count = () =>
@@ -170,19 +150,20 @@ describe('sync watch', () => {
     },
     async () => {
       const tree = await makeTree({ 'app/index.js': 'v1' });
-      const bucket = s3.newBucketName();
-      const watch = await startWatch(envFor(tree, bucket, { S3_MAX_ATTEMPTS: '1' }));
+      const bucket = fixture.s3.newBucketName();
+      const watch = await startWatch(fixture.env(tree, bucket, { S3_MAX_ATTEMPTS: '1' }));
       try {
-        await s3.stop();
+        await fixture.s3.stop();
         await writeFile(join(tree.workspacesDir, 'app/index.js'), 'written while S3 was down');
         await writeFile(join(tree.workspacesDir, 'app/added.js'), 'added while down');
         await watch.waitForLog((l) => l.msg === 'changes not yet in the bucket; retrying');
-        await s3.start();
+        await fixture.s3.start();
         await eventually(
           'both changes reach S3 after the outage',
           async () =>
-            (await readObject(client, bucket, 'app/index.js')) === 'written while S3 was down' &&
-            (await readObject(client, bucket, 'app/added.js')) === 'added while down',
+            (await readObject(fixture.client, bucket, 'app/index.js')) ===
+              'written while S3 was down' &&
+            (await readObject(fixture.client, bucket, 'app/added.js')) === 'added while down',
           45_000,
         );
         await watch.waitForLog((l) => l.msg === 'caught up: all changes are in the bucket');
@@ -199,8 +180,8 @@ describe('sync watch', () => {
       Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
     );
     const tree = await makeTree({ ...files, 'gone/a.txt': 'a' });
-    const bucket = s3.newBucketName();
-    const watch = await startWatch(envFor(tree, bucket));
+    const bucket = fixture.s3.newBucketName();
+    const watch = await startWatch(fixture.env(tree, bucket));
     try {
       await rm(join(tree.workspacesDir, 'gone'), { recursive: true });
       await watch.waitForLog(
@@ -208,7 +189,7 @@ describe('sync watch', () => {
       );
       for (let i = 0; i < 15; i++) await rm(join(tree.workspacesDir, `app/f${i}.txt`));
       await watch.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('refused:'));
-      const keys = await listKeys(client, bucket);
+      const keys = await listKeys(fixture.client, bucket);
       assert.ok(keys.includes('gone/a.txt'), 'removed workspace kept');
       assert.equal(keys.filter((k) => k.startsWith('app/')).length, 20, 'no mass delete');
     } finally {
@@ -238,8 +219,8 @@ describe('sync watch: excluded trees cost nothing', () => {
       const files: Record<string, string> = { 'app/src/a.js': 'a' };
       for (let i = 0; i < 300; i++) files[`app/node_modules/pkg${i}/lib/index.js`] = 'x';
       const tree = await makeTree(files);
-      const bucket = s3.newBucketName();
-      const watch = await startWatch(envFor(tree, bucket));
+      const bucket = fixture.s3.newBucketName();
+      const watch = await startWatch(fixture.env(tree, bucket));
       try {
         const pid = watch.child.pid ?? 0;
         const watches = await inotifyWatches(pid);
