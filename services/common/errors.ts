@@ -20,6 +20,16 @@ export type ErrorCode =
   | 'LOCAL_INVALID_NAME'
   | 'SAFETY_REFUSED'
   | 'ABORTED'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAUTHORIZED'
+  | 'INVALID_INPUT'
+  | 'DOCKER_UNREACHABLE'
+  | 'DOCKER_ERROR'
+  | 'MOUNT_UNAVAILABLE'
+  | 'MOUNT_FAILED'
+  | 'MOUNT_BUSY'
+  | 'TOOL_MISSING'
   | 'INTERNAL';
 
 export interface BucketspaceErrorOptions {
