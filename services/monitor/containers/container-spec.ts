@@ -1,0 +1,83 @@
+import path from 'node:path';
+import type { RunPlan, RuntimeType } from '../types.ts';
+import { LABELS, type ContainerSpec } from './types.ts';
+
+/** Where an extra CA bundle appears inside runtime containers. */
+export const CONTAINER_CA_PATH = '/etc/bucketspace/ca.pem';
+
+export interface RuntimeLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+}
+
+export interface ContainerSpecOptions {
+  workspace: string;
+  /** The workspace directory as the Docker engine sees it (a host path). */
+  hostDir: string;
+  plan: RunPlan;
+  fingerprint: string;
+  images: Record<RuntimeType, string>;
+  network: string;
+  managedBy: string;
+  limits: RuntimeLimits;
+  /** Host path of an extra CA bundle to trust inside the container. */
+  caBundle?: string | undefined;
+  stopTimeoutSeconds: number;
+  /** Makes the name unique so a replacement can start beside the old container. */
+  suffix: string;
+}
+
+/**
+ * The container for one workspace: read-only source at /workspace, the plan's
+ * commands and port in the environment, labels to find it again, no host
+ * ports, and limits. Capabilities and privileges are handled by the runtime
+ * adapter from `capAdd` (everything else is dropped).
+ */
+export function buildContainerSpec(options: ContainerSpecOptions): ContainerSpec {
+  const { plan, workspace, fingerprint } = options;
+  const env: Record<string, string> = {
+    ...plan.env,
+    PORT: String(plan.port),
+    BUCKETSPACE_WORKSPACE: workspace,
+    BUCKETSPACE_START: plan.start,
+    // Set-but-empty means "install nothing"; the image's default applies only when unset.
+    BUCKETSPACE_INSTALL: plan.install ?? '',
+  };
+  const binds: ContainerSpec['binds'] = [
+    { source: options.hostDir, target: '/workspace', readOnly: true },
+  ];
+  if (options.caBundle !== undefined) {
+    binds.push({
+      source: path.resolve(options.caBundle),
+      target: CONTAINER_CA_PATH,
+      readOnly: true,
+    });
+    env.BUCKETSPACE_CA_FILE = CONTAINER_CA_PATH;
+    env.NODE_EXTRA_CA_CERTS = CONTAINER_CA_PATH;
+    env.npm_config_cafile = CONTAINER_CA_PATH;
+    env.PIP_CERT = CONTAINER_CA_PATH;
+    env.SSL_CERT_FILE = CONTAINER_CA_PATH;
+  }
+  return {
+    name: `bucketspace-${workspace}-${fingerprint.slice(0, 8)}-${options.suffix}`,
+    image: options.images[plan.type],
+    workspace,
+    fingerprint,
+    type: plan.type,
+    port: plan.port,
+    env,
+    labels: {
+      [LABELS.managedBy]: options.managedBy,
+      [LABELS.workspace]: workspace,
+      [LABELS.fingerprint]: fingerprint,
+      [LABELS.type]: plan.type,
+      [LABELS.port]: String(plan.port),
+    },
+    network: options.network,
+    binds,
+    limits: options.limits,
+    capAdd: [],
+    stopTimeoutSeconds: options.stopTimeoutSeconds,
+  };
+}

@@ -1,0 +1,254 @@
+import Docker from 'dockerode';
+import type { Logger } from '../../common/logger.ts';
+import { classifyDockerError } from './docker-errors.ts';
+import type { DockerConnection } from './docker-host.ts';
+import { demuxLog, LogDemuxer } from './docker-log.ts';
+import {
+  LABELS,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type ContainerStatus,
+  type ManagedContainer,
+} from './types.ts';
+
+export interface DockerRuntimeOptions {
+  connection: DockerConnection;
+  logger: Logger;
+  /** Per-request timeout for engine calls (not for log streams). */
+  timeoutMs?: number;
+}
+
+/** ContainerRuntime on the Docker Engine API, through dockerode. */
+export class DockerRuntime implements ContainerRuntime {
+  readonly #docker: Docker;
+  readonly #logger: Logger;
+
+  constructor(options: DockerRuntimeOptions) {
+    this.#docker = new Docker({ ...options.connection, timeout: options.timeoutMs ?? 30_000 });
+    this.#logger = options.logger;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.#docker.ping();
+    } catch (err) {
+      throw classifyDockerError(err, 'ping Docker');
+    }
+  }
+
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      const found = await this.#docker.listNetworks({ filters: { name: [name] } });
+      if (found.some((n) => n.Name === name)) return;
+      await this.#docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        Labels: labels,
+        CheckDuplicate: true,
+      });
+      this.#logger.info({ network: name }, 'created network');
+    } catch (err) {
+      const classified = classifyDockerError(err, `create network ${name}`);
+      // Another monitor created it at the same moment: that is what we wanted.
+      if (classified.code === 'CONFLICT') return;
+      throw classified;
+    }
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.#docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      const classified = classifyDockerError(err, `inspect image ${image}`);
+      if (classified.code === 'NOT_FOUND') return false;
+      throw classified;
+    }
+  }
+
+  async list(managedBy: string): Promise<ManagedContainer[]> {
+    let infos: Docker.ContainerInfo[];
+    try {
+      infos = await this.#docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.managedBy}=${managedBy}`] },
+      });
+    } catch (err) {
+      throw classifyDockerError(err, 'list containers');
+    }
+    return infos.map((info) => fromListInfo(info));
+  }
+
+  async inspect(id: string): Promise<ManagedContainer | undefined> {
+    try {
+      return fromInspect(await this.#docker.getContainer(id).inspect());
+    } catch (err) {
+      const classified = classifyDockerError(err, `inspect container ${id}`);
+      if (classified.code === 'NOT_FOUND') return undefined;
+      throw classified;
+    }
+  }
+
+  async run(spec: ContainerSpec): Promise<ManagedContainer> {
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer(createOptions(spec));
+    } catch (err) {
+      throw classifyDockerError(err, `create container for ${spec.workspace}`);
+    }
+    try {
+      await container.start();
+      const started = fromInspect(await container.inspect());
+      return started;
+    } catch (err) {
+      await this.remove(container.id).catch(() => undefined);
+      throw classifyDockerError(err, `start container for ${spec.workspace}`);
+    }
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (err) {
+      if (statusCode(err) === 304) return; // already stopped
+      const classified = classifyDockerError(err, `stop container ${id}`);
+      if (classified.code === 'NOT_FOUND') return;
+      throw classified;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.#docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const classified = classifyDockerError(err, `remove container ${id}`);
+      if (classified.code === 'NOT_FOUND') return;
+      // 409 "removal already in progress": someone else is removing it.
+      if (classified.code === 'CONFLICT') return;
+      throw classified;
+    }
+  }
+
+  async logs(id: string, tail: number): Promise<string[]> {
+    try {
+      const buffer = await this.#docker
+        .getContainer(id)
+        .logs({ stdout: true, stderr: true, tail, follow: false });
+      return demuxLog(buffer);
+    } catch (err) {
+      const classified = classifyDockerError(err, `read logs of ${id}`);
+      if (classified.code === 'NOT_FOUND') return [];
+      throw classified;
+    }
+  }
+
+  async *followLogs(id: string, signal: AbortSignal): AsyncIterable<string> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.#docker
+        .getContainer(id)
+        .logs({ stdout: true, stderr: true, follow: true, tail: 0, abortSignal: signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw classifyDockerError(err, `follow logs of ${id}`);
+    }
+    const demuxer = new LogDemuxer();
+    try {
+      for await (const chunk of stream) {
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        yield* demuxer.push(buffer);
+      }
+      yield* demuxer.flush();
+    } catch (err) {
+      if (signal.aborted) return;
+      throw classifyDockerError(err, `follow logs of ${id}`);
+    }
+  }
+}
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === 'object' &&
+    err !== null &&
+    'statusCode' in err &&
+    typeof err.statusCode === 'number'
+    ? err.statusCode
+    : undefined;
+}
+
+function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Hostname: spec.workspace,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: spec.labels,
+    ExposedPorts: { [`${spec.port}/tcp`]: {} },
+    StopTimeout: spec.stopTimeoutSeconds,
+    HostConfig: {
+      NetworkMode: spec.network,
+      Mounts: spec.binds.map((b) => ({
+        Type: 'bind' as const,
+        Source: b.source,
+        Target: b.target,
+        ReadOnly: b.readOnly,
+      })),
+      CapDrop: ['ALL'],
+      CapAdd: spec.capAdd,
+      SecurityOpt: ['no-new-privileges'],
+      Memory: spec.limits.memoryBytes,
+      MemorySwap: spec.limits.memoryBytes,
+      NanoCpus: spec.limits.nanoCpus,
+      PidsLimit: spec.limits.pids,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+    },
+    NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.workspace] } } },
+  };
+}
+
+function labelsToFields(labels: Record<string, string> | undefined) {
+  const l = labels ?? {};
+  return {
+    workspace: l[LABELS.workspace] ?? '',
+    fingerprint: l[LABELS.fingerprint] ?? '',
+    type: l[LABELS.type] ?? '',
+    port: Number(l[LABELS.port] ?? 0),
+  };
+}
+
+function firstIp(networks: Record<string, { IPAddress?: string }> | undefined): string | null {
+  for (const net of Object.values(networks ?? {})) {
+    if (net.IPAddress !== undefined && net.IPAddress !== '') return net.IPAddress;
+  }
+  return null;
+}
+
+function fromListInfo(info: Docker.ContainerInfo): ManagedContainer {
+  const status = info.State as ContainerStatus;
+  return {
+    id: info.Id,
+    name: (info.Names[0] ?? '').replace(/^\//, ''),
+    ...labelsToFields(info.Labels),
+    status,
+    // The list endpoint has no exit code field; inspect() gives it.
+    exitCode: null,
+    ip: status === 'running' ? firstIp(info.NetworkSettings.Networks) : null,
+    createdAtMs: info.Created * 1000,
+    startedAtMs: null,
+  };
+}
+
+function fromInspect(info: Docker.ContainerInspectInfo): ManagedContainer {
+  const status = info.State.Status as ContainerStatus;
+  const started = Date.parse(info.State.StartedAt);
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    ...labelsToFields(info.Config.Labels),
+    status,
+    exitCode: status === 'exited' || status === 'dead' ? info.State.ExitCode : null,
+    ip: status === 'running' ? firstIp(info.NetworkSettings.Networks) : null,
+    createdAtMs: Date.parse(info.Created),
+    startedAtMs: Number.isNaN(started) || started <= 0 ? null : started,
+  };
+}
