@@ -1,0 +1,250 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
+import { parseDockerHost } from './containers/docker-host.ts';
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `512m`, `1g`, `1.5G`, `268435456`: a memory size in bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()] ?? 1;
+  return Math.round(Number(m[1]) * unit);
+}
+
+function sizeSchema(minBytes: number, fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const bytes = parseSize(v);
+      if (bytes === undefined || bytes < minBytes) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a size like 256m or 1g (at least ${minBytes / 1024 ** 2}m)`,
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
+
+function defaultDataDir(): string {
+  // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
+  const xdg = process.env.XDG_STATE_HOME;
+  return join(
+    xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'state'),
+    'bucketspace',
+    'monitor',
+  );
+}
+
+function image(type: string) {
+  return setting({
+    env: `RUNTIME_IMAGE_${type.toUpperCase()}`,
+    description: `Image that runs ${type} workspaces.`,
+    defaultText: `bucketspace/runtime-${type}:latest`,
+    schema: z.string().min(1).default(`bucketspace/runtime-${type}:latest`),
+  });
+}
+
+const domainSchema = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    const d = v.trim().toLowerCase().replace(/\.$/, '');
+    if (
+      !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(
+        d,
+      )
+    ) {
+      ctx.addIssue({ code: 'custom', message: 'must be a host name like apps.example.com' });
+      return z.NEVER;
+    }
+    return d;
+  });
+
+export const MONITOR_SETTINGS = {
+  workspacesMount: setting({
+    env: 'WORKSPACES_MOUNT',
+    flag: '--workspaces-mount',
+    description:
+      'Directory whose subdirectories are the workspaces the monitor runs (usually the bucket mount).',
+    defaultText: '/workspaces',
+    schema: z
+      .string()
+      .min(1)
+      .default('/workspaces')
+      .transform((p) => resolve(p)),
+  }),
+  hostWorkspacesDir: setting({
+    env: 'RUNTIME_WORKSPACES_HOST_DIR',
+    description:
+      'The same directory as the Docker engine sees it, for bind mounts (set when the monitor runs in a container).',
+    defaultText: 'WORKSPACES_MOUNT',
+    schema: z
+      .string()
+      .optional()
+      .transform((p) => (p === undefined || p === '' ? undefined : resolve(p))),
+  }),
+  pollInterval: setting({
+    env: 'MONITOR_POLL_INTERVAL',
+    description: 'How often the workspaces are rescanned (a FUSE mount raises no change events).',
+    defaultText: '5s',
+    schema: durationSchema(100).default(5000),
+  }),
+  debounce: setting({
+    env: 'MONITOR_RESTART_DEBOUNCE',
+    description: 'Quiet time after a change before the workspace is restarted (bursts coalesce).',
+    defaultText: '1s',
+    schema: durationSchema(0).default(1000),
+  }),
+  readyTimeout: setting({
+    env: 'MONITOR_READY_TIMEOUT',
+    description: 'How long a new container may take (copy, install, start) to answer on its port.',
+    defaultText: '5m',
+    schema: durationSchema(1000).default(300_000),
+  }),
+  stopTimeout: setting({
+    env: 'MONITOR_STOP_TIMEOUT',
+    description: 'Grace period between SIGTERM and SIGKILL when a container is stopped.',
+    defaultText: '10s',
+    schema: durationSchema(0).default(10_000),
+  }),
+  port: setting({
+    env: 'MONITOR_PORT',
+    flag: '--port',
+    description: 'Port of the dashboard, API and app routes.',
+    defaultText: '8080',
+    schema: intSchema(1, 65535).default(8080),
+  }),
+  host: setting({
+    env: 'MONITOR_HOST',
+    flag: '--host',
+    description: 'Address the monitor listens on.',
+    defaultText: '0.0.0.0',
+    schema: z.string().min(1).default('0.0.0.0'),
+  }),
+  dataDir: setting({
+    env: 'MONITOR_DATA_DIR',
+    flag: '--data-dir',
+    description: 'Where the monitor keeps its state (token, stopped workspaces).',
+    defaultText: '~/.local/state/bucketspace/monitor',
+    schema: z
+      .string()
+      .optional()
+      .transform((p) => resolve(p === undefined || p === '' ? defaultDataDir() : p)),
+  }),
+  token: setting({
+    env: 'MONITOR_TOKEN',
+    description:
+      'Token for the dashboard and API; generated into MONITOR_DATA_DIR on first start when unset.',
+    defaultText: 'generated',
+    secret: true,
+    schema: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined || v === '') return undefined;
+        if (v.length < 16) {
+          ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters' });
+          return z.NEVER;
+        }
+        return v;
+      }),
+  }),
+  domain: setting({
+    env: 'DOMAIN',
+    description: 'When set, <workspace>.<DOMAIN> is routed to the workspace too.',
+    schema: domainSchema,
+  }),
+  trustProxy: setting({
+    env: 'MONITOR_TRUST_PROXY',
+    description: 'Trust X-Forwarded-* headers from a front proxy (Caddy, a load balancer).',
+    defaultText: 'false',
+    schema: booleanSchema().default(false),
+  }),
+  dockerHost: setting({
+    env: 'DOCKER_HOST',
+    description: 'Docker engine: unix:///path or tcp://host:port.',
+    defaultText: 'unix:///var/run/docker.sock',
+    schema: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        try {
+          return parseDockerHost(v);
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            message: (err as Error).message.replace(/^DOCKER_HOST [^:]+: /, ''),
+          });
+          return z.NEVER;
+        }
+      }),
+  }),
+  network: setting({
+    env: 'MONITOR_NETWORK',
+    description: 'Private Docker network shared by the monitor and the workspace containers.',
+    defaultText: 'bucketspace-apps',
+    schema: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be a Docker network name')
+      .default('bucketspace-apps'),
+  }),
+  instance: setting({
+    env: 'MONITOR_INSTANCE',
+    description:
+      "Label value that marks this monitor's containers (run two monitors on one engine with different values).",
+    defaultText: 'bucketspace',
+    schema: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, _ . - only')
+      .default('bucketspace'),
+  }),
+  imageNode: image('node'),
+  imagePython: image('python'),
+  imageGo: image('go'),
+  imageStatic: image('static'),
+  caBundle: setting({
+    env: 'RUNTIME_CA_BUNDLE',
+    description:
+      'Extra CA certificate file (PEM) trusted inside workspace containers by npm, pip, Node and OpenSSL (corporate proxies).',
+    schema: z
+      .string()
+      .optional()
+      .transform((p) => (p === undefined || p === '' ? undefined : resolve(p))),
+  }),
+  memory: setting({
+    env: 'RUNTIME_MEMORY',
+    description: 'Memory limit per workspace container.',
+    defaultText: '1g',
+    schema: sizeSchema(16 * 1024 ** 2, '1g'),
+  }),
+  cpus: setting({
+    env: 'RUNTIME_CPUS',
+    description: 'CPU limit per workspace container (cores, fractions allowed).',
+    defaultText: '1',
+    schema: z.coerce
+      .number({ error: 'must be a number' })
+      .positive({ error: 'must be more than 0' })
+      .max(256)
+      .default(1),
+  }),
+  pids: setting({
+    env: 'RUNTIME_PIDS',
+    description: 'Process limit per workspace container.',
+    defaultText: '512',
+    schema: intSchema(16, 1_000_000).default(512),
+  }),
+  logLevel: setting({
+    env: 'LOG_LEVEL',
+    flag: '--log-level',
+    description: 'Log level: trace, debug, info, warn, error, silent.',
+    defaultText: 'info',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  }),
+};

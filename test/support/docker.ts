@@ -1,0 +1,34 @@
+import Docker from 'dockerode';
+
+/** The engine the tests use: the default socket (or DOCKER_HOST as the docker CLI reads it). */
+export const docker = new Docker();
+
+export async function dockerAvailable(): Promise<boolean> {
+  try {
+    await docker.ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function containersOf(managedBy: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`bucketspace.managed-by=${managedBy}`] },
+  });
+}
+
+/** Remove every container a test monitor made, and its network. */
+export async function cleanupDocker(managedBy: string, network: string): Promise<void> {
+  for (const c of await containersOf(managedBy)) {
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
+  await docker
+    .getNetwork(network)
+    .remove()
+    .catch(() => undefined);
+}
