@@ -56,7 +56,10 @@ export function detectWorkspace(probe: WorkspaceProbe): Detection {
   if (probe.files.has(WORKSPACE_JSON)) {
     const text = probe.texts.get(WORKSPACE_JSON);
     if (text === undefined) {
-      return { kind: 'invalid', reason: `${WORKSPACE_JSON} could not be read (see the scan errors)` };
+      return {
+        kind: 'invalid',
+        reason: `${WORKSPACE_JSON} could not be read (see the scan errors)`,
+      };
     }
     const parsed = parseWorkspaceConfig(text);
     if (!parsed.ok) return { kind: 'invalid', reason: parsed.reason };

@@ -69,7 +69,11 @@ function chooseInstall(
       others.length === 0
         ? chosen.file
         : `${chosen.file}${pinned === chosen.manager ? ', packageManager' : ''}; ignoring ${others.join(', ')}`;
-    return { command: chosen.install, reason: `${chosen.install} (${why})`, manager: chosen.manager };
+    return {
+      command: chosen.install,
+      reason: `${chosen.install} (${why})`,
+      manager: chosen.manager,
+    };
   }
   const withDependencies = DEPENDENCY_FIELDS.filter(
     (field) => isPlainObject(pkg[field]) && Object.keys(pkg[field]).length > 0,

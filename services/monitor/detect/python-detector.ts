@@ -71,8 +71,7 @@ function chooseStart(
     return { command, reason: `${command} (manage.py: Django)`, viaScript: false };
   }
   const scripts = pyproject?.scripts ?? [];
-  const script =
-    scripts.length === 1 ? scripts[0] : scripts.find((s) => s === pyproject?.name);
+  const script = scripts.length === 1 ? scripts[0] : scripts.find((s) => s === pyproject?.name);
   if (script !== undefined) {
     const command = shellQuote(script);
     const which = scripts.length === 1 ? 'its only' : 'the one named like the project of its';
@@ -95,8 +94,7 @@ function chooseInstall(
   startsViaScript: boolean,
 ): { command: string | null; reason: string } {
   const hasRequirements = probe.files.has(REQUIREMENTS_TXT);
-  const installProject =
-    pyproject?.hasProject === true && (!hasRequirements || startsViaScript);
+  const installProject = pyproject?.hasProject === true && (!hasRequirements || startsViaScript);
   const steps: string[] = [];
   const why: string[] = [];
   if (hasRequirements) {

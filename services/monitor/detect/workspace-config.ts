@@ -21,8 +21,7 @@ export interface WorkspaceConfig {
 }
 
 export type WorkspaceConfigParse =
-  | { ok: true; config: WorkspaceConfig }
-  | { ok: false; reason: string };
+  { ok: true; config: WorkspaceConfig } | { ok: false; reason: string };
 
 const FIELDS = ['type', 'port', 'command', 'install', 'env'] as const;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -123,7 +122,10 @@ function withoutUndefined(data: z.infer<typeof schema>): WorkspaceConfig {
   return config;
 }
 
-function valueAt(root: unknown, keys: readonly PropertyKey[]): { present: boolean; value?: unknown } {
+function valueAt(
+  root: unknown,
+  keys: readonly PropertyKey[],
+): { present: boolean; value?: unknown } {
   let value = root;
   for (const key of keys) {
     if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) {
