@@ -97,7 +97,7 @@ export async function mountBucket(options: {
     if (!up()) throw new Error(`rclone exited with ${child.exitCode}`);
   } catch (err) {
     await mount.close();
-    throw new Error(`rclone mount failed: ${String(err)}\n${stderr}`);
+    throw new Error(`rclone mount failed: ${String(err)}\n${stderr}`, { cause: err });
   }
   return mount;
 }
