@@ -349,6 +349,31 @@ describe('WorkspaceFilter.load and enterDirectory (real files)', () => {
     );
   });
 
+  test('readFile replaces the reader for root and nested ignore files', async () => {
+    const ws = path.join(root, 'ws4');
+    mkdirSync(path.join(ws, 'sub'), { recursive: true });
+    writeFileSync(path.join(ws, '.gitignore'), 'from-disk\n');
+    const asked: [string, boolean][] = [];
+    const f = await WorkspaceFilter.load({
+      root: ws,
+      readFile: (absPath, options) => {
+        const rel = path.relative(ws, absPath);
+        asked.push([rel, options.followSymlink]);
+        return Promise.resolve(rel === '.syncignore' ? undefined : `${path.dirname(rel)}-rule\n`);
+      },
+    });
+    await f.enterDirectory('sub');
+    assert.deepEqual(asked.sort(), [
+      ['.dockerignore', true],
+      ['.gitignore', false],
+      ['.syncignore', true],
+      ['sub/.gitignore', false],
+    ]);
+    assert.equal(f.isIgnored('from-disk', false), false);
+    assert.equal(f.isIgnored('.-rule', false), true);
+    assert.equal(f.isIgnored('sub/sub-rule', false), true);
+  });
+
   test('an ignore file that cannot be read throws LOCAL_UNREADABLE', async () => {
     const ws = path.join(root, 'ws3');
     mkdirSync(ws);

@@ -18,7 +18,19 @@ export interface WorkspaceFilterOptions {
   extraExcludes?: readonly string[];
   /** Replaces DEFAULT_EXCLUDES (source `<defaults>`). */
   defaults?: readonly string[];
+  /** Reads the ignore files; defaults to `readIgnoreFile`. A cache goes here (the monitor's scanner). */
+  readFile?: IgnoreFileReader;
 }
+
+/**
+ * Reads one ignore file: its text, or undefined when there is none (missing,
+ * not a regular file, or a symlink when `followSymlink` is false). Throws
+ * LOCAL_UNREADABLE when it exists but cannot be read.
+ */
+export type IgnoreFileReader = (
+  absPath: string,
+  options: { followSymlink: boolean },
+) => Promise<string | undefined>;
 
 /** The rules of a workspace given as content, e.g. taken from the remote copy on pull. */
 export interface WorkspaceRules {
@@ -65,6 +77,7 @@ const MAX_CACHED_QUERIES = 50_000;
  */
 export class WorkspaceFilter {
   readonly #root: string | undefined;
+  readonly #readFile: IgnoreFileReader;
   readonly #head: CompiledRule[];
   readonly #tail: CompiledRule[];
   readonly #headMatcher: Matcher;
@@ -79,8 +92,14 @@ export class WorkspaceFilter {
   #ordered: CompiledRule[] | undefined;
   #queries = 0;
 
-  private constructor(root: string | undefined, head: ParsedRule[], tail: ParsedRule[]) {
+  private constructor(
+    root: string | undefined,
+    head: ParsedRule[],
+    tail: ParsedRule[],
+    readFile: IgnoreFileReader = readIgnoreFile,
+  ) {
     this.#root = root;
+    this.#readFile = readFile;
     this.#head = head.map((rule) => this.#compile(rule));
     this.#tail = tail.map((rule) => this.#compile(rule));
     this.#headMatcher = matcherOf(this.#head);
@@ -94,15 +113,17 @@ export class WorkspaceFilter {
    */
   static async load(options: WorkspaceFilterOptions): Promise<WorkspaceFilter> {
     const root = path.resolve(options.root);
+    const readFile = options.readFile ?? readIgnoreFile;
     const [gitignore, dockerignore, syncignore] = await Promise.all([
-      readIgnoreFile(path.join(root, GITIGNORE), { followSymlink: false }),
-      readIgnoreFile(path.join(root, DOCKERIGNORE), { followSymlink: true }),
-      readIgnoreFile(path.join(root, SYNCIGNORE), { followSymlink: true }),
+      readFile(path.join(root, GITIGNORE), { followSymlink: false }),
+      readFile(path.join(root, DOCKERIGNORE), { followSymlink: true }),
+      readFile(path.join(root, SYNCIGNORE), { followSymlink: true }),
     ]);
     const filter = new WorkspaceFilter(
       root,
       headRules(options.defaults, options.extraExcludes),
       tailRules(dockerignore, syncignore),
+      readFile,
     );
     if (gitignore !== undefined) filter.addGitignore('', gitignore);
     filter.#entered.set('', Promise.resolve());
@@ -253,7 +274,7 @@ export class WorkspaceFilter {
   }
 
   async #readGitignore(root: string, dir: string): Promise<void> {
-    const content = await readIgnoreFile(path.join(root, dir, GITIGNORE), {
+    const content = await this.#readFile(path.join(root, dir, GITIGNORE), {
       followSymlink: false,
     });
     if (content !== undefined) this.addGitignore(dir, content);
@@ -365,7 +386,7 @@ function isInside(dir: string, ancestor: string): boolean {
  * Reads an ignore file; undefined when there is none (missing, a directory or
  * other non-regular file, or a symlink when not following them).
  */
-async function readIgnoreFile(
+export async function readIgnoreFile(
   absPath: string,
   options: { followSymlink: boolean },
 ): Promise<string | undefined> {

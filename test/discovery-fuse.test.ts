@@ -1,0 +1,136 @@
+// The monitor's scanner on a REAL rclone FUSE mount of the test S3 server:
+// changes made in S3 show in the next scans; a killed rclone is "unavailable".
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { readIgnoreFile } from '../services/common/ignore/workspace-filter.ts';
+import { silentLogger } from '../services/common/logger.ts';
+import { detectWorkspace } from '../services/monitor/detect/detect-workspace.ts';
+import { WorkspaceScanner } from '../services/monitor/discovery/workspace-scanner.ts';
+import type { ScanResult, WorkspaceSnapshot } from '../services/monitor/types.ts';
+import { useTestS3 } from './support/s3-fixture.ts';
+import { fuseMissing, mountBucket, type RcloneMount } from './support/rclone-mount.ts';
+import { eventually } from './support/watch-process.ts';
+
+const fixture = useTestS3();
+
+describe('WorkspaceScanner on an rclone FUSE mount', () => {
+  let dir: string;
+  let mount: RcloneMount | undefined;
+  let bucket: string;
+
+  before(async () => {
+    const missing = fuseMissing();
+    if (missing !== undefined) throw new Error(`this test needs FUSE and rclone: ${missing}`);
+    dir = await mkdtemp(path.join(tmpdir(), 'bucketspace-fuse-'));
+    bucket = fixture.s3.newBucketName();
+    await fixture.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+
+  after(async () => {
+    await mount?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const put = (key: string, body: string) =>
+    fixture.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+
+  test('sees S3 changes in the next scans, reads nothing when unchanged, and reports a dead mount', async () => {
+    await put('shop/package.json', '{"scripts":{"start":"node server.js"}}');
+    await put('shop/server.js', 'require("http").createServer().listen(process.env.PORT)');
+    await put('shop/node_modules/dep/index.js', 'ignored');
+    await put('.bucketspace-backup/shop/old.js', 'not a workspace');
+    mount = await mountBucket({ s3: fixture.s3, bucket, dir });
+
+    let reads = 0;
+    const scanner = new WorkspaceScanner({
+      root: dir,
+      logger: silentLogger(),
+      expectMountPoint: true,
+      readFile: (absPath, options) => {
+        reads++;
+        return readIgnoreFile(absPath, options);
+      },
+    });
+    const scanOk = async (): Promise<Map<string, WorkspaceSnapshot>> => {
+      const result = await scanner.scan();
+      assert.equal(result.mount, 'ok', JSON.stringify(result));
+      return result.mount === 'ok' ? result.workspaces : assert.fail();
+    };
+
+    const first = await scanOk();
+    assert.deepEqual([...first.keys()], ['shop']);
+    const shop = first.get('shop');
+    assert.ok(shop);
+    assert.deepEqual([shop.fileCount, shop.errors], [2, []]);
+    const detection = detectWorkspace(shop.probe);
+    assert.equal(detection.kind === 'runnable' && detection.plan.start, 'npm start');
+    assert.equal(reads, 1, 'package.json read once');
+
+    reads = 0;
+    const unchanged = await scanOk();
+    assert.equal(unchanged.get('shop')?.fingerprint, shop.fingerprint);
+    assert.equal(reads, 0, 'an unchanged rescan reads no file');
+
+    await put('shop/lib/util.js', 'module.exports = 1');
+    await put('web/index.html', '<h1>hi</h1>');
+    let changed: Map<string, WorkspaceSnapshot> | undefined;
+    await eventually(
+      'the uploads show in a scan',
+      async () => {
+        changed = await scanOk();
+        return changed.has('web') && changed.get('shop')?.fingerprint !== shop.fingerprint;
+      },
+      30_000,
+    );
+    assert.deepEqual([...(changed?.keys() ?? [])], ['shop', 'web']);
+    assert.equal(changed?.get('shop')?.fileCount, 3);
+    assert.equal(changed?.get('web')?.probe.files.has('index.html'), true);
+
+    await mount.kill();
+    const dead: ScanResult = await scanner.scan();
+    assert.equal(dead.mount, 'unavailable');
+    assert.equal(
+      dead.mount === 'unavailable' && dead.reason,
+      `${dir}: Transport endpoint is not connected (ENOTCONN) — the FUSE mount died; restart the mount, or run "fusermount -uz ${dir}" and mount again`,
+    );
+
+    // Unmounted, the directory is empty: without expectMountPoint that would
+    // look like a bucket with no workspaces.
+    await mount.close();
+    const unmounted = await scanner.scan();
+    assert.deepEqual(unmounted, {
+      mount: 'unavailable',
+      reason: `${dir}: not a mount point (same filesystem as ${path.dirname(dir)}) — the bucket is not mounted there; start the mount`,
+    });
+  });
+
+  test('a hung mount (rclone stopped) is unavailable after the root timeout', async () => {
+    await mount?.close();
+    await put('app/main.py', 'print(1)');
+    mount = await mountBucket({ s3: fixture.s3, bucket, dir });
+    const scanner = new WorkspaceScanner({
+      root: dir,
+      logger: silentLogger(),
+      rootTimeoutMs: 1000,
+    });
+    assert.equal((await scanner.scan()).mount, 'ok');
+    const stopped = mount.process.kill('SIGSTOP');
+    assert.ok(stopped);
+    try {
+      const hung = await scanner.scan();
+      assert.deepEqual(hung, {
+        mount: 'unavailable',
+        reason: `${dir}: no answer within 1s — the mount hangs (its FUSE process is stuck); check the mount's logs and restart it`,
+      });
+      // Still stuck: still unavailable (the stuck listing is joined, not repeated).
+      assert.equal((await scanner.scan()).mount, 'unavailable');
+    } finally {
+      mount.process.kill('SIGCONT');
+    }
+    assert.equal((await scanner.scan()).mount, 'ok', 'answers again once rclone runs');
+  });
+});
