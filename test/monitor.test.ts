@@ -21,7 +21,11 @@ async function writeNodeApp(dir: string, message: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(
     path.join(dir, 'package.json'),
-    JSON.stringify({ name: path.basename(dir), private: true, scripts: { start: 'node server.js' } }),
+    JSON.stringify({
+      name: path.basename(dir),
+      private: true,
+      scripts: { start: 'node server.js' },
+    }),
   );
   await writeFile(
     path.join(dir, 'server.js'),
@@ -105,7 +109,11 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
   });
 
   test('a workspace appears -> its container runs -> its response comes through the proxy', async () => {
-    await eventually('alpha answers', async () => (await appText('alpha')).startsWith('200 alpha v1'), 120_000);
+    await eventually(
+      'alpha answers',
+      async () => (await appText('alpha')).startsWith('200 alpha v1'),
+      120_000,
+    );
     assert.equal(await appText('alpha'), '200 alpha v1 url=/hello?x=1 prefix=/alpha');
     const v = await view('alpha');
     assert.equal(v.state, 'running');
@@ -139,7 +147,11 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     await hammer;
     assert.ok(sawNew, 'the new version answered');
     assert.equal(failures, 0, `${failures} of ${requests} requests failed during the swap`);
-    await eventually('old container removed', async () => (await containersOf(managedBy)).length === 1, 30_000);
+    await eventually(
+      'old container removed',
+      async () => (await containersOf(managedBy)).length === 1,
+      30_000,
+    );
     assert.equal((await view('alpha')).restarts, 1);
   });
 
@@ -147,25 +159,44 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     const dir = path.join(workspaces, 'broken');
     await writeNodeApp(dir, 'broken');
     await writeFile(path.join(dir, 'workspace.json'), JSON.stringify({ port: 'eighty' }));
-    await eventually('broken shows an error', async () => (await view('broken')).state === 'error', 30_000);
+    await eventually(
+      'broken shows an error',
+      async () => (await view('broken')).state === 'error',
+      30_000,
+    );
     assert.match(String((await view('broken')).reason), /port/);
     assert.equal((await appText('alpha')).slice(0, 12), '200 alpha v2');
-    assert.equal((await containersOf(managedBy)).filter((c) => c.Labels['bucketspace.workspace'] === 'broken').length, 0);
+    assert.equal(
+      (await containersOf(managedBy)).filter((c) => c.Labels['bucketspace.workspace'] === 'broken')
+        .length,
+      0,
+    );
     await rm(dir, { recursive: true });
   });
 
   test('a crash loop shows as crashing with the exit code and the last log lines', async () => {
     const dir = path.join(workspaces, 'crashy');
     await writeNodeApp(dir, 'crash');
-    await eventually('crashy is crashing', async () => (await view('crashy')).state === 'crashing', 120_000);
+    await eventually(
+      'crashy is crashing',
+      async () => (await view('crashy')).state === 'crashing',
+      120_000,
+    );
     const v = await view('crashy');
     assert.equal(v.exitCode, 3);
-    assert.ok((v.lastLogLines as string[]).some((l) => l.includes('boom: refusing to start')), JSON.stringify(v));
+    assert.ok(
+      (v.lastLogLines as string[]).some((l) => l.includes('boom: refusing to start')),
+      JSON.stringify(v),
+    );
     assert.match(String(v.message), /exited with code 3.*retrying in \d+ s/);
     const page = await fetch(`${base}/crashy/`);
     assert.ok(page.status === 502 || page.status === 503, `not-ready page status ${page.status}`);
     await rm(dir, { recursive: true });
-    await eventually('crashy forgotten', async () => (await api('/api/workspaces/crashy')).status === 404, 30_000);
+    await eventually(
+      'crashy forgotten',
+      async () => (await api('/api/workspaces/crashy')).status === 404,
+      30_000,
+    );
   });
 
   test('a broken mount -> nothing removed; when it is back, all is as before', async () => {
@@ -194,9 +225,17 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     const before = (await containersOf(managedBy)).map((c) => c.Id);
     await monitor?.stop('SIGKILL');
     monitor = await startMonitor();
-    await eventually('alpha answers again', async () => (await appText('alpha')).startsWith('200 alpha v2'), 60_000);
+    await eventually(
+      'alpha answers again',
+      async () => (await appText('alpha')).startsWith('200 alpha v2'),
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 2_000));
-    assert.deepEqual((await containersOf(managedBy)).map((c) => c.Id), before, 'same container, adopted');
+    assert.deepEqual(
+      (await containersOf(managedBy)).map((c) => c.Id),
+      before,
+      'same container, adopted',
+    );
     assert.ok(monitor.lines().some((l) => l.msg === 'adopted running container'));
   });
 
@@ -205,7 +244,11 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     await eventually('stopped', async () => (await view('alpha')).state === 'stopped', 30_000);
     assert.equal((await containersOf(managedBy)).length, 0);
     assert.equal((await api('/api/workspaces/alpha/start', { method: 'POST' })).status < 300, true);
-    await eventually('running again', async () => (await appText('alpha')).startsWith('200 alpha v2'), 120_000);
+    await eventually(
+      'running again',
+      async () => (await appText('alpha')).startsWith('200 alpha v2'),
+      120_000,
+    );
   });
 
   test('workspace removed -> container removed', async () => {
@@ -213,7 +256,11 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     // Another workspace keeps the root non-empty, so the removal is trusted.
     await mkdir(path.join(workspaces, 'notes'));
     await writeFile(path.join(workspaces, 'notes', 'README.md'), 'just notes');
-    await eventually('container gone', async () => (await containersOf(managedBy)).length === 0, 30_000);
+    await eventually(
+      'container gone',
+      async () => (await containersOf(managedBy)).length === 0,
+      30_000,
+    );
     assert.equal((await fetch(`${base}/alpha/`)).status, 404);
     assert.equal((await view('notes')).state, 'unrecognized');
   });

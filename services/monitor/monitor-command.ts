@@ -4,7 +4,7 @@ import { createLogger } from '../common/logger.ts';
 import { resolveSettings, type SettingsOf } from '../common/settings.ts';
 import type { CommandIo } from '../sync/sync-command.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
-import { detectWorkspace } from './detect/detect.ts';
+import { detectWorkspace } from './detect/detect-workspace.ts';
 import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
 import { createMonitorHttp } from './http/monitor-http.ts';
 import { MonitorMetrics } from './http/monitor-metrics.ts';
@@ -31,7 +31,10 @@ export function monitorCommand(io: CommandIo): Command {
     .option('--port <port>', 'port to listen on (MONITOR_PORT, default 8080)')
     .option('--host <address>', 'address to listen on (MONITOR_HOST, default 0.0.0.0)')
     .option('--data-dir <dir>', 'state directory (MONITOR_DATA_DIR)')
-    .option('--workspaces-mount <dir>', 'the workspaces root (WORKSPACES_MOUNT, default /workspaces)')
+    .option(
+      '--workspaces-mount <dir>',
+      'the workspaces root (WORKSPACES_MOUNT, default /workspaces)',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
         'trace',
@@ -87,6 +90,8 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
   const scanner = new WorkspaceScanner({
     root: settings.workspacesMount,
     logger: logger.child({ component: 'discovery' }),
+    extraExcludes: settings.extraExcludes,
+    expectMountPoint: settings.requireMount,
   });
   const supervisor = new Supervisor({
     runtime,

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
+import { SYNC_SETTINGS } from '../sync/sync-settings.ts';
 import { parseDockerHost } from './containers/docker-host.ts';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -90,6 +91,15 @@ export const MONITOR_SETTINGS = {
       .optional()
       .transform((p) => (p === undefined || p === '' ? undefined : resolve(p))),
   }),
+  requireMount: setting({
+    env: 'MONITOR_REQUIRE_MOUNT',
+    description:
+      'Treat WORKSPACES_MOUNT as unavailable unless it is a mount point (an unmounted FUSE directory looks empty).',
+    defaultText: 'false',
+    schema: booleanSchema().default(false),
+  }),
+  /** The same exclude patterns as the sync service, so both see the same files. */
+  extraExcludes: SYNC_SETTINGS.extraExcludes,
   pollInterval: setting({
     env: 'MONITOR_POLL_INTERVAL',
     description: 'How often the workspaces are rescanned (a FUSE mount raises no change events).',

@@ -26,7 +26,7 @@ import { waitReady } from './wait-ready.ts';
 import { WorkspaceRecord } from './workspace-record.ts';
 
 export interface Scanner {
-  scan(signal?: AbortSignal): Promise<ScanResult>;
+  scan(options?: { signal?: AbortSignal }): Promise<ScanResult>;
 }
 
 export interface SupervisorHooks {
@@ -154,7 +154,7 @@ export class Supervisor implements MonitorApi {
       }
       throw err;
     }
-    const scan = await this.#o.scanner.scan(signal);
+    const scan = await this.#o.scanner.scan({ signal });
     const running = containers.filter((c) => c.status === 'running').length;
     const judgement = judgeMount(scan, running);
     const byWorkspace = groupBy(containers);
@@ -183,6 +183,14 @@ export class Supervisor implements MonitorApi {
       record.observe(byWorkspace.get(name) ?? []);
       if (snapshot !== undefined) this.#updateSnapshot(record, snapshot, now);
       if (record.busy) continue;
+      // An incomplete scan of this workspace is not a reason to restart or remove it.
+      if (snapshot !== undefined && snapshot.errors.length > 0) {
+        this.#log.warn(
+          { workspace: name, errors: snapshot.errors },
+          'incomplete scan; leaving it as it is',
+        );
+        continue;
+      }
       const wake = this.#decide(record, snapshot, now);
       if (wake !== undefined) soonest = Math.min(soonest, wake);
     }
