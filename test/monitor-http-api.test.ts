@@ -84,7 +84,11 @@ describe('auth', () => {
         const text = await res.text();
         assert.equal(res.status, 401, `${method} ${path} (${label})`);
         assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="bucketspace monitor"');
-        assert.deepEqual(JSON.parse(text).error.code, 'UNAUTHORIZED', `${method} ${path}`);
+        assert.deepEqual(
+          (JSON.parse(text) as { error: { code: string } }).error.code,
+          'UNAUTHORIZED',
+          `${method} ${path}`,
+        );
         for (const secret of ['shop', 'secret', 'bucketspace_', 'node', 'process_']) {
           assert.ok(
             !text.includes(secret),

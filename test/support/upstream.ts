@@ -118,6 +118,8 @@ function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer): vo
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());
+  // The HTTP server's sockets are half-open capable: close ours when the client ends.
+  socket.on('end', () => socket.end());
   if (buffer.length > 0) onData(Buffer.alloc(0));
 }
 

@@ -57,6 +57,11 @@ export class WorkspaceProxy {
       }
     });
     this.proxy.on('open', (proxySocket) => this.track(proxySocket));
+    // Errors not handed to a per-request callback (client sockets failing mid-stream):
+    // without a listener the emitter would throw and take the monitor down.
+    this.proxy.on('error', (err) => {
+      this.log.debug({ code: systemErrorCode(err) }, 'proxied connection error');
+    });
     this.proxy.on('proxyReqWs', (proxyReq, req) => {
       const state = this.upgrades.get(req);
       if (!state) return;
