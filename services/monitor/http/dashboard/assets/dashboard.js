@@ -1,6 +1,6 @@
 // The dashboard: a snapshot and live updates from /api/events (server-sent
 // events), actions through the REST API, the mounts section when available.
-import { el } from './format.js';
+import { el, setChildren } from './format.js';
 import { MountsSection } from './mounts.js';
 import { WorkspacesTable } from './workspaces-table.js';
 
@@ -72,7 +72,7 @@ function showStatus(status) {
       ),
     );
   }
-  banners.replaceChildren(...items);
+  setChildren(banners, items);
 }
 
 let events = null;

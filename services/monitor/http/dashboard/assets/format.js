@@ -39,6 +39,13 @@ export function formatTime(iso) {
   return Number.isNaN(d.getTime()) ? '' : d.toLocaleString();
 }
 
+/** Replace a node's children; null, undefined and false are skipped (the DOM would print "null"). */
+export function setChildren(node, ...children) {
+  node.replaceChildren(
+    ...children.flat().filter((c) => c !== undefined && c !== null && c !== false),
+  );
+}
+
 /** Create an element with attributes and children (strings become text nodes, never HTML). */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

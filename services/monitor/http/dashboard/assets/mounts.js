@@ -1,5 +1,5 @@
 // The Mounts section: shown only when the mount manager's API answers.
-import { el } from './format.js';
+import { el, setChildren } from './format.js';
 
 const URL_MOUNTS = '/api/v0/mounts';
 
@@ -49,7 +49,8 @@ export class MountsSection {
   }
 
   render(mounts) {
-    this.tbody.replaceChildren(
+    setChildren(
+      this.tbody,
       ...mounts.map((m) =>
         el(
           'tr',

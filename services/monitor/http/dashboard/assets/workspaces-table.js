@@ -1,6 +1,6 @@
 // The workspaces table: one row per workspace, updated in place from events,
 // with an expandable live log under each row.
-import { el, formatAgo, formatDuration, formatTime, since } from './format.js';
+import { el, formatAgo, formatDuration, formatTime, setChildren, since } from './format.js';
 import { LogPanel } from './log-panel.js';
 
 const COLUMNS = 8;
@@ -137,13 +137,15 @@ export class WorkspacesTable {
     const { view, cells, buttons } = entry;
     entry.row.dataset.state = view.state;
 
-    cells.type.replaceChildren(
+    setChildren(
+      cells.type,
       view.type
         ? el('span', { class: `type-pill type-${view.type}` }, view.type)
         : el('span', { class: 'muted' }, '—'),
     );
 
-    cells.state.replaceChildren(
+    setChildren(
+      cells.state,
       el('span', { class: `badge state-${view.state}` }, view.state),
       view.restarts > 0
         ? el('span', { class: 'restarts', title: `${view.restarts} restarts` }, `↻${view.restarts}`)
@@ -151,9 +153,10 @@ export class WorkspacesTable {
       view.message ? el('div', { class: 'message' }, view.message) : null,
     );
 
-    cells.reason.replaceChildren(el('span', { title: view.reason }, view.reason));
+    setChildren(cells.reason, el('span', { title: view.reason }, view.reason));
 
-    cells.url.replaceChildren(
+    setChildren(
+      cells.url,
       view.url ? el('a', { href: view.url, target: '_blank', rel: 'noopener' }, view.url) : '',
     );
 
@@ -207,7 +210,8 @@ export class WorkspacesTable {
       'stopped',
       'unrecognized',
     ];
-    this.counts.replaceChildren(
+    setChildren(
+      this.counts,
       ...order
         .filter((s) => byState.has(s))
         .map((s) => el('span', { class: `count state-${s}` }, `${byState.get(s)} ${s}`)),
