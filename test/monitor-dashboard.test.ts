@@ -150,12 +150,10 @@ describe('dashboard', () => {
     // The snapshot arrives over SSE.
     await page.locator('#connection[data-state="live"]').waitFor();
     await row(page, 'shop').locator('.badge', { hasText: 'running' }).waitFor();
-    assert.deepEqual(
-      await page
-        .locator('tr.ws')
-        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name'))),
-      ['blog', 'ml-api', 'notes', 'shop', 'tools'],
-    );
+    const order: (string | null)[] = [];
+    for (const r of await page.locator('tr.ws').all())
+      order.push(await r.getAttribute('data-name'));
+    assert.deepEqual(order, ['blog', 'ml-api', 'notes', 'shop', 'tools'], 'sorted by name');
     assert.equal(await row(page, 'shop').locator('td.type').innerText(), 'node');
     assert.equal(await row(page, 'shop').locator('td.url a').getAttribute('href'), '/shop/');
     assert.match(await row(page, 'shop').locator('td.uptime').innerText(), /^3h 1[23]m$/);
@@ -178,11 +176,11 @@ describe('dashboard', () => {
     );
 
     // A change pushed by the supervisor appears without a reload.
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     api.put({ name: 'blog', state: 'running', message: null, startedAt: new Date().toISOString() });
     await row(page, 'blog').locator('.badge', { hasText: 'running' }).waitFor();
     assert.equal(
-      await page.evaluate(() => (window as unknown as { marker?: number }).marker),
+      await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker),
       42,
       'same page: no reload',
     );
@@ -230,7 +228,7 @@ describe('dashboard', () => {
 
     assert.doesNotMatch(await page.locator('main').innerText(), /null|undefined|NaN/);
     // The toast of the refused start is seen above; keep it from covering the mounts in the picture.
-    await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+    await page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())");
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'monitor-dashboard.png'), fullPage: true });
 
