@@ -173,7 +173,10 @@ describe('proxying to a workspace', () => {
       },
     });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.headers['set-cookie'], ['app=1; Path=/', `other_${SESSION_COOKIE}=ok`]);
+    assert.deepEqual(res.headers['set-cookie'], [
+      'app=1; Path=/shop',
+      `other_${SESSION_COOKIE}=ok`,
+    ]);
     const h = u.seen[0]!.headers;
     assert.equal(h.cookie, 'theme=dark; cart=3');
     assert.equal(h.authorization, undefined);
@@ -184,6 +187,28 @@ describe('proxying to a workspace', () => {
       'Bearer the-apps-own-token',
       'an app’s own auth passes',
     );
+  });
+
+  test('an app unaware of its prefix still redirects and sets cookies under it', async () => {
+    const m = await monitor();
+    let upstreamHost = '';
+    const u = await app(m, 'shop', (req, res) => {
+      if (req.url === '/absolute') {
+        res.writeHead(302, { location: `http://${upstreamHost}/done?x=1` }).end();
+      } else if (req.url === '/aware') {
+        res.writeHead(303, { location: `${String(req.headers['x-forwarded-prefix'])}/done` }).end();
+      } else {
+        res.writeHead(302, { location: '/login', 'set-cookie': 'sid=1; Path=/; HttpOnly' }).end();
+      }
+    });
+    upstreamHost = `127.0.0.1:${u.port}`;
+    const plain = await fetch(`${m.base}/shop/cart`, { redirect: 'manual' });
+    assert.equal(plain.headers.get('location'), '/shop/login');
+    assert.equal(plain.headers.get('set-cookie'), 'sid=1; Path=/shop; HttpOnly');
+    const absolute = await fetch(`${m.base}/shop/absolute`, { redirect: 'manual' });
+    assert.equal(absolute.headers.get('location'), '/shop/done?x=1');
+    const aware = await fetch(`${m.base}/shop/aware`, { redirect: 'manual' });
+    assert.equal(aware.headers.get('location'), '/shop/done', 'not prefixed twice');
   });
 
   test('/<workspace> redirects to /<workspace>/ keeping the query; / goes to the dashboard', async () => {

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { BucketspaceError } from '../../common/errors.ts';
 
 export const SESSION_COOKIE = 'bucketspace_session';
 const SESSION_VERSION = 'v1';
@@ -57,7 +58,9 @@ export class MonitorAuth {
   private readonly now: () => number;
 
   constructor(options: MonitorAuthOptions) {
-    if (options.token === '') throw new Error('the monitor token must not be empty');
+    if (options.token === '') {
+      throw new BucketspaceError('CONFIG_INVALID', 'the monitor token must not be empty');
+    }
     this.token = options.token;
     this.key = createHmac('sha256', options.token).update('bucketspace session key').digest();
     this.sessionMaxAgeMs = options.sessionMaxAgeMs ?? DEFAULT_SESSION_MAX_AGE_MS;

@@ -10,6 +10,7 @@ import { clientHost, clientProto, forwardedHeaders } from './forwarded.ts';
 import { MonitorAuth, SESSION_COOKIE, withoutCookie } from './monitor-auth.ts';
 import type { MonitorMetrics } from './monitor-metrics.ts';
 import { messagePage, PAGE_CSP } from './pages.ts';
+import { rewriteCookiePath, rewriteLocation, type LocationRewrite } from './prefix-rewrite.ts';
 import type { Route } from './route-map.ts';
 
 type WorkspaceRoute = Extract<Route, { kind: 'workspace' }>;
@@ -41,19 +42,29 @@ export class WorkspaceProxy {
   private readonly log: Logger;
   private readonly sockets = new Set<Duplex>();
   private readonly upgrades = new WeakMap<IncomingMessage, { name: string; upgraded: boolean }>();
+  /** Per request: what to put back in front of the app's redirects and cookie paths. */
+  private readonly contexts = new WeakMap<IncomingMessage, LocationRewrite>();
 
   constructor(options: WorkspaceProxyOptions) {
     this.options = options;
     this.log = options.logger;
     this.proxy = createProxyServer({ xfwd: false, ws: true, agent: false });
-    this.proxy.on('proxyRes', (proxyRes) => {
+    this.proxy.on('proxyRes', (proxyRes, req) => {
       for (const h of HOP_BY_HOP) delete proxyRes.headers[h];
+      const context = this.contexts.get(req);
+      const prefix = context?.prefix ?? '';
       // An app must not set or clear the monitor's session cookie (same origin in path mode).
       const setCookie = proxyRes.headers['set-cookie'];
       if (setCookie) {
-        proxyRes.headers['set-cookie'] = setCookie.filter(
-          (c) => c.split('=', 1)[0]?.trim() !== SESSION_COOKIE,
-        );
+        proxyRes.headers['set-cookie'] = setCookie
+          .filter((c) => c.split('=', 1)[0]?.trim() !== SESSION_COOKIE)
+          .map((c) => rewriteCookiePath(c, prefix));
+      }
+      if (context) {
+        for (const h of ['location', 'content-location'] as const) {
+          const value = proxyRes.headers[h];
+          if (typeof value === 'string') proxyRes.headers[h] = rewriteLocation(value, context);
+        }
       }
     });
     this.proxy.on('open', (proxySocket) => this.track(proxySocket));
@@ -96,7 +107,7 @@ export class WorkspaceProxy {
         seconds: (performance.now() - started) / 1000,
       });
     });
-    this.prepare(req, route);
+    this.prepare(req, route, resolved.target);
     this.proxy.web(
       req,
       res,
@@ -138,7 +149,7 @@ export class WorkspaceProxy {
     const state = { name, upgraded: false };
     this.upgrades.set(req, state);
     this.track(socket);
-    this.prepare(req, route);
+    this.prepare(req, route, resolved.target);
     this.proxy.ws(
       req,
       socket,
@@ -192,7 +203,15 @@ export class WorkspaceProxy {
   }
 
   /** Rewrite the request for the app: stripped path, forwarding headers, no monitor credentials. */
-  private prepare(req: IncomingMessage, route: WorkspaceRoute): void {
+  private prepare(
+    req: IncomingMessage,
+    route: WorkspaceRoute,
+    target: { host: string; port: number },
+  ): void {
+    this.contexts.set(req, {
+      prefix: route.prefix,
+      upstreamHost: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+    });
     const headers = forwardedHeaders({
       req,
       trustProxy: this.options.trustProxy,
