@@ -126,7 +126,7 @@ export const SYNC_SETTINGS = {
   monitorToken: setting({
     env: 'MONITOR_TOKEN',
     description:
-      "The monitor's token. The sync sends it as a bearer token with the hook; required with MONITOR_URL.",
+      "The monitor's token (it guards the monitor's dashboard, API and metrics). The sync sends it as a bearer token with the hook; required with MONITOR_URL.",
     defaultText: '(unset)',
     secret: true,
     schema: z.string().min(1).optional(),
