@@ -37,4 +37,27 @@ export default tseslint.config(
     rules: { 'no-restricted-properties': 'off' },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  // The dashboard: plain browser JS modules served as they are (no build step).
+  { files: ['services/monitor/http/dashboard/**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['services/monitor/http/dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'fetch',
+          'EventSource',
+          'HTMLElement',
+          'URLSearchParams',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'console',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'UNAUTHORIZED'
+  /** Authenticated, but refused (a cross-site request carrying the session cookie). */
+  | 'FORBIDDEN'
   | 'INVALID_INPUT'
   | 'DOCKER_UNREACHABLE'
   | 'DOCKER_ERROR'

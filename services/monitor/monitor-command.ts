@@ -72,14 +72,18 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     },
     'starting monitor',
   );
-  const { token, created, file } = await loadOrCreateToken({
+  const {
+    token,
+    created,
+    path: tokenFile,
+  } = await loadOrCreateToken({
     dataDir: settings.dataDir,
     configured: settings.token,
     logger: log,
   });
   if (created) {
     io.stderr.write(
-      `\nbucketspace monitor: generated a dashboard token (shown once; stored in ${file}):\n\n  ${token}\n\n`,
+      `\nbucketspace monitor: generated a dashboard token (shown once; stored in ${tokenFile}):\n\n  ${token}\n\n`,
     );
   }
   const metrics = new MonitorMetrics();
@@ -118,11 +122,9 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     debounceMs: settings.debounce,
     readyTimeoutMs: settings.readyTimeout,
     stopTimeoutSeconds: Math.round(settings.stopTimeout / 1000),
-    hooks: {
-      onRestart: (workspace, reason) => metrics.recordRestart(workspace, reason),
-      onStates: (counts) => metrics.setStates(counts),
-    },
+    hooks: { onRestart: (workspace, reason) => metrics.recordRestart({ workspace, reason }) },
   });
+  metrics.observeWorkspaces(() => supervisor.list());
   const http = createMonitorHttp({
     api: supervisor,
     token,

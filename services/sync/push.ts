@@ -93,6 +93,15 @@ export interface PlanLine {
   bytes?: number;
 }
 
+/** Workspaces whose objects a run uploaded or deleted, sorted. */
+export function changedWorkspaces(plan: readonly PlanLine[]): string[] {
+  return [
+    ...new Set(
+      plan.filter((l) => l.action === 'upload' || l.action === 'delete').map((l) => l.workspace),
+    ),
+  ].sort();
+}
+
 export interface PushResult {
   summary: SyncSummary;
   plan: PlanLine[];

@@ -5,11 +5,12 @@ import { BucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { MonitorClient } from '../common/monitor-client.ts';
 import { S3ObjectStore } from '../common/s3-object-store.ts';
 import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
 import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
 import { noProgress, terminalProgress } from './progress.ts';
-import { pushSync, validateWorkspaceName } from './push.ts';
+import { changedWorkspaces, pushSync, validateWorkspaceName, type PlanLine } from './push.ts';
 import { formatPlan, formatSummary } from './report.ts';
 import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
@@ -97,6 +98,11 @@ export function loadSyncSettings(env: CommandIo['env'], flags: SyncFlags): Setti
     },
   });
   const { config, problems } = finishS3Config(rawS3);
+  if (sync.monitorUrl !== undefined && sync.monitorToken === undefined) {
+    problems.push(
+      'MONITOR_TOKEN: required with MONITOR_URL (the monitor refuses hooks without its token)',
+    );
+  }
   if (problems.length > 0) throw configError(problems);
   return { s3: config, sync };
 }
@@ -182,7 +188,10 @@ async function withContext(
             ? `static key ${credentials.accessKeyId.slice(0, 4)}… (secret redacted)`
             : 'AWS default chain',
         },
-        sync: settings.sync,
+        sync: {
+          ...settings.sync,
+          monitorToken: settings.sync.monitorToken === undefined ? undefined : '(redacted)',
+        },
       },
     },
     'effective configuration',
@@ -194,6 +203,26 @@ async function withContext(
     ctx.progress.stop();
     ctx.store.destroy();
   }
+}
+
+/** The monitor hook client when MONITOR_URL is set. */
+function monitorClient(settings: Settings, logger: Logger): MonitorClient | undefined {
+  const { monitorUrl, monitorToken } = settings.sync;
+  if (monitorUrl === undefined || monitorToken === undefined) return undefined;
+  return new MonitorClient({ url: monitorUrl, token: monitorToken, logger });
+}
+
+/** After a one-shot sync that changed the bucket, tell the monitor (bounded by the client's timeout). */
+async function notifyMonitor(
+  settings: Settings,
+  ctx: SyncContext,
+  plan: readonly PlanLine[],
+  dryRun: boolean,
+): Promise<void> {
+  if (dryRun) return;
+  const changed = changedWorkspaces(plan);
+  if (changed.length === 0) return;
+  await monitorClient(settings, ctx.logger)?.notifyChanged(changed);
 }
 
 function runOptions(flags: SyncFlags, only?: string): RunOptions {
@@ -212,9 +241,10 @@ export function syncCommand(io: CommandIo): Command {
     )
     .action(async (_opts, cmd: Command) => {
       const flags = cmd.opts<SyncFlags>();
-      await withContext(io, flags, async (ctx) => {
+      await withContext(io, flags, async (ctx, settings) => {
         const res = await pushSync(ctx, runOptions(flags));
         report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+        await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
       });
     });
 
@@ -224,9 +254,10 @@ export function syncCommand(io: CommandIo): Command {
     .action(async (name: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
       validateWorkspaceName(name);
-      await withContext(io, flags, async (ctx) => {
+      await withContext(io, flags, async (ctx, settings) => {
         const res = await pushSync(ctx, runOptions(flags, name));
         report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+        await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
       });
     });
 
@@ -241,12 +272,14 @@ export function syncCommand(io: CommandIo): Command {
         );
       await withContext(io, flags, async (ctx, settings) => {
         const { SyncWatcher } = await import('./watch.ts');
+        const monitor = monitorClient(settings, ctx.logger);
         const watcher = new SyncWatcher({
           ctx: { ...ctx, progress: noProgress },
           run: runOptions(flags),
           reconcileIntervalMs: settings.sync.reconcileInterval,
           debounceMs: settings.sync.debounce,
           shutdownTimeoutMs: settings.sync.shutdownTimeout,
+          ...(monitor ? { notifier: monitor } : {}),
         });
         await watcher.start();
         io.stderr.write(
@@ -257,6 +290,7 @@ export function syncCommand(io: CommandIo): Command {
           io.signal.addEventListener('abort', () => resolveStop(), { once: true });
         });
         await watcher.stop();
+        monitor?.close();
         io.setExitCode(EXIT.ok);
       });
     });

@@ -114,6 +114,23 @@ export const SYNC_SETTINGS = {
       .optional()
       .transform((p) => resolve(p ?? defaultStateDir())),
   }),
+  monitorUrl: setting({
+    env: 'MONITOR_URL',
+    description:
+      'The monitor to tell which workspaces changed after each batch (POST /api/hooks/changed), so it rescans at once; unset means the monitor finds changes at its next scan.',
+    defaultText: '(unset)',
+    schema: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL like http://monitor:8080' })
+      .optional(),
+  }),
+  monitorToken: setting({
+    env: 'MONITOR_TOKEN',
+    description:
+      "The monitor's token (it guards the monitor's dashboard, API and metrics). The sync sends it as a bearer token with the hook; required with MONITOR_URL.",
+    defaultText: '(unset)',
+    secret: true,
+    schema: z.string().min(1).optional(),
+  }),
   logLevel: setting({
     env: 'LOG_LEVEL',
     flag: '--log-level',

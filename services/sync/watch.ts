@@ -11,9 +11,10 @@ import {
 } from '../common/errors.ts';
 import { WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import type { Logger } from '../common/logger.ts';
+import type { ChangeNotifier } from '../common/monitor-client.ts';
 import type { WalkedFile } from '../common/walk.ts';
 import { objectKey } from './plan.ts';
-import { pushSync, stateOf, uploadFile } from './push.ts';
+import { changedWorkspaces, pushSync, stateOf, uploadFile } from './push.ts';
 import { exceedsMaxDelete } from './safety.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
 import type { RemoteFile, StateEntry } from './types.ts';
@@ -26,6 +27,8 @@ export interface SyncWatcherOptions {
   debounceMs: number;
   shutdownTimeoutMs: number;
   clock?: Clock;
+  /** Told which workspaces changed after each batch that uploaded or deleted (the monitor hook). */
+  notifier?: ChangeNotifier;
 }
 
 /** A batch larger than this is handled as a workspace reconcile (one walk) instead of path by path. */
@@ -77,7 +80,8 @@ export class SyncWatcher {
 
   async start(): Promise<void> {
     this.log.info({ dir: this.ctx.workspacesDir }, 'starting watch');
-    await this.fullSync();
+    const initial = await this.fullSync();
+    this.notify(initial.changed);
     this.rootWatcher = watch(this.ctx.workspacesDir, {
       depth: 0,
       ignoreInitial: true,
@@ -273,6 +277,13 @@ export class SyncWatcher {
     if (uploaded + deleted + failed > 0) {
       this.log.info({ workspaces: [...changed], uploaded, deleted, failed }, 'batch synced');
     }
+    this.notify([...changed].sort());
+  }
+
+  /** Tell the monitor, without waiting: the next batch never waits on it. */
+  private notify(workspaces: string[]): void {
+    if (workspaces.length === 0 || !this.options.notifier) return;
+    void this.options.notifier.notifyChanged(workspaces);
   }
 
   /** Full sync of every workspace; (re)starts watchers to match the directories. */
@@ -294,13 +305,7 @@ export class SyncWatcher {
       if (!local.names.includes(name)) await this.dropWatch(name);
     for (const f of res.summary.failures)
       this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
-    const changed = [
-      ...new Set(
-        [...res.plan]
-          .filter((l) => l.action === 'upload' || l.action === 'delete')
-          .map((l) => l.workspace),
-      ),
-    ];
+    const changed = changedWorkspaces(res.plan);
     if (
       res.summary.failures.some(
         (f) => f.code === 'S3_UNREACHABLE' || f.code === 'S3_THROTTLED' || f.code === 'S3_SERVER',

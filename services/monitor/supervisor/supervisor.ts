@@ -31,7 +31,6 @@ export interface Scanner {
 
 export interface SupervisorHooks {
   onRestart?(workspace: string, reason: string): void;
-  onStates?(counts: Record<string, number>): void;
 }
 
 export interface SupervisorOptions {
@@ -197,7 +196,6 @@ export class Supervisor implements MonitorApi {
     if (soonest !== Infinity) {
       this.#schedule(Math.max(50, Math.min(soonest - Date.now(), this.#o.pollIntervalMs)));
     }
-    this.#publishCounts();
   }
 
   async #ensureNetwork(): Promise<void> {
@@ -604,12 +602,6 @@ export class Supervisor implements MonitorApi {
     if (JSON.stringify(next) === JSON.stringify(this.#status)) return;
     this.#status = next;
     this.#events.emit('event', { type: 'status', status: { ...next } } satisfies MonitorEvent);
-  }
-
-  #publishCounts(): void {
-    const counts: Record<string, number> = {};
-    for (const view of this.list()) counts[view.state] = (counts[view.state] ?? 0) + 1;
-    this.#o.hooks?.onStates?.(counts);
   }
 }
 

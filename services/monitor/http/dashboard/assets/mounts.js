@@ -1,0 +1,88 @@
+// The Mounts section: shown only when the mount manager's API answers.
+import { el, setChildren } from './format.js';
+
+const URL_MOUNTS = '/api/v0/mounts';
+
+/** Roots may be paths or records naming a path. */
+function formatRoots(roots) {
+  if (!Array.isArray(roots)) return roots === undefined || roots === null ? '' : String(roots);
+  return roots
+    .map((r) =>
+      r !== null && typeof r === 'object'
+        ? String(r.path ?? r.link ?? r.target ?? JSON.stringify(r))
+        : String(r),
+    )
+    .join(', ');
+}
+
+export class MountsSection {
+  /** @param {{ section: HTMLElement }} options */
+  constructor(options) {
+    this.section = options.section;
+    this.tbody = options.section.querySelector('tbody');
+    this.timer = null;
+  }
+
+  start(intervalMs = 10_000) {
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), intervalMs);
+  }
+
+  async refresh() {
+    let mounts;
+    try {
+      const res = await fetch(URL_MOUNTS, {
+        headers: { accept: 'application/json' },
+        credentials: 'same-origin',
+      });
+      if (res.status !== 200) return this.hide();
+      mounts = await res.json();
+    } catch {
+      return this.hide();
+    }
+    if (!Array.isArray(mounts)) return this.hide();
+    this.render(mounts);
+  }
+
+  hide() {
+    this.section.hidden = true;
+  }
+
+  render(mounts) {
+    setChildren(
+      this.tbody,
+      ...mounts.map((m) =>
+        el(
+          'tr',
+          { dataset: { id: String(m.id ?? '') } },
+          el('th', { scope: 'row', class: 'name' }, String(m.bucket ?? m.id ?? '')),
+          el(
+            'td',
+            {},
+            el(
+              'span',
+              { class: `badge mount-${String(m.state ?? 'unknown')}` },
+              String(m.state ?? 'unknown'),
+            ),
+          ),
+          el('td', { class: 'mono' }, String(m.mountPoint ?? '')),
+          el('td', { class: 'mono' }, formatRoots(m.roots)),
+          el('td', { class: 'num' }, m.pid === null || m.pid === undefined ? '—' : String(m.pid)),
+          el(
+            'td',
+            { class: 'reason' },
+            m.lastError
+              ? el('span', { title: String(m.lastError) }, String(m.lastError))
+              : el('span', { class: 'muted' }, '—'),
+          ),
+        ),
+      ),
+    );
+    if (mounts.length === 0) {
+      this.tbody.append(
+        el('tr', {}, el('td', { colspan: '6', class: 'muted' }, 'No mounts registered.')),
+      );
+    }
+    this.section.hidden = false;
+  }
+}
