@@ -24,14 +24,19 @@ export class LogPanel {
     const url = `/api/workspaces/${encodeURIComponent(this.name)}/logs?follow=1&tail=200`;
     const source = new EventSource(url);
     this.source = source;
+    // Each (re)connection starts with the tail again: it replaces what is shown.
+    let fresh = true;
     source.addEventListener('line', (event) => {
-      if (this.lines.length === 0) {
+      if (fresh) {
+        fresh = false;
+        this.lines = [];
         this.pre.textContent = '';
         this.note.textContent = 'Live';
       }
       this.append(JSON.parse(event.data));
     });
     source.addEventListener('open', () => {
+      fresh = true;
       if (this.lines.length === 0 && !hasPrevious) this.note.textContent = 'Live (no output yet)';
     });
     source.addEventListener('end', () => {
