@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
+import { monitorCommand } from './monitor/monitor-command.ts';
 import { syncCommand, type CommandIo } from './sync/sync-command.ts';
 
 export function buildProgram(io: CommandIo): Command {
@@ -15,6 +16,7 @@ export function buildProgram(io: CommandIo): Command {
     })
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(syncCommand(io));
+  program.addCommand(monitorCommand(io));
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -85,7 +85,7 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
   async function view(name: string): Promise<{ state: string; [k: string]: unknown }> {
     const res = await api(`/api/workspaces/${name}`);
     assert.equal(res.status, 200, `GET /api/workspaces/${name}`);
-    return (await res.json()) as { state: string };
+    return ((await res.json()) as { workspace: { state: string } }).workspace;
   }
 
   async function appText(name: string): Promise<string> {

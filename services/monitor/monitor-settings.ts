@@ -127,9 +127,9 @@ export const MONITOR_SETTINGS = {
   port: setting({
     env: 'MONITOR_PORT',
     flag: '--port',
-    description: 'Port of the dashboard, API and app routes.',
+    description: 'Port of the dashboard, API and app routes (0: any free port, logged at start).',
     defaultText: '8080',
-    schema: intSchema(1, 65535).default(8080),
+    schema: intSchema(0, 65535).default(8080),
   }),
   host: setting({
     env: 'MONITOR_HOST',
