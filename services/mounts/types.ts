@@ -129,6 +129,8 @@ export interface MountHost {
   /** Processes with a working directory or open file under `path` (Linux; [] elsewhere). */
   busyProcesses(path: string): Promise<{ pid: number; command: string }[]>;
   pidAlive(pid: number): boolean;
+  /** Whether process `pid` is a mount process serving `mountPoint` (guards against reused pids). */
+  servesMount(pid: number, mountPoint: string): Promise<boolean>;
   /** Start `cmd` detached (it outlives us), stdout/stderr to `logFile`; resolves when spawned. */
   launch(cmd: LaunchCommand, logFile: string): Promise<LaunchedProcess>;
 }
