@@ -343,7 +343,9 @@ export class MountManager {
       logger.info({ bucket, mountPoint: rec.mountPoint, lazy: options.force }, 'unmounting');
       await host.unmount(rec.mountPoint, { lazy: options.force });
     }
-    if (rec.pid !== null) await endMountProcess(host, rec.pid, rec.mountPoint);
+    if (rec.pid !== null) {
+      await endMountProcess(host, rec.pid, rec.mountPoint, options.force ? 200 : 5000);
+    }
     const links = options.keepLinks
       ? { removed: [], leftAlone: [] }
       : await removeLinks(rec.links, rec.mountPoint);

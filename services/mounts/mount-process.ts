@@ -57,12 +57,19 @@ export async function logTail(logFile: string, lines = 3): Promise<string> {
 
 /**
  * Let a mount process end after its unmount; SIGTERM, then SIGKILL, if it
- * lingers. Only a process that still serves this mount point is signalled.
+ * lingers (after a lazy unmount it serves open files until they close, so
+ * the caller gives it little grace). Only a process that still serves this
+ * mount point is signalled.
  */
-export async function endMountProcess(host: MountHost, pid: number, mountPoint: string): Promise<void> {
+export async function endMountProcess(
+  host: MountHost,
+  pid: number,
+  mountPoint: string,
+  graceMs = 5000,
+): Promise<void> {
   if (!(await host.servesMount(pid, mountPoint))) return;
   for (const [waitMs, signal] of [
-    [5000, 'SIGTERM'],
+    [graceMs, 'SIGTERM'],
     [3000, 'SIGKILL'],
     [2000, undefined],
   ] as const) {
