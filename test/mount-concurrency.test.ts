@@ -38,7 +38,10 @@ test('concurrent `mount add` of one bucket with different roots: one mount, ever
   for (const res of results) assert.equal(res.code, 0, res.stderr);
 
   const mountPoint = join(box.mountDir, bucket);
-  assert.deepEqual((await mountsUnder(box.dir)).sort(), [mountPoint, join(box.mountDir, other)].sort());
+  assert.deepEqual(
+    (await mountsUnder(box.dir)).sort(),
+    [mountPoint, join(box.mountDir, other)].sort(),
+  );
   assert.equal((await processesUsing(box.dir)).length, 2, 'one mount process per bucket');
   for (const root of roots) {
     assert.equal(await readlink(join(root, bucket)), mountPoint);
@@ -48,10 +51,7 @@ test('concurrent `mount add` of one bucket with different roots: one mount, ever
   const records = JSON.parse(list.stdout) as MountRecord[];
   const rec = records.find((r) => r.bucket === bucket);
   assert.equal(rec?.state, 'running');
-  assert.deepEqual(
-    rec?.links.map((l) => l.path).sort(),
-    roots.map((r) => join(r, bucket)).sort(),
-  );
+  assert.deepEqual(rec?.links.map((l) => l.path).sort(), roots.map((r) => join(r, bucket)).sort());
   assert.equal(rec?.failures, 0);
   assert.equal(records.length, 2);
 });

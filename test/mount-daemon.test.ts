@@ -69,7 +69,10 @@ describe('mount daemon', () => {
       box.env(),
     );
     assert.equal(add.code, 0, add.stderr);
-    assert.equal((await runCli(['mount', 'add', idle, '--root', r1, '--no-start'], box.env())).code, 0);
+    assert.equal(
+      (await runCli(['mount', 'add', idle, '--root', r1, '--no-start'], box.env())).code,
+      0,
+    );
     assert.deepEqual(await mountsUnder(box.dir), [], 'nothing mounted before the daemon');
 
     daemon = startDaemon(box.env());
@@ -98,7 +101,11 @@ describe('mount daemon', () => {
       JSON.stringify(events),
     );
     assert.ok(events.some((e) => e.kind === 'remount'));
-    assert.equal((await processesUsing(box.dir)).length, 1, 'the dead process was replaced, not duplicated');
+    assert.equal(
+      (await processesUsing(box.dir)).length,
+      1,
+      'the dead process was replaced, not duplicated',
+    );
 
     // A link someone deleted comes back.
     await unlink(join(r2, bucket));

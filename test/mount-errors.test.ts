@@ -56,11 +56,18 @@ describe('mount: bad input', () => {
 
   test('a root inside the mount directory (or through a link into a mount) is refused', async () => {
     failsWith(
-      await runCli(['mount', 'add', bucket, '--root', join(box.mountDir, bucket, 'sub')], box.env()),
+      await runCli(
+        ['mount', 'add', bucket, '--root', join(box.mountDir, bucket, 'sub')],
+        box.env(),
+      ),
       2,
       /inside the mount directory/,
     );
-    failsWith(await runCli(['mount', 'add', bucket, '--root', box.mountDir], box.env()), 2, /inside the mount directory/);
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', box.mountDir], box.env()),
+      2,
+      /inside the mount directory/,
+    );
     assert.deepEqual(await records(), []);
     // Through our own link: <root>/<bucket>/deeper resolves into the mount.
     const r = box.root('r');
@@ -71,7 +78,10 @@ describe('mount: bad input', () => {
       /inside the mount directory/,
     );
     const [rec] = await records();
-    assert.deepEqual(rec?.links.map((l) => l.path), [join(r, bucket)]);
+    assert.deepEqual(
+      rec?.links.map((l) => l.path),
+      [join(r, bucket)],
+    );
   });
 
   test('a file or directory already at the link path is never replaced', async () => {
@@ -93,11 +103,19 @@ describe('mount: bad input', () => {
     const before = (await records())[0];
     const r2 = box.root('r2');
     await mkdir(join(r2, bucket), { recursive: true });
-    failsWith(await runCli(['mount', 'add', bucket, '--root', r2], box.env()), 1, /is already a directory/);
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', r2], box.env()),
+      1,
+      /is already a directory/,
+    );
     const r3 = box.root('r3');
     await mkdir(r3, { recursive: true });
     await symlink('/etc', join(r3, bucket));
-    failsWith(await runCli(['mount', 'add', bucket, '--root', r3], box.env()), 1, /is already a symlink to \/etc/);
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', r3], box.env()),
+      1,
+      /is already a symlink to \/etc/,
+    );
     assert.equal(await readlink(join(r3, bucket)), '/etc');
     const after = (await records())[0];
     assert.deepEqual(after?.links, before?.links);
@@ -106,13 +124,26 @@ describe('mount: bad input', () => {
 
   test('bad options and options an engine cannot do are refused, every problem named', async () => {
     const res = await runCli(
-      ['mount', 'add', bucket, '--root', box.root('r'), '--cache-size', 'lots', '--dir-cache', 'soon'],
+      [
+        'mount',
+        'add',
+        bucket,
+        '--root',
+        box.root('r'),
+        '--cache-size',
+        'lots',
+        '--dir-cache',
+        'soon',
+      ],
       box.env(),
     );
     failsWith(res, 2, /cache size must look like 500M or 1G/);
     assert.match(res.stderr, /dir cache must be a duration/);
     failsWith(
-      await runCli(['mount', 'add', bucket, '--root', box.root('r'), '--engine', 's3fs', '--exclude', '*.tmp'], box.env()),
+      await runCli(
+        ['mount', 'add', bucket, '--root', box.root('r'), '--engine', 's3fs', '--exclude', '*.tmp'],
+        box.env(),
+      ),
       2,
       /s3fs cannot hide paths/,
     );
@@ -120,7 +151,10 @@ describe('mount: bad input', () => {
   });
 
   test('mounting again with other options is a conflict, not a silent change', async () => {
-    assert.equal((await runCli(['mount', 'add', bucket, '--root', box.root('a')], box.env())).code, 0);
+    assert.equal(
+      (await runCli(['mount', 'add', bucket, '--root', box.root('a')], box.env())).code,
+      0,
+    );
     failsWith(
       await runCli(['mount', 'add', bucket, '--root', box.root('b'), '--read-only'], box.env()),
       1,
@@ -135,8 +169,15 @@ describe('mount: bad input', () => {
     const mountPoint = join(box.mountDir, bucket);
     await mkdir(mountPoint, { recursive: true });
     await writeFile(join(mountPoint, 'stray.txt'), 'written while unmounted\n');
-    failsWith(await runCli(['mount', 'add', bucket, '--root', box.root('r')], box.env()), 1, /is not empty \(stray.txt\)/);
-    assert.equal(await readFile(join(mountPoint, 'stray.txt'), 'utf8'), 'written while unmounted\n');
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', box.root('r')], box.env()),
+      1,
+      /is not empty \(stray.txt\)/,
+    );
+    assert.equal(
+      await readFile(join(mountPoint, 'stray.txt'), 'utf8'),
+      'written while unmounted\n',
+    );
     assert.deepEqual(await mountsUnder(box.dir), []);
     const [rec] = await records();
     assert.equal(rec?.state, 'error');
@@ -197,7 +238,7 @@ describe('mount: a machine that cannot mount', () => {
       assert.equal(await readlink(join(r, bucket)), join(box.mountDir, bucket), 'link kept');
       const [rec] = await records();
       assert.equal(rec?.state, 'running');
-      assert.equal((await handle.readFile('utf8')), 'content\n', 'the open file still reads');
+      assert.equal(await handle.readFile('utf8'), 'content\n', 'the open file still reads');
     } finally {
       await handle.close();
     }

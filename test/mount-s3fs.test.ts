@@ -44,7 +44,9 @@ test('s3fs: mount, read through both links, no key in argv, unmount', async () =
   assert.match(argv, /^s3fs\0/);
   assert.ok(argv.includes('\0ro\0'), 'read-only');
   assert.ok(!argv.includes(fixture.s3.secretAccessKey), argv);
-  const [rec] = JSON.parse((await runCli(['mount', 'list', '--json'], box.env())).stdout) as MountRecord[];
+  const [rec] = JSON.parse(
+    (await runCli(['mount', 'list', '--json'], box.env())).stdout,
+  ) as MountRecord[];
   assert.equal(rec?.engine, 's3fs');
   assert.equal(rec?.pid, pid);
   assert.equal(rec?.healthy, true);

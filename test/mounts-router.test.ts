@@ -7,7 +7,12 @@ import { lstat, mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import express, { type ErrorRequestHandler } from 'express';
 import { useTestS3 } from './support/s3-fixture.ts';
-import { makeSandbox, mountsUnder, seedBucket, type MountSandbox } from './support/mount-sandbox.ts';
+import {
+  makeSandbox,
+  mountsUnder,
+  seedBucket,
+  type MountSandbox,
+} from './support/mount-sandbox.ts';
 import { isBucketspaceError, type ErrorCode } from '../services/common/errors.ts';
 import type { MountContext } from '../services/mounts/mount-context.ts';
 import { mountsRouter } from '../services/mounts/mounts-router.ts';
@@ -125,7 +130,10 @@ describe('REST API /api/v0/mounts', () => {
 
     const moved = await call('PATCH', `/${bucket}`, { roots: [r2] });
     assert.equal(moved.status, 200, JSON.stringify(moved.json));
-    assert.deepEqual(record(moved.json).links.map((l) => l.path), [join(r2, bucket)]);
+    assert.deepEqual(
+      record(moved.json).links.map((l) => l.path),
+      [join(r2, bucket)],
+    );
     assert.equal(record(moved.json).pid, pid, 'links change without a remount');
     await assert.rejects(lstat(join(r1, bucket)), { code: 'ENOENT' });
     assert.equal(await readlink(join(r2, bucket)), join(box.mountDir, bucket));
@@ -144,7 +152,10 @@ describe('REST API /api/v0/mounts', () => {
     assert.match(JSON.stringify(bad.json), /color/);
     assert.equal((await call('POST', '/', { bucket, roots: ['relative/dir'] })).status, 400);
     assert.equal((await call('POST', '/', { bucket: 'Not_A_Bucket' })).status, 400);
-    assert.equal((await call('POST', '/', { bucket, roots: [box.root('r')], cacheMode: 'huge' })).status, 400);
+    assert.equal(
+      (await call('POST', '/', { bucket, roots: [box.root('r')], cacheMode: 'huge' })).status,
+      400,
+    );
     assert.equal((await call('GET', '/Not_A_Bucket')).status, 400);
     assert.equal((await call('GET', `/${bucket}`)).status, 404);
     assert.equal((await call('POST', `/${bucket}/start`)).status, 404);

@@ -37,7 +37,10 @@ describe('mount: one mount per bucket, many links', () => {
   test('two roots -> one mount, two symlinks, files readable through both', async () => {
     const r1 = box.root('project1');
     const r2 = box.root('project2');
-    const res = await runCli(['mount', 'add', `s3://${bucket}`, '--root', r1, '--root', r2], box.env());
+    const res = await runCli(
+      ['mount', 'add', `s3://${bucket}`, '--root', r1, '--root', r2],
+      box.env(),
+    );
     assert.equal(res.code, 0, res.stderr);
     const mountPoint = join(box.mountDir, bucket);
     assert.deepEqual(await mountsUnder(box.dir), [mountPoint]);
@@ -86,7 +89,10 @@ describe('mount: one mount per bucket, many links', () => {
   test('unmount removes the mount and every link still pointing at it; anything else is left and reported', async () => {
     const r1 = box.root('keep');
     const r2 = box.root('replaced');
-    assert.equal((await runCli(['mount', 'add', bucket, '--root', r1, '--root', r2], box.env())).code, 0);
+    assert.equal(
+      (await runCli(['mount', 'add', bucket, '--root', r1, '--root', r2], box.env())).code,
+      0,
+    );
     // Someone replaced the second link by a directory of their own.
     await rm(join(r2, bucket));
     await mkdir(join(r2, bucket, 'mine'), { recursive: true });
@@ -96,7 +102,10 @@ describe('mount: one mount per bucket, many links', () => {
     assert.deepEqual(await mountsUnder(box.dir), []);
     assert.deepEqual(await processesUsing(box.dir), []);
     await assert.rejects(lstat(join(r1, bucket)), { code: 'ENOENT' });
-    assert.ok((await lstat(join(r2, bucket, 'mine'))).isDirectory(), 'their directory is untouched');
+    assert.ok(
+      (await lstat(join(r2, bucket, 'mine'))).isDirectory(),
+      'their directory is untouched',
+    );
     assert.match(res.stderr, new RegExp(`left ${join(r2, bucket)} alone: it is now a directory`));
     assert.match(res.stdout, /removed 1 link\b/);
     const list = await runCli(['mount', 'list', '--json'], box.env());
@@ -105,7 +114,10 @@ describe('mount: one mount per bucket, many links', () => {
 
   test('the registry survives restarts: a new process sees the mount, stop and start bring links back', async () => {
     const r1 = box.root('one');
-    assert.equal((await runCli(['mount', 'add', bucket, '--root', r1, '--auto'], box.env())).code, 0);
+    assert.equal(
+      (await runCli(['mount', 'add', bucket, '--root', r1, '--auto'], box.env())).code,
+      0,
+    );
     const [before] = listJson((await runCli(['mount', 'list', '--json'], box.env())).stdout);
     assert.equal(before?.state, 'running');
     assert.equal(before?.healthy, true);

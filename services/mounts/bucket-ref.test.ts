@@ -11,7 +11,16 @@ test('a bare name, s3:// and a trailing slash all name the bucket', () => {
 });
 
 test('names breaking S3 rules are refused with every rule named', () => {
-  for (const bad of ['ab', 'Upper', 'has_underscore', '-dash', 'a..b', '192.168.1.1', '', 's3://']) {
+  for (const bad of [
+    'ab',
+    'Upper',
+    'has_underscore',
+    '-dash',
+    'a..b',
+    '192.168.1.1',
+    '',
+    's3://',
+  ]) {
     assert.throws(
       () => parseBucketRef(bad),
       (err) => isBucketspaceError(err, 'INVALID_INPUT') && /invalid bucket name/.test(err.message),

@@ -9,7 +9,12 @@ const SECRET = 'wJalrXUtnFEMI-very-secret';
 const spec: MountSpec = {
   bucket: 'data',
   mountPoint: '/tmp/ana/bucketspace/data',
-  source: { kind: 's3', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true },
+  source: {
+    kind: 's3',
+    endpoint: 'http://127.0.0.1:9000',
+    region: 'us-east-1',
+    forcePathStyle: true,
+  },
   options: DEFAULT_OPTIONS,
   credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET },
   cacheDir: '/state/cache/data',
@@ -78,7 +83,11 @@ test('rclone: every option becomes its flag; AWS without keys uses the default c
   assert.equal(cmd.env.RCLONE_CONFIG_BUCKETSPACE_PROVIDER, 'AWS');
   assert.equal(cmd.env.RCLONE_CONFIG_BUCKETSPACE_ENV_AUTH, 'true');
   assert.equal(cmd.env.RCLONE_CONFIG_BUCKETSPACE_ENDPOINT, undefined);
-  assert.equal(cmd.env.RCLONE_CONFIG_BUCKETSPACE_ACL, undefined, 'stray settings of our remote are dropped');
+  assert.equal(
+    cmd.env.RCLONE_CONFIG_BUCKETSPACE_ACL,
+    undefined,
+    'stray settings of our remote are dropped',
+  );
 });
 
 test('rclone: an existing remote is used as configured, with no remote in the environment', () => {
@@ -88,7 +97,10 @@ test('rclone: an existing remote is used as configured, with no remote in the en
 });
 
 test('s3fs: foreground, options as -o, keys in the environment only', () => {
-  const cmd = s3fsCommand({ ...spec, options: { ...DEFAULT_OPTIONS, readOnly: true, dirCacheMs: 1500 } }, base);
+  const cmd = s3fsCommand(
+    { ...spec, options: { ...DEFAULT_OPTIONS, readOnly: true, dirCacheMs: 1500 } },
+    base,
+  );
   assert.equal(cmd.file, 's3fs');
   assert.deepEqual(cmd.args, [
     'data',

@@ -50,7 +50,7 @@ export class FuseHost implements MountHost {
     return this.findProgram('fusermount3') ?? this.findProgram('fusermount');
   }
 
-  async checkCanMount(program: string, installHint: string): Promise<void> {
+  checkCanMount(program: string, installHint: string): void {
     const { kind } = this.options;
     if (kind === 'unsupported') {
       throw new BucketspaceError('MOUNT_UNAVAILABLE', 'mounting buckets needs Linux or macOS');
@@ -65,7 +65,10 @@ export class FuseHost implements MountHost {
     if (kind === 'macos') {
       const fs = ['/Library/Filesystems/macfuse.fs', '/Library/Filesystems/osxfuse.fs'];
       if (!fs.some((p) => existsSync(p))) {
-        throw new BucketspaceError('MOUNT_UNAVAILABLE', `macFUSE is missing: ${fuseInstallHint(kind)}`);
+        throw new BucketspaceError(
+          'MOUNT_UNAVAILABLE',
+          `macFUSE is missing: ${fuseInstallHint(kind)}`,
+        );
       }
       return;
     }
@@ -231,7 +234,11 @@ export class FuseHost implements MountHost {
       execFile(
         file,
         args,
-        { timeout: timeoutMs, killSignal: 'SIGKILL', env: { PATH: this.options.path, LC_ALL: 'C' } },
+        {
+          timeout: timeoutMs,
+          killSignal: 'SIGKILL',
+          env: { PATH: this.options.path, LC_ALL: 'C' },
+        },
         (err, stdout, stderr) => {
           const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
           resolve({
@@ -246,7 +253,10 @@ export class FuseHost implements MountHost {
   }
 }
 
-export function busyError(path: string, busy: { pid: number; command: string }[]): BucketspaceError {
+export function busyError(
+  path: string,
+  busy: { pid: number; command: string }[],
+): BucketspaceError {
   const who = busy
     .slice(0, 5)
     .map((b) => `${b.command} (pid ${b.pid})`)

@@ -27,7 +27,10 @@ test('mounting: create when free, keep our link, refuse anything else', () => {
   ] as const) {
     const d = planLink(LINK, MP, state);
     assert.equal(d.action, 'refuse');
-    assert.ok(d.action === 'refuse' && d.reason.includes(words) && d.reason.includes(LINK), JSON.stringify(d));
+    assert.ok(
+      d.action === 'refuse' && d.reason.includes(words) && d.reason.includes(LINK),
+      JSON.stringify(d),
+    );
   }
 });
 

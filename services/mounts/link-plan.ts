@@ -9,14 +9,10 @@ export type PathState =
   | { kind: 'other' };
 
 export type LinkDecision =
-  | { action: 'create' }
-  | { action: 'keep' }
-  | { action: 'refuse'; reason: string };
+  { action: 'create' } | { action: 'keep' } | { action: 'refuse'; reason: string };
 
 export type UnlinkDecision =
-  | { action: 'remove' }
-  | { action: 'gone' }
-  | { action: 'leave'; reason: string };
+  { action: 'remove' } | { action: 'gone' } | { action: 'leave'; reason: string };
 
 /** The symlink for a root: `<root>/<bucket>`. */
 export function linkPathFor(root: string, bucket: string): string {
@@ -44,7 +40,8 @@ function describe(state: PathState): string {
 /** Create the link, keep ours, or refuse: nothing that is not our symlink is ever replaced. */
 export function planLink(link: string, mountPoint: string, state: PathState): LinkDecision {
   if (state.kind === 'missing') return { action: 'create' };
-  if (state.kind === 'symlink' && pointsAt(link, state.target, mountPoint)) return { action: 'keep' };
+  if (state.kind === 'symlink' && pointsAt(link, state.target, mountPoint))
+    return { action: 'keep' };
   return {
     action: 'refuse',
     reason: `${link} is already ${describe(state)}, not a link to ${mountPoint}; move it away or pick another --root`,
@@ -54,7 +51,8 @@ export function planLink(link: string, mountPoint: string, state: PathState): Li
 /** Remove only a symlink that still points at our mount; anything else stays and is reported. */
 export function planUnlink(link: string, mountPoint: string, state: PathState): UnlinkDecision {
   if (state.kind === 'missing') return { action: 'gone' };
-  if (state.kind === 'symlink' && pointsAt(link, state.target, mountPoint)) return { action: 'remove' };
+  if (state.kind === 'symlink' && pointsAt(link, state.target, mountPoint))
+    return { action: 'remove' };
   return {
     action: 'leave',
     reason: `left ${link} alone: it is now ${describe(state)}, not a link to ${mountPoint}`,
@@ -71,7 +69,11 @@ export function isInside(path: string, dir: string): boolean {
  * A root (resolved through symlinks) inside the mount directory would put the
  * link inside a mount (or be the mount point itself).
  */
-export function rootProblem(realRoot: string, realMountDir: string, root: string): string | undefined {
+export function rootProblem(
+  realRoot: string,
+  realMountDir: string,
+  root: string,
+): string | undefined {
   return isInside(realRoot, realMountDir)
     ? `--root ${root} is inside the mount directory ${realMountDir}: a link there would be inside a mount; pick a directory outside it`
     : undefined;

@@ -122,7 +122,11 @@ export async function listAction(io: CommandIo, flags: MountFlags): Promise<void
   });
 }
 
-export async function statusAction(io: CommandIo, flags: MountFlags, bucket: string): Promise<void> {
+export async function statusAction(
+  io: CommandIo,
+  flags: MountFlags,
+  bucket: string,
+): Promise<void> {
   await withMounts(io, flags, async ({ manager }) => {
     const { record, health } = await manager.status(bucket);
     const events = manager.events(record.bucket, 10);

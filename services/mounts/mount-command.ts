@@ -35,15 +35,23 @@ export function addCommonMountOptions(cmd: Command): Command {
 /** Options that say how to mount (add, and the mount-bucket bin). */
 export function addMountingOptions(cmd: Command): Command {
   return cmd
-    .option('--root <dir...>', 'make <dir>/<bucket> a link to the mount (repeatable; default MOUNT_DEFAULT_ROOT)')
+    .option(
+      '--root <dir...>',
+      'make <dir>/<bucket> a link to the mount (repeatable; default MOUNT_DEFAULT_ROOT)',
+    )
     .option('--read-only', 'mount read-only')
     .option('--auto', 'mount it whenever `bucketspace mount daemon` starts')
     .addOption(new Option('--engine <engine>', 'FUSE client (MOUNT_ENGINE)').choices(ENGINE_NAMES))
-    .addOption(new Option('--cache-mode <mode>', 'local cache (default writes)').choices(CACHE_MODES))
+    .addOption(
+      new Option('--cache-mode <mode>', 'local cache (default writes)').choices(CACHE_MODES),
+    )
     .option('--cache-size <size>', 'most the local cache may hold, e.g. 1G (rclone)')
     .option('--dir-cache <duration>', 'how long listings are cached, e.g. 1m')
     .option('--exclude <pattern...>', 'hide paths matching these rclone filter patterns (rclone)')
-    .option('--remote <name>', 'mount from this rclone remote instead of the S3 settings (MOUNT_RCLONE_REMOTE)');
+    .option(
+      '--remote <name>',
+      'mount from this rclone remote instead of the S3 settings (MOUNT_RCLONE_REMOTE)',
+    );
 }
 
 export function mountCommand(io: CommandIo): Command {
@@ -75,7 +83,11 @@ export function mountCommand(io: CommandIo): Command {
     });
 
   for (const [name, verb, description] of [
-    ['stop', 'unmounted', 'unmount and remove its links (still recorded: `mount start` brings both back)'],
+    [
+      'stop',
+      'unmounted',
+      'unmount and remove its links (still recorded: `mount start` brings both back)',
+    ],
     ['remove', 'removed', 'unmount, remove its links, and forget it'],
   ] as const) {
     addCommonMountOptions(mount.command(name))
@@ -101,7 +113,9 @@ export function mountCommand(io: CommandIo): Command {
     .action(async (_opts, cmd: Command) => listAction(io, cmd.optsWithGlobals<MountFlags>()));
 
   addCommonMountOptions(mount.command('status'))
-    .description('one mount in detail, checked now; exit code 0 only when it is mounted and answering')
+    .description(
+      'one mount in detail, checked now; exit code 0 only when it is mounted and answering',
+    )
     .argument('<bucket>', 'bucket name or s3://bucket')
     .option('--json', 'print JSON')
     .action(async (bucket: string, _opts, cmd: Command) =>

@@ -9,7 +9,9 @@ import { finishMountSettings, MOUNT_SETTINGS, type MountSettings } from './mount
 import { platformKind, type PlatformFacts } from './platform-defaults.ts';
 
 /** The S3 settings that say where a bucket is (the bucket itself is named per mount). */
-const { bucket: _bucket, ...S3_CONNECTION_SETTINGS } = S3_SETTINGS;
+const S3_CONNECTION_SETTINGS = Object.fromEntries(
+  Object.entries(S3_SETTINGS).filter(([key]) => key !== 'bucket'),
+) as Omit<typeof S3_SETTINGS, 'bucket'>;
 
 export interface MountContext {
   manager: MountManager;

@@ -5,7 +5,13 @@ import type { Logger } from '../common/logger.ts';
 import { withBucketLease } from './bucket-lease.ts';
 import { parseBucketRef } from './bucket-ref.ts';
 import { ensureLinks, planLinks, removeLinks } from './mount-links.ts';
-import { optionConflicts, resolveOptions, type MountOptionsInput, DEFAULT_OPTIONS, needsRemount } from './mount-options.ts';
+import {
+  optionConflicts,
+  resolveOptions,
+  type MountOptionsInput,
+  DEFAULT_OPTIONS,
+  needsRemount,
+} from './mount-options.ts';
 import { endMountProcess, launchMount } from './mount-process.ts';
 import type { MountRegistry } from './mount-registry.ts';
 import { rcloneEngine } from './rclone-engine.ts';
@@ -181,20 +187,31 @@ export class MountManager {
     const { options, problems } = resolveOptions(input, before?.options ?? DEFAULT_OPTIONS);
     problems.push(...engine.problems(source, options));
     if (problems.length > 0) {
-      throw new BucketspaceError('INVALID_INPUT', `cannot mount ${bucket}: ${problems.join('; ')}`, {
-        details: { problems },
-      });
+      throw new BucketspaceError(
+        'INVALID_INPUT',
+        `cannot mount ${bucket}: ${problems.join('; ')}`,
+        {
+          details: { problems },
+        },
+      );
     }
     const mountPoint = before?.mountPoint ?? this.mountPointFor(bucket);
     const roots = input.roots && input.roots.length > 0 ? input.roots : [this.o.config.defaultRoot];
     const links = await planLinks({ roots, bucket, mountPoint, ...this.o.config });
-    if (input.start !== false) await this.o.host.checkCanMount(engine.program, engine.installHint);
+    if (input.start !== false) this.o.host.checkCanMount(engine.program, engine.installHint);
     return this.lease(bucket, async () => {
       const existing = this.o.registry.get(bucket);
       if (existing) this.refuseDifferent(existing, input, engine.name, options);
       this.o.registry.transaction(() => {
         if (!existing) {
-          this.o.registry.insert({ bucket, mountPoint, engine: engine.name, source, options, auto: input.auto === true });
+          this.o.registry.insert({
+            bucket,
+            mountPoint,
+            engine: engine.name,
+            source,
+            options,
+            auto: input.auto === true,
+          });
         } else if (input.auto === true && !existing.auto) {
           this.o.registry.updateConfig(bucket, { auto: true });
         }
@@ -217,7 +234,9 @@ export class MountManager {
     }
     const remote = existing.source.kind === 'remote' ? existing.source.name : undefined;
     if (input.remote !== undefined && input.remote !== remote) {
-      differences.push(`source: mounted from ${remote ?? 'the S3 settings'}, asked for remote ${input.remote}`);
+      differences.push(
+        `source: mounted from ${remote ?? 'the S3 settings'}, asked for remote ${input.remote}`,
+      );
     }
     if (differences.length > 0) {
       throw new BucketspaceError(
@@ -232,7 +251,7 @@ export class MountManager {
     const bucket = parseBucketRef(bucketRef);
     const rec = this.require(bucket);
     const engine = this.engine(rec.engine);
-    await this.o.host.checkCanMount(engine.program, engine.installHint);
+    this.o.host.checkCanMount(engine.program, engine.installHint);
     return this.lease(bucket, () => this.startLocked(bucket));
   }
 
@@ -246,7 +265,10 @@ export class MountManager {
       return this.finishLinks(bucket);
     }
     if (health.mounted) {
-      logger.warn({ bucket, reason: health.reason }, 'unmounting a stale mount before mounting again');
+      logger.warn(
+        { bucket, reason: health.reason },
+        'unmounting a stale mount before mounting again',
+      );
       await host.unmount(rec.mountPoint, { lazy: true });
     }
     if (rec.pid !== null) await endMountProcess(host, rec.pid, rec.mountPoint);
@@ -287,10 +309,18 @@ export class MountManager {
         registry.recordFailure(bucket, message, 'error');
         registry.setStatus(bucket, { pid: null, healthy: false, checked: true });
       });
-      throw new BucketspaceError('MOUNT_FAILED', message, { retryable: true, details: { bucket, logFile } });
+      throw new BucketspaceError('MOUNT_FAILED', message, {
+        retryable: true,
+        details: { bucket, logFile },
+      });
     }
     registry.transaction(() => {
-      registry.setStatus(bucket, { state: 'running', pid: outcome.pid, healthy: true, checked: true });
+      registry.setStatus(bucket, {
+        state: 'running',
+        pid: outcome.pid,
+        healthy: true,
+        checked: true,
+      });
       registry.recordEvent(bucket, 'info', `mounted at ${rec.mountPoint} (pid ${outcome.pid})`);
     });
     logger.info({ bucket, pid: outcome.pid }, 'mounted');
@@ -318,7 +348,9 @@ export class MountManager {
   async stop(bucketRef: string, options: { force?: boolean } = {}): Promise<UnmountResult> {
     const bucket = parseBucketRef(bucketRef);
     this.require(bucket);
-    return this.lease(bucket, () => this.stopLocked(bucket, { force: options.force === true, keepLinks: false }));
+    return this.lease(bucket, () =>
+      this.stopLocked(bucket, { force: options.force === true, keepLinks: false }),
+    );
   }
 
   /** Unmount, remove the links, and forget the mount. */
@@ -326,7 +358,10 @@ export class MountManager {
     const bucket = parseBucketRef(bucketRef);
     this.require(bucket);
     return this.lease(bucket, async () => {
-      const result = await this.stopLocked(bucket, { force: options.force === true, keepLinks: false });
+      const result = await this.stopLocked(bucket, {
+        force: options.force === true,
+        keepLinks: false,
+      });
       this.o.registry.transaction(() => this.o.registry.delete(bucket));
       this.o.logger.info({ bucket }, 'mount removed from the registry');
       return { ...result, record: undefined };
@@ -355,7 +390,11 @@ export class MountManager {
       registry.recordEvent(bucket, 'info', 'unmounted');
     });
     logger.info({ bucket, removedLinks: links.removed.length }, 'unmounted');
-    return { record: this.require(bucket), removedLinks: links.removed, leftAlone: links.leftAlone };
+    return {
+      record: this.require(bucket),
+      removedLinks: links.removed,
+      leftAlone: links.leftAlone,
+    };
   }
 
   /** Change options, engine, auto or roots; a running mount is remounted when it must be. */
@@ -368,24 +407,34 @@ export class MountManager {
       const { options, problems } = resolveOptions(input, rec.options);
       problems.push(...engine.problems(rec.source, options));
       if (problems.length > 0) {
-        throw new BucketspaceError('INVALID_INPUT', `cannot change ${bucket}: ${problems.join('; ')}`);
+        throw new BucketspaceError(
+          'INVALID_INPUT',
+          `cannot change ${bucket}: ${problems.join('; ')}`,
+        );
       }
       let wanted: MountLink[] | undefined;
       if (input.roots !== undefined) {
         const known = new Set(rec.links.map((l) => l.path));
-        const fresh = await planLinks({ roots: input.roots, bucket, mountPoint: rec.mountPoint, ...this.o.config });
+        const fresh = await planLinks({
+          roots: input.roots,
+          bucket,
+          mountPoint: rec.mountPoint,
+          ...this.o.config,
+        });
         wanted = fresh.map((l) => rec.links.find((k) => k.path === l.path) ?? l);
         for (const l of fresh) known.delete(l.path);
         const dropped = rec.links.filter((l) => known.has(l.path));
         await removeLinks(dropped, rec.mountPoint);
       }
       const remount =
-        rec.state !== 'stopped' && (engine.name !== rec.engine || needsRemount(rec.options, options));
+        rec.state !== 'stopped' &&
+        (engine.name !== rec.engine || needsRemount(rec.options, options));
       if (remount) await this.stopLocked(bucket, { force: false, keepLinks: true });
       this.o.registry.transaction(() => {
         this.o.registry.updateConfig(bucket, { engine: engine.name, options, auto: input.auto });
         if (wanted) {
-          for (const l of rec.links) if (!wanted.some((w) => w.path === l.path)) this.o.registry.removeLink(l.path);
+          for (const l of rec.links)
+            if (!wanted.some((w) => w.path === l.path)) this.o.registry.removeLink(l.path);
           for (const l of wanted) this.o.registry.addLink(bucket, l);
         }
       });
@@ -431,7 +480,11 @@ export class MountManager {
    * back; a stale or missing one is recorded as a failure, lazily unmounted
    * and mounted again. Stopped mounts are left alone.
    */
-  async heal(bucket: string): Promise<{ action: 'skipped' | 'healthy' | 'remounted' | 'failed'; problems: string[]; error?: string }> {
+  async heal(bucket: string): Promise<{
+    action: 'skipped' | 'healthy' | 'remounted' | 'failed';
+    problems: string[];
+    error?: string;
+  }> {
     return this.lease(bucket, async () => {
       const rec = this.o.registry.get(bucket);
       if (!rec || rec.state === 'stopped') return { action: 'skipped' as const, problems: [] };
@@ -440,23 +493,32 @@ export class MountManager {
         this.o.registry.transaction(() =>
           this.o.registry.setStatus(bucket, { state: 'running', healthy: true, checked: true }),
         );
-        return { action: 'healthy' as const, problems: await ensureLinks(rec.links, rec.mountPoint) };
+        return {
+          action: 'healthy' as const,
+          problems: await ensureLinks(rec.links, rec.mountPoint),
+        };
       }
       const reason = `health check failed: ${health.reason ?? 'unknown'}`;
       this.o.logger.warn({ bucket, reason }, 'mount unhealthy; remounting');
       this.o.registry.transaction(() => {
         this.o.registry.recordFailure(bucket, reason, 'error');
         this.o.registry.setStatus(bucket, { healthy: false, checked: true });
-        this.o.registry.recordEvent(bucket, 'remount', `remounting after: ${health.reason ?? 'unknown'}`);
+        this.o.registry.recordEvent(
+          bucket,
+          'remount',
+          `remounting after: ${health.reason ?? 'unknown'}`,
+        );
       });
       try {
         const engine = this.engine(rec.engine);
-        await this.o.host.checkCanMount(engine.program, engine.installHint);
+        this.o.host.checkCanMount(engine.program, engine.installHint);
         const result = await this.startLocked(bucket);
         return { action: 'remounted' as const, problems: result.problems };
       } catch (err) {
         if (!isBucketspaceError(err, 'MOUNT_FAILED')) {
-          this.o.registry.transaction(() => this.o.registry.recordFailure(bucket, errorMessage(err), 'error'));
+          this.o.registry.transaction(() =>
+            this.o.registry.recordFailure(bucket, errorMessage(err), 'error'),
+          );
         }
         return { action: 'failed' as const, problems: [], error: errorMessage(err) };
       }

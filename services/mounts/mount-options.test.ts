@@ -42,7 +42,10 @@ test('every bad option is named at once', () => {
 test('input applies over recorded options; only explicit differences conflict', () => {
   const recorded = { ...DEFAULT_OPTIONS, readOnly: true };
   const sameInput = { readOnly: true };
-  assert.deepEqual(optionConflicts(recorded, resolveOptions(sameInput, recorded).options, sameInput), []);
+  assert.deepEqual(
+    optionConflicts(recorded, resolveOptions(sameInput, recorded).options, sameInput),
+    [],
+  );
   assert.deepEqual(optionConflicts(recorded, resolveOptions({}, recorded).options, {}), []);
   const input = { readOnly: false, cacheMode: 'off' };
   const asked = resolveOptions(input, recorded).options;

@@ -35,7 +35,9 @@ export function resolveOptions(
     if ((CACHE_MODES as readonly string[]).includes(input.cacheMode)) {
       options.cacheMode = input.cacheMode as CacheMode;
     } else {
-      problems.push(`cache mode must be one of ${CACHE_MODES.join(', ')} (got "${input.cacheMode}")`);
+      problems.push(
+        `cache mode must be one of ${CACHE_MODES.join(', ')} (got "${input.cacheMode}")`,
+      );
     }
   }
   if (input.cacheSize !== undefined) {
@@ -43,8 +45,7 @@ export function resolveOptions(
     else problems.push(`cache size must look like 500M or 1G (got "${input.cacheSize}")`);
   }
   if (input.dirCache !== undefined) {
-    const ms =
-      typeof input.dirCache === 'number' ? input.dirCache : parseDuration(input.dirCache);
+    const ms = typeof input.dirCache === 'number' ? input.dirCache : parseDuration(input.dirCache);
     if (ms !== undefined && ms >= 0) options.dirCacheMs = ms;
     else problems.push(`dir cache must be a duration like 30s or 1m (got "${input.dirCache}")`);
   }
@@ -57,7 +58,11 @@ export function resolveOptions(
 }
 
 /** Fields the user asked for explicitly that differ from what is recorded, described. */
-export function optionConflicts(recorded: MountOptions, asked: MountOptions, input: MountOptionsInput): string[] {
+export function optionConflicts(
+  recorded: MountOptions,
+  asked: MountOptions,
+  input: MountOptionsInput,
+): string[] {
   const out: string[] = [];
   const say = (name: string, a: unknown, b: unknown) =>
     out.push(`${name}: mounted with ${JSON.stringify(a)}, asked for ${JSON.stringify(b)}`);

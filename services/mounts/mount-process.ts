@@ -27,7 +27,11 @@ export async function launchMount(options: {
   for (;;) {
     const exit = proc.exited();
     if (exit !== undefined) {
-      return { ok: false, pid: proc.pid, reason: `${options.command.file} stopped (${exit}): ${await logTail(options.logFile)}` };
+      return {
+        ok: false,
+        pid: proc.pid,
+        reason: `${options.command.file} stopped (${exit}): ${await logTail(options.logFile)}`,
+      };
     }
     if (await host.isMounted(mountPoint)) {
       const stat = await host.statTimed(mountPoint, options.statTimeoutMs);

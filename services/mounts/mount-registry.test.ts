@@ -23,7 +23,12 @@ const mount = (bucket: string): NewMount => ({
   bucket,
   mountPoint: `/tmp/u/bucketspace/${bucket}`,
   engine: 'rclone',
-  source: { kind: 's3', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true },
+  source: {
+    kind: 's3',
+    endpoint: 'http://127.0.0.1:9000',
+    region: 'us-east-1',
+    forcePathStyle: true,
+  },
   options: { ...DEFAULT_OPTIONS, excludes: ['*.tmp'] },
   auto: true,
 });
@@ -39,7 +44,10 @@ test('a new registry is created with its schema version, in WAL mode, and reopen
     });
     reg.close();
     const db = new DatabaseSync(path);
-    assert.deepEqual({ ...db.prepare('SELECT version FROM schema_version').get() }, { version: SCHEMA_VERSION });
+    assert.deepEqual(
+      { ...db.prepare('SELECT version FROM schema_version').get() },
+      { version: SCHEMA_VERSION },
+    );
     assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
     db.close();
 
@@ -54,7 +62,10 @@ test('a new registry is created with its schema version, in WAL mode, and reopen
     assert.ok(rec.lastCheckAt !== null);
     assert.deepEqual(rec.options.excludes, ['*.tmp']);
     assert.deepEqual(rec.source, mount('data').source);
-    assert.deepEqual(rec.links.map((l) => l.path), ['/home/u/p1/data', '/home/u/p2/data']);
+    assert.deepEqual(
+      rec.links.map((l) => l.path),
+      ['/home/u/p1/data', '/home/u/p2/data'],
+    );
     again.close();
   }));
 
@@ -71,7 +82,8 @@ test('failures are counted, kept as the last error, and logged as events (newest
   withRegistry((path) => {
     const reg = MountRegistry.open(path);
     reg.transaction(() => reg.insert(mount('data')));
-    for (let i = 0; i < 120; i += 1) reg.transaction(() => reg.recordFailure('data', `failure ${i}`, 'error'));
+    for (let i = 0; i < 120; i += 1)
+      reg.transaction(() => reg.recordFailure('data', `failure ${i}`, 'error'));
     const rec = reg.get('data');
     assert.equal(rec?.failures, 120);
     assert.equal(rec?.state, 'error');
@@ -131,8 +143,16 @@ test('leases: one holder at a time; a dead holder or an expired lease loses it',
     const refused = reg.tryLease('b', 'tok-b', 60_000, alive);
     assert.equal(refused.ok, false);
     assert.ok(!refused.ok && refused.pid === process.pid);
-    assert.deepEqual(reg.tryLease('b', 'tok-a', 60_000, alive), { ok: true }, 'the holder may renew');
-    assert.deepEqual(reg.tryLease('b', 'tok-b', 60_000, () => false), { ok: true }, 'holder process gone');
+    assert.deepEqual(
+      reg.tryLease('b', 'tok-a', 60_000, alive),
+      { ok: true },
+      'the holder may renew',
+    );
+    assert.deepEqual(
+      reg.tryLease('b', 'tok-b', 60_000, () => false),
+      { ok: true },
+      'holder process gone',
+    );
     now += 60_001;
     assert.deepEqual(reg.tryLease('b', 'tok-c', 60_000, alive), { ok: true }, 'expired');
     reg.releaseLease('b', 'tok-a'); // not the holder: no effect

@@ -118,13 +118,14 @@ export class MountRegistry {
 
   get(bucket: string): MountRecord | undefined {
     const row = this.db.prepare('SELECT * FROM mounts WHERE bucket = ?').get(bucket) as
-      | MountRow
-      | undefined;
+      MountRow | undefined;
     return row ? this.toRecord(row) : undefined;
   }
 
   list(): MountRecord[] {
-    const rows = this.db.prepare('SELECT * FROM mounts ORDER BY bucket').all() as unknown as MountRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM mounts ORDER BY bucket')
+      .all() as unknown as MountRow[];
     return rows.map((r) => this.toRecord(r));
   }
 
@@ -191,7 +192,8 @@ export class MountRegistry {
     const { sets, values, set } = assignments();
     if (patch.state !== undefined) set('state', patch.state);
     if (patch.pid !== undefined) set('pid', patch.pid);
-    if (patch.healthy !== undefined) set('healthy', patch.healthy === null ? null : patch.healthy ? 1 : 0);
+    if (patch.healthy !== undefined)
+      set('healthy', patch.healthy === null ? null : patch.healthy ? 1 : 0);
     if (patch.checked) set('last_check_at', this.now());
     if (patch.state === 'running') sets.push('last_error = NULL');
     if (sets.length === 0) return;
@@ -203,8 +205,7 @@ export class MountRegistry {
   /** Record a link; throws CONFLICT when the path is another bucket's link. */
   addLink(bucket: string, link: MountLink): void {
     const owner = this.db.prepare('SELECT bucket FROM links WHERE path = ?').get(link.path) as
-      | { bucket: string }
-      | undefined;
+      { bucket: string } | undefined;
     if (owner && owner.bucket !== bucket) {
       throw new BucketspaceError(
         'CONFLICT',
@@ -273,8 +274,7 @@ export class MountRegistry {
     const host = hostname();
     return this.transaction(() => {
       const row = this.db.prepare('SELECT * FROM leases WHERE name = ?').get(name) as
-        | { token: string; host: string; pid: number; expires_at: number }
-        | undefined;
+        { token: string; host: string; pid: number; expires_at: number } | undefined;
       const now = this.clock.now();
       const free =
         row === undefined ||

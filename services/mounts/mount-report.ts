@@ -22,12 +22,11 @@ export function formatMountList(records: MountRecord[]): string {
       r.links.map((l) => l.path).join(', ') || '-',
     ]),
   ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+  const widths =
+    rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   return rows
     .map((row) =>
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join('  '),
+      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '),
     )
     .join('\n');
 }
@@ -50,7 +49,9 @@ export function formatMountStatus(
     `  engine      ${rec.engine}, from ${source}`,
     `  options     ${o.readOnly ? 'read-only' : 'read-write'}, cache ${o.cacheMode}${o.cacheSize ? ` up to ${o.cacheSize}` : ''}${o.dirCacheMs !== null ? `, dir cache ${o.dirCacheMs}ms` : ''}${o.excludes.length > 0 ? `, excludes ${o.excludes.join(' ')}` : ''}${rec.auto ? ', auto-mounted by the daemon' : ''}`,
     ...(rec.links.length > 0
-      ? rec.links.map((l, i) => `  ${i === 0 ? 'links      ' : '           '} ${l.path} -> ${rec.mountPoint}`)
+      ? rec.links.map(
+          (l, i) => `  ${i === 0 ? 'links      ' : '           '} ${l.path} -> ${rec.mountPoint}`,
+        )
       : ['  links       (none)']),
     `  failures    ${rec.failures}${rec.lastError ? `, last at ${rec.lastErrorAt ?? '?'}: ${rec.lastError}` : ''}`,
   ];

@@ -61,7 +61,13 @@ test('start mounts the auto mounts only; every wanted mount is checked, stopped 
     { bucket: 'running', state: 'running' },
     { bucket: 'broken', state: 'error' },
   ]);
-  const sup = new MountSupervisor({ manager: fake.manager, intervalMs: 100, logger: silentLogger(), clock: fakeClock(), backoff });
+  const sup = new MountSupervisor({
+    manager: fake.manager,
+    intervalMs: 100,
+    logger: silentLogger(),
+    clock: fakeClock(),
+    backoff,
+  });
   await sup.start();
   assert.deepEqual(fake.calls, ['start auto-one']);
   fake.calls.length = 0;
@@ -74,7 +80,13 @@ test('start mounts the auto mounts only; every wanted mount is checked, stopped 
 test('a failed remount waits out its backoff; success resets it', async () => {
   const clock = fakeClock();
   const fake = fakeManager([{ bucket: 'b', state: 'error' }]);
-  const sup = new MountSupervisor({ manager: fake.manager, intervalMs: 100, logger: silentLogger(), clock, backoff });
+  const sup = new MountSupervisor({
+    manager: fake.manager,
+    intervalMs: 100,
+    logger: silentLogger(),
+    clock,
+    backoff,
+  });
   fake.setHeal(() => ({ action: 'failed', problems: [], error: 'rclone is not installed' }));
   await sup.tick();
   await sup.tick(); // same instant: inside the backoff
@@ -94,7 +106,13 @@ test('a failed remount waits out its backoff; success resets it', async () => {
 test('the wait doubles with each failure, up to the maximum', async () => {
   const clock = fakeClock();
   const fake = fakeManager([{ bucket: 'b', state: 'error' }]);
-  const sup = new MountSupervisor({ manager: fake.manager, intervalMs: 100, logger: silentLogger(), clock, backoff });
+  const sup = new MountSupervisor({
+    manager: fake.manager,
+    intervalMs: 100,
+    logger: silentLogger(),
+    clock,
+    backoff,
+  });
   fake.setHeal(() => ({ action: 'failed', problems: [] }));
   const waits: number[] = [];
   for (let attempt = 0; attempt < 6; attempt += 1) {
@@ -109,7 +127,10 @@ test('the wait doubles with each failure, up to the maximum', async () => {
   // Attempt n waits between half and all of min(max, base * 2^n).
   for (const [n, wait] of waits.slice(1).entries()) {
     const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** n);
-    assert.ok(wait >= ceiling / 2 - 50 && wait <= ceiling + 50, `attempt ${n + 1}: ${wait}ms vs ${ceiling}`);
+    assert.ok(
+      wait >= ceiling / 2 - 50 && wait <= ceiling + 50,
+      `attempt ${n + 1}: ${wait}ms vs ${ceiling}`,
+    );
   }
 });
 
@@ -119,7 +140,13 @@ test('a failed auto-mount at start is retried by the checks', async () => {
   fake.setStart(() => {
     throw new Error('no /dev/fuse');
   });
-  const sup = new MountSupervisor({ manager: fake.manager, intervalMs: 100, logger: silentLogger(), clock, backoff });
+  const sup = new MountSupervisor({
+    manager: fake.manager,
+    intervalMs: 100,
+    logger: silentLogger(),
+    clock,
+    backoff,
+  });
   await sup.start();
   await sup.tick();
   assert.deepEqual(fake.calls, ['start b'], 'backing off after the failed start');
@@ -130,7 +157,13 @@ test('a failed auto-mount at start is retried by the checks', async () => {
 
 test('a link that cannot be recreated is recorded once, again only when the problem changes', async () => {
   const fake = fakeManager([{ bucket: 'b', state: 'running' }]);
-  const sup = new MountSupervisor({ manager: fake.manager, intervalMs: 100, logger: silentLogger(), clock: fakeClock(), backoff });
+  const sup = new MountSupervisor({
+    manager: fake.manager,
+    intervalMs: 100,
+    logger: silentLogger(),
+    clock: fakeClock(),
+    backoff,
+  });
   let problems = ['/r/b is already a directory'];
   fake.setHeal(() => ({ action: 'healthy', problems }));
   await sup.tick();

@@ -119,7 +119,8 @@ export class MountSupervisor {
     await this.running;
     this.o.logger.info('unmounting every mount');
     const failures = await this.o.manager.stopAll();
-    for (const f of failures) this.o.logger.error({ bucket: f.bucket, error: f.error }, 'unmount failed');
+    for (const f of failures)
+      this.o.logger.error({ bucket: f.bucket, error: f.error }, 'unmount failed');
     this.o.logger.info({ failures: failures.length }, 'stopped mount supervisor');
   }
 }

@@ -11,7 +11,11 @@ test('mountinfo: mount point, type and source, escapes decoded, optional fields 
   ].join('\n');
   assert.deepEqual(parseMountinfo(text), [
     { mountPoint: '/dev', fstype: 'devtmpfs', source: 'devtmpfs' },
-    { mountPoint: '/tmp/ana/bucketspace/data', fstype: 'fuse.rclone', source: 'bucketspace{JZ6eT}:data' },
+    {
+      mountPoint: '/tmp/ana/bucketspace/data',
+      fstype: 'fuse.rclone',
+      source: 'bucketspace{JZ6eT}:data',
+    },
     { mountPoint: '/tmp/with space', fstype: 'fuse.s3fs', source: 's3fs' },
   ]);
 });

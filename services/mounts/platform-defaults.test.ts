@@ -26,7 +26,10 @@ test('the platform is recognized: Lightning Studio, SLURM, other Linux, macOS', 
   assert.equal(platformKind({ ...linux, platform: 'win32' }), 'unsupported');
   // An empty variable is not a SLURM job; Lightning wins when both are set.
   assert.equal(platformKind({ ...linux, env: { SLURM_JOB_ID: '' } }), 'linux');
-  assert.equal(platformKind({ ...lightning, env: { ...lightning.env, SLURM_JOB_ID: '1' } }), 'lightning');
+  assert.equal(
+    platformKind({ ...lightning, env: { ...lightning.env, SLURM_JOB_ID: '1' } }),
+    'lightning',
+  );
 });
 
 test('default roots follow the seed: home everywhere, node-local /tmp under SLURM', () => {

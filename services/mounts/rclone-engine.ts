@@ -14,7 +14,8 @@ const PREFIX = `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_`;
 export const rcloneEngine: MountEngine = {
   name: 'rclone',
   program: 'rclone',
-  installHint: 'install rclone (apt-get install rclone, brew install rclone, or https://rclone.org/install/)',
+  installHint:
+    'install rclone (apt-get install rclone, brew install rclone, or https://rclone.org/install/)',
   problems: () => [],
   command: rcloneCommand,
 };
@@ -32,7 +33,9 @@ export function rcloneCommand(
     ...optionArgs(spec.options),
     '--cache-dir',
     spec.cacheDir,
-    ...(caBundle && spec.source.kind === 's3' && usesTls(spec.source) ? ['--ca-cert', caBundle] : []),
+    ...(caBundle && spec.source.kind === 's3' && usesTls(spec.source)
+      ? ['--ca-cert', caBundle]
+      : []),
     '--log-level',
     'NOTICE',
   ];

@@ -56,8 +56,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function migrate(db: DatabaseSync): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
   const row = db.prepare('SELECT version FROM schema_version').get() as
-    | { version: number }
-    | undefined;
+    { version: number } | undefined;
   const current = row?.version ?? 0;
   if (current > SCHEMA_VERSION) {
     throw new Error(

@@ -120,7 +120,7 @@ export interface HealthResult {
 /** The machine: FUSE, mount table, processes. One real adapter (FuseHost). */
 export interface MountHost {
   /** Throws TOOL_MISSING / MOUNT_UNAVAILABLE when this machine cannot mount with `program`. */
-  checkCanMount(program: string, installHint: string): Promise<void>;
+  checkCanMount(program: string, installHint: string): void;
   isMounted(path: string): Promise<boolean>;
   /** `stat` in a child process, killed after `timeoutMs` (a hung FUSE never blocks us). */
   statTimed(path: string, timeoutMs: number): Promise<StatResult>;
