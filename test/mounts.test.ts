@@ -150,6 +150,11 @@ describe('mount: one mount per bucket, many links', () => {
   });
 
   test('the seed bins: mount-bucket (default root, --status, --list) and unmount-bucket', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+      bin: Record<string, string>;
+    };
+    assert.equal(pkg.bin['mount-bucket'], 'services/mount-bucket.ts');
+    assert.equal(pkg.bin['unmount-bucket'], 'services/unmount-bucket.ts');
     const res = await runCli([`s3://${bucket}`], box.env(), { script: MOUNT_BUCKET });
     assert.equal(res.code, 0, res.stderr);
     const link = join(box.dir, 'default-root', bucket);

@@ -288,11 +288,11 @@ export class MountManager {
         source: rec.source,
         options: rec.options,
         credentials: rec.source.kind === 's3' ? this.o.s3.credentials : undefined,
-        cacheDir: join(this.o.config.stateDir, 'cache', bucket),
+        cacheDir: join(this.o.config.stateDir, 'mount-cache', bucket),
       },
       this.o.baseEnv,
     );
-    const logFile = join(this.o.config.stateDir, 'logs', `${bucket}.log`);
+    const logFile = join(this.o.config.stateDir, 'mount-logs', `${bucket}.log`);
     logger.info({ bucket, mountPoint: rec.mountPoint, engine: engine.name }, 'mounting');
     const outcome = await launchMount({
       host,
