@@ -3,7 +3,16 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { lstat, mkdir, open, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readlink,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { runCli, type CliResult } from './support/run-cli.ts';
@@ -187,6 +196,24 @@ describe('mount: bad input', () => {
 });
 
 describe('mount: a machine that cannot mount', () => {
+  test('a mount directory others can write to is refused (another user could swap mount points)', async () => {
+    await mkdir(box.mountDir, { recursive: true });
+    await chmod(box.mountDir, 0o777);
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', box.root('r')], box.env()),
+      1,
+      /must belong to you and be writable only by you .*mode 777/,
+    );
+    assert.deepEqual(await mountsUnder(box.dir), []);
+    const [rec] = await records();
+    assert.equal(rec?.state, 'error', 'recorded as wanted but failing');
+    assert.match(rec?.lastError ?? '', /writable only by you/);
+    await chmod(box.mountDir, 0o700);
+    const start = await runCli(['mount', 'start', bucket], box.env());
+    assert.equal(start.code, 0, start.stderr);
+    assert.equal(await readFile(join(box.root('r'), bucket, 'f.txt'), 'utf8'), 'content\n');
+  });
+
   test('rclone missing: a clear error naming how to install it, nothing recorded', async () => {
     const bin = join(box.dir, 'bin-no-rclone');
     await mkdir(bin);

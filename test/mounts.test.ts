@@ -2,7 +2,7 @@
 // one mount per bucket, many links, the registry, unmount, the bins and the TypeScript API.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readFile, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { MOUNT_BUCKET, runCli, UNMOUNT_BUCKET } from './support/run-cli.ts';
@@ -147,6 +147,35 @@ describe('mount: one mount per bucket, many links', () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /mounted and answering/);
     assert.match(status.stdout, /auto-mounted by the daemon/);
+  });
+
+  test('an rclone remote from rclone.conf is an alternative source (no S3 keys needed)', async () => {
+    const conf = join(box.dir, 'home', '.config', 'rclone', 'rclone.conf');
+    await mkdir(join(conf, '..'), { recursive: true });
+    await writeFile(
+      conf,
+      [
+        '[lab]',
+        'type = s3',
+        'provider = Other',
+        `endpoint = ${fixture.s3.endpoint}`,
+        `access_key_id = ${fixture.s3.accessKeyId}`,
+        `secret_access_key = ${fixture.s3.secretAccessKey}`,
+        `region = ${fixture.s3.region}`,
+        'force_path_style = true',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    const env = box.env({ S3_ACCESS_KEY_ID: '', S3_SECRET_ACCESS_KEY: '', S3_ENDPOINT: '' });
+    const r = box.root('lab');
+    const res = await runCli(['mount', 'add', bucket, '--remote', 'lab', '--root', r], env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await readFile(join(r, bucket, 'hello.txt'), 'utf8'), FILES['hello.txt']);
+    const [pid] = await processesUsing(box.dir);
+    assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), new RegExp(`\\0lab:${bucket}\\0`));
+    const [rec] = listJson((await runCli(['mount', 'list', '--json'], env)).stdout);
+    assert.deepEqual(rec?.source, { kind: 'remote', name: 'lab' });
   });
 
   test('the seed bins: mount-bucket (default root, --status, --list) and unmount-bucket', async () => {

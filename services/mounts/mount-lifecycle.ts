@@ -1,6 +1,6 @@
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BucketspaceError } from '../common/errors.ts';
+import { BucketspaceError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { withBucketLease } from './bucket-lease.ts';
 import { ensureLinks, removeLinks } from './mount-links.ts';
@@ -126,8 +126,26 @@ export class MountLifecycle {
       : { healthy: false, mounted: true, reason: stat.reason };
   }
 
-  /** Mount (unless a healthy mount is there already) and make the links. */
+  /**
+   * Mount (unless a healthy mount is there already) and make the links. Any
+   * failure is recorded on the mount (state `error`, last error) and thrown.
+   */
   async start(bucket: string): Promise<MountResult> {
+    try {
+      return await this.mount(bucket);
+    } catch (err) {
+      const { registry } = this.o;
+      if (registry.get(bucket)) {
+        registry.transaction(() => {
+          registry.recordFailure(bucket, errorMessage(err), 'error');
+          registry.setStatus(bucket, { pid: null, healthy: false, checked: true });
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async mount(bucket: string): Promise<MountResult> {
     const rec = this.require(bucket);
     const { host, registry, logger } = this.o;
     const health = await this.checkHealth(rec);
@@ -144,12 +162,11 @@ export class MountLifecycle {
     }
     if (rec.pid !== null) await endMountProcess(host, rec.pid, rec.mountPoint);
     const engine = this.engine(rec.engine);
-    await mkdir(this.o.config.mountDir, { recursive: true, mode: 0o700 });
+    await ensurePrivateDir(this.o.config.mountDir);
     await mkdir(rec.mountPoint, { recursive: true });
     const leftovers = await readdir(rec.mountPoint);
     if (leftovers.length > 0) {
       const message = `mount point ${rec.mountPoint} is not empty (${leftovers.slice(0, 3).join(', ')}${leftovers.length > 3 ? ', ...' : ''}): something wrote there while it was not mounted; move those files away`;
-      registry.transaction(() => registry.recordFailure(bucket, message, 'error'));
       throw new BucketspaceError('MOUNT_FAILED', message, { details: { bucket } });
     }
     const command = engine.command(
@@ -176,10 +193,6 @@ export class MountLifecycle {
     if (!outcome.ok) {
       await this.cleanUpFailedStart(rec.mountPoint, outcome.pid);
       const message = `could not mount s3://${bucket} with ${engine.name}: ${outcome.reason} (log: ${logFile})`;
-      registry.transaction(() => {
-        registry.recordFailure(bucket, message, 'error');
-        registry.setStatus(bucket, { pid: null, healthy: false, checked: true });
-      });
       throw new BucketspaceError('MOUNT_FAILED', message, {
         retryable: true,
         details: { bucket, logFile },
@@ -242,5 +255,23 @@ export class MountLifecycle {
       removedLinks: links.removed,
       leftAlone: links.leftAlone,
     };
+  }
+}
+
+/**
+ * The mount directory is usually under /tmp, which every user can write: it
+ * must be ours and writable by nobody else, or another user could swap a
+ * mount point or a link target under us.
+ */
+async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await stat(dir);
+  const uid = process.getuid?.();
+  if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
+    throw new BucketspaceError(
+      'MOUNT_UNAVAILABLE',
+      `the mount directory ${dir} (MOUNT_DIR) must belong to you and be writable only by you (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}); remove it or set MOUNT_DIR to a private directory`,
+      { details: { dir } },
+    );
   }
 }

@@ -297,14 +297,17 @@ export class MountManager {
       try {
         const engine = this.life.engine(rec.engine);
         this.o.host.checkCanMount(engine.program, engine.installHint);
+      } catch (err) {
+        this.o.registry.transaction(() =>
+          this.o.registry.recordFailure(bucket, errorMessage(err), 'error'),
+        );
+        return { action: 'failed' as const, problems: [], error: errorMessage(err) };
+      }
+      try {
         const result = await this.life.start(bucket);
         return { action: 'remounted' as const, problems: result.problems };
       } catch (err) {
-        if (!isBucketspaceError(err, 'MOUNT_FAILED')) {
-          this.o.registry.transaction(() =>
-            this.o.registry.recordFailure(bucket, errorMessage(err), 'error'),
-          );
-        }
+        // Recorded by the lifecycle.
         return { action: 'failed' as const, problems: [], error: errorMessage(err) };
       }
     });

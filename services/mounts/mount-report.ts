@@ -1,5 +1,4 @@
-import type { MountEvent, MountRecord } from './types.ts';
-import type { HealthResult } from './types.ts';
+import type { HealthResult, MountEvent, MountRecord } from './types.ts';
 
 function health(rec: MountRecord): string {
   if (rec.healthy === null) return '-';
