@@ -3,7 +3,6 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
-import { mountBucketProgram, unmountBucketProgram } from './mounts/bucket-bins.ts';
 import { mountCommand } from './mounts/mount-command.ts';
 import { syncCommand, type CommandIo } from './sync/sync-command.ts';
 
@@ -75,10 +74,12 @@ export function main(argv: string[]): Promise<number> {
   return run('bucketspace', buildProgram, argv);
 }
 
-export function mountBucketMain(argv: string[]): Promise<number> {
+export async function mountBucketMain(argv: string[]): Promise<number> {
+  const { mountBucketProgram } = await import('./mounts/bucket-bins.ts');
   return run('mount-bucket', (io) => configure(mountBucketProgram(io), io), argv);
 }
 
-export function unmountBucketMain(argv: string[]): Promise<number> {
+export async function unmountBucketMain(argv: string[]): Promise<number> {
+  const { unmountBucketProgram } = await import('./mounts/bucket-bins.ts');
   return run('unmount-bucket', (io) => configure(unmountBucketProgram(io), io), argv);
 }

@@ -1,16 +1,7 @@
 import { Command, Option } from 'commander';
 import { EXIT } from '../common/exit-codes.ts';
 import type { CommandIo } from '../sync/sync-command.ts';
-import {
-  addInput,
-  listAction,
-  printMounted,
-  printUnmounted,
-  statusAction,
-  withMounts,
-  type MountFlags,
-} from './mount-actions.ts';
-import { MountSupervisor } from './mount-supervisor.ts';
+import type { MountFlags } from './mount-actions.ts';
 import { CACHE_MODES, ENGINE_NAMES } from './types.ts';
 
 /** Options every mount command takes (settings overrides). */
@@ -54,6 +45,9 @@ export function addMountingOptions(cmd: Command): Command {
     );
 }
 
+/** Loaded when a mount command runs, so `bucketspace sync` does not pay for SQLite and friends. */
+const actions = () => import('./mount-actions.ts');
+
 export function mountCommand(io: CommandIo): Command {
   const mount = new Command('mount').description(
     'mount buckets with FUSE (rclone or s3fs): one mount per bucket, any number of links to it, kept healthy by `mount daemon`',
@@ -66,6 +60,7 @@ export function mountCommand(io: CommandIo): Command {
     .option('--json', 'print the mount as JSON')
     .action(async (bucket: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<MountFlags>();
+      const { addInput, printMounted, withMounts } = await actions();
       await withMounts(io, flags, async ({ manager }) => {
         printMounted(io, await manager.add(addInput(bucket, flags)), flags.json);
       });
@@ -77,6 +72,7 @@ export function mountCommand(io: CommandIo): Command {
     .option('--json', 'print the mount as JSON')
     .action(async (bucket: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<MountFlags>();
+      const { printMounted, withMounts } = await actions();
       await withMounts(io, flags, async ({ manager }) => {
         printMounted(io, await manager.start(bucket), flags.json);
       });
@@ -97,6 +93,7 @@ export function mountCommand(io: CommandIo): Command {
       .option('--json', 'print the result as JSON')
       .action(async (bucket: string, _opts, cmd: Command) => {
         const flags = cmd.optsWithGlobals<MountFlags>();
+        const { printUnmounted, withMounts } = await actions();
         await withMounts(io, flags, async ({ manager }) => {
           const res =
             name === 'stop'
@@ -110,7 +107,9 @@ export function mountCommand(io: CommandIo): Command {
   addCommonMountOptions(mount.command('list'))
     .description('every mount: state, health (checked now), pid, links')
     .option('--json', 'print JSON')
-    .action(async (_opts, cmd: Command) => listAction(io, cmd.optsWithGlobals<MountFlags>()));
+    .action(async (_opts, cmd: Command) =>
+      (await actions()).listAction(io, cmd.optsWithGlobals<MountFlags>()),
+    );
 
   addCommonMountOptions(mount.command('status'))
     .description(
@@ -119,7 +118,7 @@ export function mountCommand(io: CommandIo): Command {
     .argument('<bucket>', 'bucket name or s3://bucket')
     .option('--json', 'print JSON')
     .action(async (bucket: string, _opts, cmd: Command) =>
-      statusAction(io, cmd.optsWithGlobals<MountFlags>(), bucket),
+      (await actions()).statusAction(io, cmd.optsWithGlobals<MountFlags>(), bucket),
     );
 
   addCommonMountOptions(mount.command('daemon'))
@@ -128,6 +127,8 @@ export function mountCommand(io: CommandIo): Command {
     )
     .action(async (_opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<MountFlags>();
+      const { withMounts } = await actions();
+      const { MountSupervisor } = await import('./mount-supervisor.ts');
       await withMounts(
         io,
         flags,
