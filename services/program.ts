@@ -1,30 +1,45 @@
-// The `bucketspace` program: subcommands, signals, exit codes (started by cli.ts).
+// The `bucketspace` program (and the `mount-bucket` / `unmount-bucket` bins):
+// subcommands, signals, exit codes (started by cli.ts and the bin entry files).
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
 import { monitorCommand } from './monitor/monitor-command.ts';
+import { mountCommand } from './mounts/mount-command.ts';
 import { syncCommand, type CommandIo } from './sync/sync-command.ts';
 
-export function buildProgram(io: CommandIo): Command {
-  const program = new Command('bucketspace')
-    .description('Project workspaces kept in S3/MinIO, each run in its own disposable container.')
-    .version('0.1.0')
+function configure(program: Command, io: CommandIo): Command {
+  program
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
     .showHelpAfterError('(run with --help for usage)');
-  program.addCommand(syncCommand(io));
-  program.addCommand(monitorCommand(io));
-  for (const cmd of program.commands) {
-    cmd.exitOverride();
-    for (const sub of cmd.commands) sub.exitOverride();
-  }
+  const all = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride();
+      all(sub);
+    }
+  };
+  all(program);
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export function buildProgram(io: CommandIo): Command {
+  const program = new Command('bucketspace')
+    .description('Project workspaces kept in S3/MinIO, each run in its own disposable container.')
+    .version('0.1.0');
+  program.addCommand(syncCommand(io));
+  program.addCommand(monitorCommand(io));
+  program.addCommand(mountCommand(io));
+  return configure(program, io);
+}
+
+async function run(
+  name: string,
+  build: (io: CommandIo) => Command,
+  argv: string[],
+): Promise<number> {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -46,13 +61,27 @@ export async function main(argv: string[]): Promise<number> {
     },
   };
   try {
-    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    await build(io).parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    process.stderr.write(`bucketspace: ${errorMessage(err)}\n`);
+    process.stderr.write(`${name}: ${errorMessage(err)}\n`);
     return exitCodeFor(err);
   }
   return exitCode;
+}
+
+export function main(argv: string[]): Promise<number> {
+  return run('bucketspace', buildProgram, argv);
+}
+
+export async function mountBucketMain(argv: string[]): Promise<number> {
+  const { mountBucketProgram } = await import('./mounts/bucket-bins.ts');
+  return run('mount-bucket', (io) => configure(mountBucketProgram(io), io), argv);
+}
+
+export async function unmountBucketMain(argv: string[]): Promise<number> {
+  const { unmountBucketProgram } = await import('./mounts/bucket-bins.ts');
+  return run('unmount-bucket', (io) => configure(unmountBucketProgram(io), io), argv);
 }

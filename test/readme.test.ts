@@ -4,12 +4,17 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { S3_SETTINGS } from '../services/common/s3-settings.ts';
 import { SYNC_SETTINGS } from '../services/sync/sync-settings.ts';
+import { MOUNT_SETTINGS } from '../services/mounts/mount-settings.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8');
 
 test('every setting has a row in the README settings table, with its flag', () => {
-  for (const s of [...Object.values(S3_SETTINGS), ...Object.values(SYNC_SETTINGS)]) {
+  for (const s of [
+    ...Object.values(S3_SETTINGS),
+    ...Object.values(SYNC_SETTINGS),
+    ...Object.values(MOUNT_SETTINGS),
+  ]) {
     const row = readme.split('\n').find((l) => l.split('|')[1]?.trim() === `\`${s.env}\``);
     assert.ok(row, `README has no row for ${s.env}`);
     if (s.flag) assert.ok(row.includes(`\`${s.flag}\``), `README row for ${s.env} lacks ${s.flag}`);

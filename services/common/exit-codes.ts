@@ -5,7 +5,7 @@ export const EXIT = {
   ok: 0,
   /** Some files failed (each named); everything else was done. */
   failures: 1,
-  /** Usage or configuration error (including rejected credentials or bucket name). */
+  /** Usage or configuration error (including rejected credentials, bucket name or input). */
   usage: 2,
   /** Refused by a safety rail; nothing was deleted. */
   refused: 3,
@@ -18,6 +18,7 @@ export function exitCodeFor(err: unknown): number {
     case 'USAGE':
     case 'S3_AUTH':
     case 'S3_BUCKET_INVALID':
+    case 'INVALID_INPUT':
       return EXIT.usage;
     case 'SAFETY_REFUSED':
       return EXIT.refused;

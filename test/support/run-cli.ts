@@ -2,6 +2,12 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../services/cli.ts', import.meta.url));
+export const MOUNT_BUCKET = fileURLToPath(
+  new URL('../../services/mount-bucket.ts', import.meta.url),
+);
+export const UNMOUNT_BUCKET = fileURLToPath(
+  new URL('../../services/unmount-bucket.ts', import.meta.url),
+);
 
 export interface CliResult {
   code: number | null;
@@ -13,7 +19,14 @@ export interface CliResult {
 export function runCli(
   args: string[],
   env: Record<string, string>,
-  options: { uid?: number; gid?: number; cwd?: string; timeoutMs?: number } = {},
+  options: {
+    uid?: number;
+    gid?: number;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Another entry file (a bin such as services/mount-bucket.ts). */
+    script?: string;
+  } = {},
 ): Promise<CliResult> {
   const spawnOptions: SpawnOptions = {
     env: {
@@ -27,7 +40,7 @@ export function runCli(
     ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], spawnOptions);
+    const child = spawn(process.execPath, [options.script ?? CLI, ...args], spawnOptions);
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
