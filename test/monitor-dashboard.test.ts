@@ -68,17 +68,21 @@ describe('dashboard', () => {
   test('log in, watch a workspace change state live, restart one, read its logs, save a screenshot', async () => {
     const mounts = express.Router();
     mounts.get('/', (_req, res) => {
-      res.json([
-        {
-          id: 'm-1',
-          bucket: 'workspaces',
-          state: 'mounted',
-          mountPoint: '/mnt/buckets/workspaces',
-          roots: ['/workspaces'],
-          lastError: null,
-          pid: 4242,
-        },
-      ]);
+      // The shape the mount manager's router answers with (services/mounts/types.ts MountRecord).
+      res.json({
+        mounts: [
+          {
+            id: 'workspaces',
+            bucket: 'workspaces',
+            state: 'running',
+            healthy: true,
+            mountPoint: '/mnt/buckets/workspaces',
+            links: [{ root: '/srv', path: '/srv/workspaces' }],
+            lastError: null,
+            pid: 4242,
+          },
+        ],
+      });
     });
     app = await startUpstream((_req, res) => {
       res.end('<h1>shop</h1>');
@@ -172,7 +176,7 @@ describe('dashboard', () => {
     await page.locator('#mounts:not([hidden])').waitFor();
     assert.match(
       await page.locator('#mounts tbody').innerText(),
-      /workspaces\s+mounted\s+\/mnt\/buckets\/workspaces/,
+      /workspaces\s+running\s+\/mnt\/buckets\/workspaces\s+\/srv\/workspaces/,
     );
 
     // A change pushed by the supervisor appears without a reload.

@@ -61,6 +61,8 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     MONITOR_STOP_TIMEOUT: '5s',
     MONITOR_INSTANCE: managedBy,
     MONITOR_NETWORK: network,
+    MOUNT_REGISTRY: path.join(root, 'mounts.db'),
+    MOUNT_DIR: path.join(root, 'mnt'),
     LOG_LEVEL: 'debug',
   });
 
@@ -251,6 +253,13 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     );
   });
 
+  test('the mount manager API is served behind the same token', async () => {
+    assert.equal((await fetch(`${base}/api/v0/mounts`)).status, 401);
+    const res = await api('/api/v0/mounts');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { mounts: [] });
+  });
+
   test('workspace removed -> container removed', async () => {
     await rm(path.join(workspaces, 'alpha'), { recursive: true });
     // Another workspace keeps the root non-empty, so the removal is trusted.
@@ -263,5 +272,46 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     );
     assert.equal((await fetch(`${base}/alpha/`)).status, 404);
     assert.equal((await view('notes')).state, 'unrecognized');
+  });
+});
+
+describe('monitor without Docker', { timeout: 120_000 }, () => {
+  test('says clearly that Docker is unreachable, keeps running and serving its health', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'bs-monitor-nodocker-'));
+    await mkdir(path.join(root, 'workspaces', 'site'), { recursive: true });
+    await writeFile(path.join(root, 'workspaces', 'site', 'index.html'), '<h1>hi</h1>');
+    const proc = await startCliProcess({
+      args: ['monitor'],
+      env: {
+        WORKSPACES_MOUNT: path.join(root, 'workspaces'),
+        MONITOR_DATA_DIR: path.join(root, 'data'),
+        MONITOR_PORT: '0',
+        MONITOR_HOST: '127.0.0.1',
+        MONITOR_TOKEN: token,
+        MONITOR_POLL_INTERVAL: '200ms',
+        MONITOR_MOUNTS: 'false',
+        DOCKER_HOST: `unix://${path.join(root, 'no-docker.sock')}`,
+      },
+      readyMessage: 'started monitor',
+    });
+    try {
+      const port = String(proc.lines().find((l) => l.msg === 'started monitor')?.port);
+      const line = await proc.waitForLog((l) => l.msg === 'Docker is unreachable; retrying');
+      assert.match(JSON.stringify(line), /is dockerd running\? is DOCKER_HOST right\?/);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as { docker: string };
+      assert.equal(body.docker, 'unreachable');
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(proc.child.exitCode, null, 'still running');
+      assert.equal(
+        proc.lines().filter((l) => l.msg === 'Docker is unreachable; retrying').length,
+        1,
+        'said once',
+      );
+    } finally {
+      await proc.stop();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { once } from 'node:events';
-import { createLogger } from '../common/logger.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { openMountContext, type MountContext } from '../mounts/mount-context.ts';
+import { mountsRouter } from '../mounts/mounts-router.ts';
 import { resolveSettings, type SettingsOf } from '../common/settings.ts';
 import type { CommandIo } from '../sync/sync-command.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
@@ -49,6 +51,23 @@ export function monitorCommand(io: CommandIo): Command {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
       await runMonitor(io, settings);
     });
+}
+
+/**
+ * The mount manager behind /api/v0/mounts. Mount health is kept by
+ * `bucketspace mount daemon`; the monitor only serves the registry, and
+ * stopping the monitor leaves every mount alone.
+ */
+function openMounts(io: CommandIo, logger: Logger): MountContext | undefined {
+  try {
+    return openMountContext({ env: io.env, logger: logger.child({ component: 'mounts' }) });
+  } catch (err) {
+    logger.error(
+      { err },
+      'mount manager unavailable; /api/v0/mounts is off (set MONITOR_MOUNTS=false to silence)',
+    );
+    return undefined;
+  }
 }
 
 export async function runMonitor(io: CommandIo, settings: MonitorSettings): Promise<void> {
@@ -125,6 +144,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     hooks: { onRestart: (workspace, reason) => metrics.recordRestart({ workspace, reason }) },
   });
   metrics.observeWorkspaces(() => supervisor.list());
+  const mounts = settings.mounts ? openMounts(io, logger) : undefined;
   const http = createMonitorHttp({
     api: supervisor,
     token,
@@ -132,6 +152,10 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     trustProxy: settings.trustProxy,
     logger: logger.child({ component: 'http' }),
     metrics,
+    extraApiRouters:
+      mounts === undefined
+        ? []
+        : [{ path: '/api/v0/mounts', router: mountsRouter(mounts.manager) }],
   });
   const address = await http.listen(settings.port, settings.host);
   await supervisor.open();
@@ -140,5 +164,6 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
   log.info('stopping monitor');
   await http.close();
   await supervisor.close();
+  mounts?.close();
   log.info('stopped monitor (workspace containers keep running and are adopted at the next start)');
 }

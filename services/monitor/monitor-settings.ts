@@ -250,6 +250,13 @@ export const MONITOR_SETTINGS = {
     defaultText: '512',
     schema: intSchema(16, 1_000_000).default(512),
   }),
+  mounts: setting({
+    env: 'MONITOR_MOUNTS',
+    description:
+      "Serve the mount manager's REST API (/api/v0/mounts) and show mounts on the dashboard (MOUNT_* settings apply).",
+    defaultText: 'true',
+    schema: booleanSchema().default(true),
+  }),
   logLevel: setting({
     env: 'LOG_LEVEL',
     flag: '--log-level',

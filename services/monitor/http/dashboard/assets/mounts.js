@@ -40,8 +40,10 @@ export class MountsSection {
     } catch {
       return this.hide();
     }
-    if (!Array.isArray(mounts)) return this.hide();
-    this.render(mounts);
+    // The mount manager answers { mounts: [...] }.
+    const list = Array.isArray(mounts) ? mounts : mounts?.mounts;
+    if (!Array.isArray(list)) return this.hide();
+    this.render(list);
   }
 
   hide() {
@@ -61,12 +63,16 @@ export class MountsSection {
             {},
             el(
               'span',
-              { class: `badge mount-${String(m.state ?? 'unknown')}` },
-              String(m.state ?? 'unknown'),
+              {
+                class: `badge mount-${m.healthy === false ? 'error' : String(m.state ?? 'unknown')}`,
+              },
+              m.healthy === false && m.state === 'running'
+                ? 'unhealthy'
+                : String(m.state ?? 'unknown'),
             ),
           ),
           el('td', { class: 'mono' }, String(m.mountPoint ?? '')),
-          el('td', { class: 'mono' }, formatRoots(m.roots)),
+          el('td', { class: 'mono' }, formatRoots(m.links ?? m.roots)),
           el('td', { class: 'num' }, m.pid === null || m.pid === undefined ? '—' : String(m.pid)),
           el(
             'td',
