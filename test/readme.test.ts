@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { S3_SETTINGS } from '../services/common/s3-settings.ts';
 import { SYNC_SETTINGS } from '../services/sync/sync-settings.ts';
 import { MOUNT_SETTINGS } from '../services/mounts/mount-settings.ts';
+import { MONITOR_SETTINGS } from '../services/monitor/monitor-settings.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8');
@@ -14,6 +15,7 @@ test('every setting has a row in the README settings table, with its flag', () =
     ...Object.values(S3_SETTINGS),
     ...Object.values(SYNC_SETTINGS),
     ...Object.values(MOUNT_SETTINGS),
+    ...Object.values(MONITOR_SETTINGS),
   ]) {
     const row = readme.split('\n').find((l) => l.split('|')[1]?.trim() === `\`${s.env}\``);
     assert.ok(row, `README has no row for ${s.env}`);
