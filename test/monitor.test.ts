@@ -5,12 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
 import { startCliProcess, type CliProcess } from './support/cli-process.ts';
 import { cleanupDocker, containersOf, docker } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
 import { eventually } from './support/watch-process.ts';
 
+const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const id = randomBytes(3).toString('hex');
 const managedBy = `test-monitor-${id}`;
 const network = `bucketspace-test-${id}`;
@@ -251,6 +254,61 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
       async () => (await appText('alpha')).startsWith('200 alpha v2'),
       120_000,
     );
+  });
+
+  test('the dashboard in Chromium: log in, see the real workspace, click restart, watch it come back', async () => {
+    const profile = await mkdtemp(path.join(tmpdir(), 'bs-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1360, height: 600 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-quic',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/monitor`);
+      await page.getByLabel('Token').fill(token);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      const row = page.locator('tr.ws[data-name="alpha"]');
+      await row.waitFor();
+      assert.match(await row.innerText(), /node[\s\S]*running/);
+      const containerBefore = (await containersOf(managedBy)).map((c) => c.Id);
+      await row.getByRole('button', { name: 'Restart alpha', exact: true }).click();
+      // Live, without a reload: the replacement is started, then serves.
+      await page.waitForFunction(
+        () =>
+          document.querySelector('tr.ws[data-name="alpha"]')?.textContent?.includes('restarting'),
+        undefined,
+        { timeout: 60_000, polling: 50 },
+      );
+      await page.waitForFunction(
+        () => /running/.test(document.querySelector('tr.ws[data-name="alpha"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 120_000 },
+      );
+      await eventually(
+        'the old container is gone',
+        async () => {
+          const now = (await containersOf(managedBy)).map((c) => c.Id);
+          return now.length === 1 && now[0] !== containerBefore[0];
+        },
+        30_000,
+      );
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'monitor-docker.png'), fullPage: true });
+    } finally {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    }
   });
 
   test('the mount manager API is served behind the same token', async () => {
