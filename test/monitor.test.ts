@@ -284,17 +284,12 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
       const containerBefore = (await containersOf(managedBy)).map((c) => c.Id);
       await row.getByRole('button', { name: 'Restart alpha', exact: true }).click();
       // Live, without a reload: the replacement is started, then serves.
-      await page.waitForFunction(
-        () =>
-          document.querySelector('tr.ws[data-name="alpha"]')?.textContent?.includes('restarting'),
-        undefined,
-        { timeout: 60_000, polling: 50 },
-      );
-      await page.waitForFunction(
-        () => /running/.test(document.querySelector('tr.ws[data-name="alpha"]')?.textContent ?? ''),
-        undefined,
-        { timeout: 120_000 },
-      );
+      await page
+        .locator('tr.ws[data-name="alpha"]', { hasText: 'restarting' })
+        .waitFor({ timeout: 60_000 });
+      await page
+        .locator('tr.ws[data-name="alpha"]', { hasText: /running/ })
+        .waitFor({ timeout: 120_000 });
       await eventually(
         'the old container is gone',
         async () => {
