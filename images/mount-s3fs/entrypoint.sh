@@ -15,7 +15,9 @@ bucket=${S3_BUCKET:-workspaces}
   fail "no /dev/fuse: run with --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined"
 mkdir -p "$MOUNT_POINT"
 
-options="allow_other,nonempty,endpoint=${S3_REGION:-us-east-1}"
+# umask=0022: every file readable by the non-root users of the runtime
+# containers, also objects without the mode metadata s3fs reads.
+options="allow_other,nonempty,umask=0022,endpoint=${S3_REGION:-us-east-1}"
 if [ -n "${S3_ENDPOINT:-}" ]; then
   options="$options,url=$S3_ENDPOINT"
   [ "${S3_FORCE_PATH_STYLE:-true}" = true ] && options="$options,use_path_request_style"

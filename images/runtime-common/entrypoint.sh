@@ -159,6 +159,8 @@ if [ -z "$start" ]; then
   esac
 fi
 say "starting: $start"
-# tini (PID 1) sends SIGTERM to this whole process group, so the app gets it
-# even when the command is a pipeline or goes through npm.
+# bash runs a simple command by exec (the app is then tini's child and its exit
+# code is the container's); tini (PID 1, -g) sends SIGTERM to this whole
+# process group, so the app gets it even through npm or a pipeline.
+if command -v bash >/dev/null 2>&1; then exec bash -c "$start"; fi
 exec sh -c "$start"
