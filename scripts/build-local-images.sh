@@ -8,7 +8,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/build-local-images.sh [--rebuild] [--list] [--verbose] [TARGET...]
+usage: scripts/build-local-images.sh [--rebuild] [--no-cache] [--list] [--verbose] [TARGET...]
 
 Builds the named images (default: every bucketspace image) and the local base
 images they need. Images that already exist are skipped unless --rebuild is
@@ -25,6 +25,7 @@ Targets:
 Options:
   --rebuild   build the named targets even when they exist
   --list      print the targets, their image names and whether they exist
+  --no-cache  build without Docker's layer cache
   -v, --verbose  show the output of docker build (otherwise shown only on failure)
   -h, --help  this text
 
@@ -87,12 +88,14 @@ exists() { docker image inspect "$1" >/dev/null 2>&1; }
 rebuild=false
 list=false
 verbose=false
+no_cache=()
 targets=()
 while (($# > 0)); do
   case "$1" in
     --rebuild) rebuild=true ;;
     --list) list=true ;;
     -v | --verbose) verbose=true ;;
+    --no-cache) no_cache=(--no-cache) ;;
     -h | --help)
       usage
       exit 0
@@ -290,7 +293,7 @@ docker_build() {
   local start=$SECONDS
   local log="$WORK/build.log"
   if $verbose; then log=/dev/stderr; fi
-  if ! docker build --pull=false --build-arg "BASE_IMAGE=$base" \
+  if ! docker build --pull=false ${no_cache[@]+"${no_cache[@]}"} --build-arg "BASE_IMAGE=$base" \
     -t "$img" -f "$dockerfile" "$context" >"$log" 2>&1; then
     $verbose || tail -n 40 "$log" >&2
     die "docker build of $img failed (output above)"
