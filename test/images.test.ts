@@ -401,7 +401,7 @@ describe('mount images and the control plane against the test S3 server', () => 
   ]; // prettier-ignore
 
   for (const image of ['mount-rclone', 'mount-s3fs']) {
-    test(`${image}: mounts the bucket with SYS_ADMIN and /dev/fuse (not --privileged); the files are visible; healthy; SIGTERM unmounts`, async () => {
+    test(`${image}: mounts the bucket with SYS_ADMIN and /dev/fuse (not --privileged); the files are visible; healthy; stops on SIGTERM`, async () => {
       const { s3: server } = started();
       const name = `bs-images-${ID}-${++counter}`;
       containers.push(name);
