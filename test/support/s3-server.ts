@@ -31,7 +31,15 @@ export interface TestS3 {
 
 const PROCESS_SCRIPT = fileURLToPath(new URL('./s3rver-process.ts', import.meta.url));
 
-export async function startTestS3(): Promise<TestS3> {
+export interface StartTestS3Options {
+  /**
+   * Address s3rver listens on (default 127.0.0.1). Containers reach the host
+   * through their Docker network's gateway address: pass that.
+   */
+  address?: string;
+}
+
+export async function startTestS3(options: StartTestS3Options = {}): Promise<TestS3> {
   const external = process.env.S3_TEST_ENDPOINT;
   const newBucketName = () => `bs-test-${randomBytes(5).toString('hex')}`;
   if (external) {
@@ -51,13 +59,14 @@ export async function startTestS3(): Promise<TestS3> {
       close: () => Promise.resolve(),
     };
   }
+  const address = options.address ?? '127.0.0.1';
   const directory = await mkdtemp(join(tmpdir(), 'bucketspace-s3rver-'));
   let child: ChildProcess | undefined;
   let port = 0;
   const launch = async () => {
     const proc = spawn(
       process.execPath,
-      ['--openssl-legacy-provider', PROCESS_SCRIPT, directory, String(port)],
+      ['--openssl-legacy-provider', PROCESS_SCRIPT, directory, String(port), address],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -80,7 +89,7 @@ export async function startTestS3(): Promise<TestS3> {
     });
   };
   await launch();
-  const endpoint = () => `http://127.0.0.1:${port}`;
+  const endpoint = () => `http://${address}:${port}`;
   const stop = async () => {
     if (!child || child.exitCode !== null) return;
     const exited = once(child, 'exit');

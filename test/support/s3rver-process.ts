@@ -3,13 +3,13 @@
 // cipher). Prints `listening <port>` on stdout once it accepts connections.
 import S3rver from 's3rver';
 
-const [directory, portArg] = process.argv.slice(2);
+const [directory, portArg, address] = process.argv.slice(2);
 if (!directory) {
-  console.error('usage: s3rver-process.ts <directory> [port]');
+  console.error('usage: s3rver-process.ts <directory> [port] [address]');
   process.exit(2);
 }
 const server = new S3rver({
-  address: '127.0.0.1',
+  address: address ?? '127.0.0.1',
   port: Number(portArg ?? 0),
   directory,
   silent: true,
