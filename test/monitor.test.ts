@@ -244,6 +244,35 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     assert.ok(monitor.lines().some((l) => l.msg === 'adopted running container'));
   });
 
+  test('changes while the monitor is down: a stale container is replaced, an orphan removed', async () => {
+    await writeNodeApp(path.join(workspaces, 'beta'), 'beta v1');
+    await eventually(
+      'beta answers',
+      async () => (await appText('beta')).startsWith('200 beta v1'),
+      120_000,
+    );
+    await monitor?.stop('SIGKILL');
+    await writeFile(path.join(workspaces, 'alpha', 'message.txt'), 'alpha v3');
+    await rm(path.join(workspaces, 'beta'), { recursive: true });
+    const stale = (await containersOf(managedBy)).map((c) => c.Id);
+    assert.equal(stale.length, 2);
+    monitor = await startMonitor();
+    await eventually(
+      'alpha replaced',
+      async () => (await appText('alpha')).startsWith('200 alpha v3'),
+      120_000,
+    );
+    await eventually(
+      'only the new alpha container is left',
+      async () => {
+        const now = await containersOf(managedBy);
+        return now.length === 1 && !stale.includes(now[0]?.Id ?? '');
+      },
+      30_000,
+    );
+    assert.equal((await fetch(`${base}/beta/`)).status, 404);
+  });
+
   test('stop and start from the API', async () => {
     assert.equal((await api('/api/workspaces/alpha/stop', { method: 'POST' })).status < 300, true);
     await eventually('stopped', async () => (await view('alpha')).state === 'stopped', 30_000);
@@ -251,7 +280,7 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     assert.equal((await api('/api/workspaces/alpha/start', { method: 'POST' })).status < 300, true);
     await eventually(
       'running again',
-      async () => (await appText('alpha')).startsWith('200 alpha v2'),
+      async () => (await appText('alpha')).startsWith('200 alpha v3'),
       120_000,
     );
   });
@@ -323,8 +352,11 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
       async () => (await containersOf(managedBy)).length === 0,
       30_000,
     );
-    assert.equal((await fetch(`${base}/alpha/`)).status, 404);
-    assert.equal((await view('notes')).state, 'unrecognized');
+    await eventually('alpha forgotten', async () => (await fetch(`${base}/alpha/`)).status === 404);
+    await eventually(
+      'notes shown as unrecognized',
+      async () => (await view('notes')).state === 'unrecognized',
+    );
   });
 });
 

@@ -230,7 +230,10 @@ export class Supervisor implements MonitorApi {
     const name = record.name;
     if (snapshot === undefined) {
       if (record.containers.length > 0) {
-        this.#run(record, () => this.#removeAll(record, 'workspace removed'));
+        this.#run(record, async () => {
+          await this.#removeAll(record, 'workspace removed');
+          this.#forget(name);
+        });
       } else {
         this.#forget(name);
       }
@@ -483,6 +486,8 @@ export class Supervisor implements MonitorApi {
   }
 
   #forget(name: string): void {
+    const record = this.#records.get(name);
+    if (record !== undefined) record.snapshot = undefined;
     if (this.#records.delete(name)) {
       this.#events.emit('event', { type: 'workspace-removed', name } satisfies MonitorEvent);
     }
