@@ -342,14 +342,20 @@ export class SyncWatcher {
         return { uploaded: 0, deleted: 0, failed: 0 };
       }
     }
+    if (exists) {
+      // Ignore rules may have changed: rebuild the watcher (newly included directories get
+      // watched) BEFORE walking, and keep the old one until the new one is ready, so an edit
+      // made at any moment is either seen by this walk or raises an event afterwards.
+      await this.rewatch(name);
+    }
     const res = await pushSync(this.ctx, { ...this.options.run, only: name });
     this.reportRefusals(res.summary.refusals.map((r) => r.message));
     for (const f of res.summary.failures)
       this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
-    if (exists) {
-      // Ignore rules may have changed: rebuild the watcher so newly included directories are watched.
-      await this.dropWatch(name);
-      await this.ensureWatch(name, res.remote.get(name));
+    const current = this.workspaces.get(name);
+    if (current) {
+      current.remote = res.remote.get(name) ?? new Map<string, RemoteFile>();
+      current.state = await this.ctx.state.load(name);
     }
     if (
       res.summary.failures.some(
@@ -411,6 +417,14 @@ export class SyncWatcher {
     this.workspaces.set(name, ws);
     await new Promise<void>((resolve) => ws.watcher.once('ready', () => resolve()));
     this.log.debug({ workspace: name }, 'watching workspace');
+  }
+
+  /** Replace a workspace's watcher; the old one keeps reporting until the new one is ready. */
+  private async rewatch(name: string): Promise<void> {
+    const old = this.workspaces.get(name);
+    this.workspaces.delete(name);
+    await this.ensureWatch(name, old?.remote);
+    if (old) await old.watcher.close();
   }
 
   private async dropWatch(name: string): Promise<void> {
