@@ -266,7 +266,7 @@ stage_control_plane() {
   [[ -d $ROOT/node_modules ]] || die "no node_modules in $ROOT: run npm ci first"
   cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ctx/"
   mkdir -p "$ctx/images/control-plane/prebuilt/node_modules"
-  cp "$ROOT/images/control-plane/Dockerfile" "$ctx/images/control-plane/"
+  cp "$ROOT/images/control-plane/Dockerfile" "$ROOT/images/control-plane/entrypoint.sh" "$ctx/images/control-plane/"
   tar -C "$ROOT" --exclude='*.test.ts' -cf - services | tar -C "$ctx" -xf - ||
     die "cannot copy services/"
   # npm ls exits non-zero for extraneous or invalid packages but still lists
@@ -328,11 +328,8 @@ build_target() {
       ctx="$ROOT/images/local-bases/${t#base-}"
       docker_build "$img" "$ctx/Dockerfile" "$ctx" "$base_img"
       ;;
-    runtime-*)
+    runtime-* | mount-*)
       docker_build "$img" "$ROOT/images/$t/Dockerfile" "$ROOT/images" "$base_img"
-      ;;
-    mount-*)
-      docker_build "$img" "$ROOT/images/$t/Dockerfile" "$ROOT/images/$t" "$base_img"
       ;;
     control-plane)
       ctx="$WORK/ctx-control-plane"

@@ -5,6 +5,7 @@ import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
 import { monitorCommand } from './monitor/monitor-command.ts';
 import { mountCommand } from './mounts/mount-command.ts';
+import { stackCommand } from './stack/stack-command.ts';
 import { syncCommand, type CommandIo } from './sync/sync-command.ts';
 
 function configure(program: Command, io: CommandIo): Command {
@@ -32,6 +33,7 @@ export function buildProgram(io: CommandIo): Command {
   program.addCommand(syncCommand(io));
   program.addCommand(monitorCommand(io));
   program.addCommand(mountCommand(io));
+  program.addCommand(stackCommand(io));
   return configure(program, io);
 }
 

@@ -14,7 +14,6 @@ MOUNT_POINT=${MOUNT_POINT:-/mnt/workspaces}
 bucket=${S3_BUCKET:-workspaces}
 [ -e /dev/fuse ] ||
   fail "no /dev/fuse: run with --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined"
-mkdir -p "$MOUNT_POINT"
 
 # bucketspace's S3_* settings, as rclone's own variables for the :s3: backend
 # (secrets stay out of the process list).
@@ -39,4 +38,4 @@ unset AWS_CA_BUNDLE
 
 remote=":s3:$bucket${S3_PREFIX:+/$S3_PREFIX}"
 say "mounting $remote (endpoint ${S3_ENDPOINT:-AWS}) at $MOUNT_POINT"
-exec rclone mount "$remote" "$MOUNT_POINT" --allow-other --allow-non-empty "$@"
+exec /usr/local/bin/bucketspace-mount-run rclone mount "$remote" "$MOUNT_POINT" --allow-other --allow-non-empty "$@"

@@ -13,7 +13,6 @@ MOUNT_POINT=${MOUNT_POINT:-/mnt/workspaces}
 bucket=${S3_BUCKET:-workspaces}
 [ -e /dev/fuse ] ||
   fail "no /dev/fuse: run with --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined"
-mkdir -p "$MOUNT_POINT"
 
 # umask=0022: every file readable by the non-root users of the runtime
 # containers, also objects without the mode metadata s3fs reads.
@@ -34,4 +33,4 @@ fi
 
 source="$bucket${S3_PREFIX:+:/$S3_PREFIX}"
 say "mounting s3://$bucket${S3_PREFIX:+/$S3_PREFIX} (endpoint ${S3_ENDPOINT:-AWS}) at $MOUNT_POINT"
-exec s3fs "$source" "$MOUNT_POINT" -f -o "$options" "$@"
+exec /usr/local/bin/bucketspace-mount-run s3fs "$source" "$MOUNT_POINT" -f -o "$options" "$@"

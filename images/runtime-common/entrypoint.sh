@@ -33,8 +33,10 @@ say "copying $SOURCE to $APP"
 # A fresh copy every start (a restarted container must not keep stale files).
 find "$APP" -mindepth 1 -maxdepth 1 -exec rm -rf {} + ||
   fail 65 "cannot empty $APP"
-# -R -p: the tree, symlinks, modes and times; files become ours (we are not root).
-cp -R -p "$SOURCE/." "$APP/" || fail 65 "cannot copy $SOURCE to $APP (unreadable files?)"
+# The tree, symlinks and times; modes follow the source (umask 022); files
+# become ours (we are not root). Not `cp -p`: it also copies ACLs and extended
+# attributes, which an rclone FUSE mount of the bucket answers with EIO.
+cp -R --preserve=timestamps "$SOURCE/." "$APP/" || fail 65 "cannot copy $SOURCE to $APP (unreadable files?)"
 cd "$APP"
 
 # ---------------------------------------------------------------- extra CA
