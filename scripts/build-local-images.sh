@@ -18,8 +18,9 @@ applies; name base-debian to debootstrap it again).
 Targets:
   runtime-node runtime-python runtime-go runtime-static
   control-plane mount-rclone mount-s3fs        -> bucketspace/<target>:latest
-  base-debian base-node base-python base-go base-nginx
-                                               -> bucketspace-local/... (stand-ins for upstream images)
+  base-debian base-node base-python base-go base-nginx base-caddy
+                                               -> bucketspace-local/... (stand-ins for upstream images;
+                                                  base-caddy is for the Compose profile `https`)
   all                                          -> every bucketspace image
 
 Options:
@@ -54,6 +55,7 @@ image_of() {
     base-python) echo "bucketspace-local/python:3" ;;
     base-go) echo "bucketspace-local/golang:1" ;;
     base-nginx) echo "bucketspace-local/nginx:1" ;;
+    base-caddy) echo "bucketspace-local/caddy:2" ;;
     runtime-node | runtime-python | runtime-go | runtime-static | control-plane | mount-rclone | mount-s3fs)
       echo "bucketspace/$1:latest"
       ;;
@@ -64,7 +66,7 @@ image_of() {
 base_of() {
   case "$1" in
     base-debian) ;;
-    base-node | base-python | base-go | base-nginx) echo base-debian ;;
+    base-node | base-python | base-go | base-nginx | base-caddy) echo base-debian ;;
     runtime-node | control-plane) echo base-node ;;
     runtime-python) echo base-python ;;
     runtime-go) echo base-go ;;
@@ -74,7 +76,7 @@ base_of() {
 }
 
 ALL_IMAGES=(runtime-node runtime-python runtime-go runtime-static control-plane mount-rclone mount-s3fs)
-ALL_TARGETS=(base-debian base-node base-python base-go base-nginx "${ALL_IMAGES[@]}")
+ALL_TARGETS=(base-debian base-node base-python base-go base-nginx base-caddy "${ALL_IMAGES[@]}")
 
 node_major() {
   local major
@@ -324,7 +326,7 @@ build_target() {
       docker_build "$img" "$ctx/Dockerfile" "$ctx" "$base_img"
       rm -rf "$ctx"
       ;;
-    base-python | base-go | base-nginx)
+    base-python | base-go | base-nginx | base-caddy)
       ctx="$ROOT/images/local-bases/${t#base-}"
       docker_build "$img" "$ctx/Dockerfile" "$ctx" "$base_img"
       ;;

@@ -47,10 +47,18 @@ export async function ensureImages(names: string[]): Promise<void> {
   const targets = [...new Set(names.map(imageTarget))];
   const missing: string[] = [];
   for (const t of targets) if (!(await imageExists(imageRef(t)))) missing.push(t);
-  if (missing.length === 0) return;
+  await buildTargets(missing);
+}
+
+/**
+ * Build targets of scripts/build-local-images.sh (e.g. `base-caddy`) that do
+ * not exist yet; the script skips the ones that do.
+ */
+export async function buildTargets(targets: string[]): Promise<void> {
+  if (targets.length === 0) return;
   let output = '';
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(SCRIPT, missing, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(SCRIPT, targets, { stdio: ['ignore', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => {
       output += chunk.toString('utf8');
       process.stderr.write(chunk);
@@ -63,7 +71,7 @@ export async function ensureImages(names: string[]): Promise<void> {
   if (code !== 0) {
     const tail = output.trimEnd().split('\n').slice(-15).join('\n');
     throw new Error(
-      `scripts/build-local-images.sh ${missing.join(' ')} failed (exit ${code}):\n${tail}`,
+      `scripts/build-local-images.sh ${targets.join(' ')} failed (exit ${code}):\n${tail}`,
     );
   }
 }
