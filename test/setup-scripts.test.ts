@@ -96,7 +96,10 @@ test('setup-s3-mount.sh names a missing prerequisite and how to get it', async (
   for (const tool of ['dirname', 'bash']) {
     await symlink(execFileSync('which', [tool], { encoding: 'utf8' }).trim(), join(bin, tool));
   }
-  const noDocker = await run(SETUP, ['--no-start'], { PATH: bin, BUCKETSPACE_ENV_FILE: join(dir, 'env') });
+  const noDocker = await run(SETUP, ['--no-start'], {
+    PATH: bin,
+    BUCKETSPACE_ENV_FILE: join(dir, 'env'),
+  });
   assert.equal(noDocker.code, 1);
   assert.match(noDocker.stderr, /Docker is not installed/);
   assert.match(noDocker.stderr, /docs\.docker\.com\/engine\/install/);
@@ -173,7 +176,8 @@ test("s3-workspace-sync.sh reads the stack's .env: MinIO on 127.0.0.1 with its r
 
 test('s3-workspace-sync.sh runs in the control-plane image when there is no node_modules', async (t) => {
   if (!(await dockerAvailable())) return t.skip('needs a Docker engine');
-  if (!fixture.s3.local) return t.skip('the image reaches the local test server over the host network');
+  if (!fixture.s3.local)
+    return t.skip('the image reaches the local test server over the host network');
   await ensureImages(['control-plane']);
   const tree = await makeTree({ 'api/main.py': 'print(1)\n', 'api/__pycache__/m.pyc': 'x' });
   t.after(() => tree.remove());

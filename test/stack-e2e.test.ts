@@ -81,12 +81,23 @@ async function answers(stack: ComposeStack, path: string, text: string): Promise
   return r.status === 200 && r.body.includes(text);
 }
 
-async function appContainers(stack: ComposeStack): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+/** Running app containers of the stack, by workspace (more than one only mid-swap). */
+async function runningByWorkspace(stack: ComposeStack): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
   for (const c of await containersOf(stack.env.MONITOR_INSTANCE!)) {
     if (c.State !== 'running') continue;
     const ws = c.Labels['bucketspace.workspace'];
-    if (ws !== undefined) out.set(ws, c.Id);
+    if (ws !== undefined) out.set(ws, [...(out.get(ws) ?? []), c.Id]);
+  }
+  return out;
+}
+
+/** One running container per workspace: workspace -> container id. */
+async function appContainers(stack: ComposeStack): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [ws, ids] of await runningByWorkspace(stack)) {
+    assert.equal(ids.length, 1, `one running container for ${ws}, got ${ids.length}`);
+    out.set(ws, ids[0]!);
   }
   return out;
 }
@@ -203,7 +214,10 @@ function smoke(variant: Variant): void {
           },
           120_000,
         );
-        assert.deepEqual(keys.filter((k) => EXCLUDED.test(k)), []);
+        assert.deepEqual(
+          keys.filter((k) => EXCLUDED.test(k)),
+          [],
+        );
         assert.deepEqual(keys.filter((k) => k.startsWith('shop/')).sort(), [
           'shop/.gitignore',
           'shop/package.json',
@@ -226,7 +240,10 @@ function smoke(variant: Variant): void {
           'package.json',
           'server.js',
         ]);
-        assert.equal(await readFile(join(mounted, 'shop', 'server.js'), 'utf8'), nodeServer(NODE_V1));
+        assert.equal(
+          await readFile(join(mounted, 'shop', 'server.js'), 'utf8'),
+          nodeServer(NODE_V1),
+        );
       });
     }
 
@@ -256,10 +273,20 @@ function smoke(variant: Variant): void {
     test('editing a file changes the response within seconds', async () => {
       const root = variant.direct ? join(stack.mountRoot, 'workspaces') : stack.workspacesDir;
       await writeFile(join(root, 'shop', 'server.js'), nodeServer(NODE_V2));
+      const old = (await appContainers(stack)).get('shop');
       timings.edit = await eventually(
         'the edited project answering',
         () => answers(stack, '/shop/', NODE_V2),
         90_000,
+      );
+      // The new container serves before the old one goes; then the old one goes.
+      await eventually(
+        'the old container removed',
+        async () => {
+          const ids = (await runningByWorkspace(stack)).get('shop') ?? [];
+          return ids.length === 1 && ids[0] !== old;
+        },
+        60_000,
       );
     });
 
@@ -282,7 +309,11 @@ function smoke(variant: Variant): void {
         async () => (await readdir(join(stack.mountRoot, 'workspaces'))).includes('shop'),
         60_000,
       );
-      await eventually('the monitor healthy again', async () => (await get(stack, '/healthz')).status === 200, 60_000);
+      await eventually(
+        'the monitor healthy again',
+        async () => (await get(stack, '/healthz')).status === 200,
+        60_000,
+      );
       const afterKill = await appContainers(stack);
       assert.deepEqual(afterKill, before, 'the same app containers, none removed or replaced');
       assert.ok(await answers(stack, '/shop/', NODE_V2));
@@ -297,7 +328,12 @@ function smoke(variant: Variant): void {
         await eventually(
           "Caddy's local root certificate",
           async () => {
-            ca = await dockerCli(['exec', caddy, 'cat', '/data/caddy/pki/authorities/local/root.crt']);
+            ca = await dockerCli([
+              'exec',
+              caddy,
+              'cat',
+              '/data/caddy/pki/authorities/local/root.crt',
+            ]);
             return ca.includes('BEGIN CERTIFICATE');
           },
           60_000,
@@ -338,7 +374,8 @@ function smoke(variant: Variant): void {
       await rm(join(root, 'site'), { recursive: true, force: true });
       timings.delete = await eventually(
         'the deleted project gone',
-        async () => !(await appContainers(stack)).has('site') && (await get(stack, '/site/')).status === 404,
+        async () =>
+          !(await appContainers(stack)).has('site') && (await get(stack, '/site/')).status === 404,
         120_000,
       );
       assert.ok(await answers(stack, '/shop/', NODE_V2), 'the others keep serving');
@@ -402,4 +439,3 @@ smoke({
 });
 smoke({ name: 's3fs', files: ['docker-compose.s3fs.yml'], direct: false });
 smoke({ name: 'direct', files: ['docker-compose.s3-direct.yml'], direct: true });
-

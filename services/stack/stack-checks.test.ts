@@ -5,7 +5,12 @@ import { checkStack, isLoopback } from './stack-checks.ts';
 const local = { MINIO_BIND: '127.0.0.1', MONITOR_BIND: '127.0.0.1' };
 
 test("MinIO's default credentials are refused, with the three ways to fix it", () => {
-  const r = checkStack({ user: 'minioadmin', password: 'minioadmin', localOnly: false, binds: local });
+  const r = checkStack({
+    user: 'minioadmin',
+    password: 'minioadmin',
+    localOnly: false,
+    binds: local,
+  });
   assert.deepEqual(r.invalid, []);
   assert.equal(r.refused.length, 1);
   assert.match(r.refused[0]!, /MinIO's default credentials/);
@@ -25,7 +30,12 @@ test('the .env.example placeholder and the default password with another user ar
 });
 
 test('local-only accepts guessable credentials with a warning when every port is on loopback', () => {
-  const r = checkStack({ user: 'minioadmin', password: 'minioadmin', localOnly: true, binds: local });
+  const r = checkStack({
+    user: 'minioadmin',
+    password: 'minioadmin',
+    localOnly: true,
+    binds: local,
+  });
   assert.deepEqual(r.refused, []);
   assert.equal(r.warnings.length, 1);
 });
@@ -56,6 +66,7 @@ test('real credentials pass on any bind; short passwords and empty users are inv
 });
 
 test('loopback addresses', () => {
-  for (const a of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) assert.ok(isLoopback(a), a);
+  for (const a of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'])
+    assert.ok(isLoopback(a), a);
   for (const a of ['0.0.0.0', '192.168.1.4', '::', '']) assert.ok(!isLoopback(a), a);
 });

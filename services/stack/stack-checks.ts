@@ -56,7 +56,9 @@ export function checkStack(input: StackCheckInput): StackCheckResult {
   );
   if (guess !== undefined) {
     const subject =
-      guess.user === undefined ? 'MINIO_ROOT_PASSWORD is' : 'MINIO_ROOT_USER/MINIO_ROOT_PASSWORD are';
+      guess.user === undefined
+        ? 'MINIO_ROOT_PASSWORD is'
+        : 'MINIO_ROOT_USER/MINIO_ROOT_PASSWORD are';
     const problem = `${subject} ${guess.what}: anyone who reaches MinIO could read and change every workspace.`;
     if (input.localOnly) warnings.push(`${problem} Accepted because BUCKETSPACE_LOCAL_ONLY=true.`);
     else refused.push(`${problem} ${FIX}`);

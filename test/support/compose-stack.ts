@@ -99,11 +99,9 @@ export class ComposeStack {
       WORKSPACES_DIR: join(dir, 'workspaces'),
       ...extraEnv,
     };
-    const files = [
-      'docker-compose.yml',
-      ...variantFiles,
-      'test/e2e/docker-compose.s3rver.yml',
-    ].map((f) => join(REPO, f));
+    const files = ['docker-compose.yml', ...variantFiles, 'test/e2e/docker-compose.s3rver.yml'].map(
+      (f) => join(REPO, f),
+    );
     return new ComposeStack({ project, dir, env, files });
   }
 

@@ -6,6 +6,8 @@ declare module 's3rver' {
     silent?: boolean;
     resetOnClose?: boolean;
     allowMismatchedSignatures?: boolean;
+    /** Treat a Host header that is not an IP or localhost as a bucket name (default true). */
+    vhostBuckets?: boolean;
   }
   export default class S3rver {
     constructor(options: S3rverOptions);
