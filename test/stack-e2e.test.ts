@@ -7,12 +7,13 @@
 // Run just this file: npm run test:e2e
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { listKeys } from './support/bucket.ts';
-import { ComposeStack, freePort } from './support/compose-stack.ts';
+import { ComposeStack, freePort, REPO } from './support/compose-stack.ts';
 import { containersOf, dockerAvailable } from './support/docker.ts';
 import { docker as dockerCli, inspect } from './support/docker-cli.ts';
 import { buildTargets, ensureImages, IMAGE_NAMES } from './support/images.ts';
@@ -102,6 +103,46 @@ async function appContainers(stack: ComposeStack): Promise<Map<string, string>> 
   return out;
 }
 
+/**
+ * scripts/setup-s3-mount.sh as a user runs it, on this stack: its settings in
+ * an env file (kept: the script only fills in a missing one), the test's
+ * Compose override as an extra file, and --migrate for the upload.
+ */
+async function runSetup(stack: ComposeStack, variantName: string): Promise<string> {
+  const envFile = join(stack.dir, 'stack.env');
+  await writeFile(
+    envFile,
+    Object.entries(stack.env)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
+  const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(
+      join(REPO, 'scripts/setup-s3-mount.sh'),
+      [
+        '--variant',
+        variantName,
+        '-f',
+        join(REPO, 'test/e2e/docker-compose.s3rver.yml'),
+        '--migrate',
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: process.env.HOME ?? '/root',
+          BUCKETSPACE_ENV_FILE: envFile,
+        },
+        timeout: 600_000,
+      },
+      (err, _stdout, stderr) =>
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr }),
+    );
+  });
+  assert.equal(code, 0, `setup-s3-mount.sh failed:\n${stderr}`);
+  return stderr;
+}
+
 const EXCLUDED = /(^|\/)(node_modules|dist|coverage|__pycache__)\/|(^|\/)\.env|\.pyc$/;
 
 interface Variant {
@@ -111,6 +152,8 @@ interface Variant {
   direct: boolean;
   env?: Record<string, string>;
   https?: boolean;
+  /** Started by scripts/setup-s3-mount.sh (with --migrate) instead of `compose up`. */
+  viaSetupScript?: string;
 }
 
 /**
@@ -120,6 +163,7 @@ interface Variant {
 function smoke(variant: Variant): void {
   describe(`stack: ${variant.name}`, { skip, timeout: 900_000 }, () => {
     let stack: ComposeStack;
+    let setupOutput = '';
     const timings: Record<string, number> = {};
 
     before(async () => {
@@ -131,7 +175,11 @@ function smoke(variant: Variant): void {
       });
       if (!variant.direct) await writeProjects(stack.workspacesDir, { withExcluded: true });
       const t0 = Date.now();
-      await stack.mustCompose(['up', '-d'], 600_000);
+      if (variant.viaSetupScript !== undefined) {
+        setupOutput = await runSetup(stack, variant.viaSetupScript);
+      } else {
+        await stack.mustCompose(['up', '-d'], 600_000);
+      }
       timings.up = Date.now() - t0;
     });
 
@@ -173,6 +221,20 @@ function smoke(variant: Variant): void {
       assert.match(nodeStatus, /^Uid:\s+10001\s/m);
       assert.match(nodeStatus, /^CapEff:\s+0+$/m);
     });
+
+    if (variant.viaSetupScript !== undefined) {
+      test('setup-s3-mount.sh started it, uploaded the workspaces and said where everything is', () => {
+        assert.match(setupOutput, /ok +Compose v[12]/);
+        assert.match(setupOutput, /exists \(kept as it is\)/);
+        assert.match(setupOutput, /is on a shared mount/);
+        assert.match(setupOutput, /ok +the stack is up/);
+        assert.match(setupOutput, /ok +uploaded 3 workspaces/);
+        assert.match(
+          setupOutput,
+          new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${stack.env.MONITOR_PORT}/monitor`),
+        );
+      });
+    }
 
     if (variant.direct) {
       test('projects written into the mount reach the bucket; excluded objects stay hidden', async () => {
@@ -437,5 +499,10 @@ smoke({
     MONITOR_TRUST_PROXY: 'true',
   },
 });
-smoke({ name: 's3fs', files: ['docker-compose.s3fs.yml'], direct: false });
+smoke({
+  name: 's3fs',
+  files: ['docker-compose.s3fs.yml'],
+  direct: false,
+  viaSetupScript: 's3fs',
+});
 smoke({ name: 'direct', files: ['docker-compose.s3-direct.yml'], direct: true });
