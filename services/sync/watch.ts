@@ -41,7 +41,16 @@ interface WorkspaceWatch {
   watcher: FSWatcher;
   remote: Map<string, RemoteFile>;
   state: Map<string, StateEntry>;
+  /** Deletions made in the last DELETE_WINDOW_MS: when, and how many. */
+  recentDeletes: Array<{ at: number; count: number }>;
 }
+
+/**
+ * Watch mode applies the max-delete rail to the deletions of this window
+ * together, not batch by batch: files that vanish one by one (a slow `rm`, a
+ * tool emptying a tree file by file) are still a mass deletion.
+ */
+const DELETE_WINDOW_MS = 60_000;
 
 /**
  * Watch mode: one full sync, then chokidar events per workspace, coalesced
@@ -403,6 +412,7 @@ export class SyncWatcher {
       watcher: undefined as unknown as FSWatcher,
       remote: remote ?? new Map<string, RemoteFile>(),
       state,
+      recentDeletes: [],
     };
     ws.watcher = watch(root, {
       ignoreInitial: true,
@@ -559,6 +569,7 @@ export class SyncWatcher {
             ws.state.delete(rel);
           }
           deleted = res.deleted.length;
+          if (deleted > 0) ws.recentDeletes.push({ at: this.clock.now(), count: deleted });
         } catch (err) {
           this.log.warn({ workspace: ws.name, err: toError(err) }, 'delete failed');
           retry.push(...toDelete);
@@ -573,8 +584,15 @@ export class SyncWatcher {
     const entries = await readdir(ws.root).catch(() => undefined);
     if (entries === undefined) return `workspace directory ${ws.root} is missing or unreadable`;
     if (entries.length === 0) return `workspace directory ${ws.root} is empty`;
-    if (exceedsMaxDelete(count, ws.remote.size, this.ctx.maxDelete)) {
-      return `${count} of ${ws.remote.size} objects of ${ws.name} would be deleted at once`;
+    const since = this.clock.now() - DELETE_WINDOW_MS;
+    ws.recentDeletes = ws.recentDeletes.filter((d) => d.at >= since);
+    const recent = ws.recentDeletes.reduce((sum, d) => sum + d.count, 0);
+    // Against what the workspace had before this window's deletions.
+    if (exceedsMaxDelete(count + recent, ws.remote.size + recent, this.ctx.maxDelete)) {
+      return recent === 0
+        ? `${count} of ${ws.remote.size} objects of ${ws.name} would be deleted at once`
+        : `${count} more of ${ws.name}'s objects would be deleted after ${recent} in the last ` +
+            `${DELETE_WINDOW_MS / 1000} s (${count + recent} of ${ws.remote.size + recent})`;
     }
     return undefined;
   }
