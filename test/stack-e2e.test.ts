@@ -381,6 +381,29 @@ function smoke(variant: Variant): void {
       assert.ok(await answers(stack, '/shop/', NODE_V2));
     });
 
+    test('a mount whose FUSE process dies inside the container is detected, detached and remounted', async () => {
+      const mount = await stack.containerOf('mount');
+      const restarts = Number(await inspect(mount, '{{.RestartCount}}'));
+      const program = variant.name === 's3fs' ? 's3fs' : 'rclone';
+      // The container stays up; only the mount goes stale (ENOTCONN).
+      await dockerCli(['exec', mount, 'sh', '-c', `kill -9 $(pidof ${program})`]);
+      await eventually(
+        'the mount container restarted by its watchdog and healthy',
+        async () =>
+          Number(await inspect(mount, '{{.RestartCount}}')) > restarts &&
+          (await inspect(mount, '{{.State.Health.Status}}')) === 'healthy',
+        120_000,
+      );
+      await eventually(
+        'the mount readable on the host again',
+        async () => (await readdir(join(stack.mountRoot, 'workspaces'))).includes('shop'),
+        60_000,
+      );
+      const logs = await stack.compose(['logs', '--no-color', 'mount']);
+      assert.match(logs.stdout, /exiting so the container restarts/);
+      assert.ok(await answers(stack, '/shop/', NODE_V2), 'the app kept serving');
+    });
+
     if (variant.https) {
       test('Caddy serves the monitor over HTTPS for DOMAIN', async () => {
         const caddy = await stack.containerOf('caddy');
