@@ -505,7 +505,7 @@ async function planWorkspace(
       plan.verify.map(({ file, remote: r }) =>
         limit(async () => {
           try {
-            const etags = await localEtags(file.absPath, file.size);
+            const etags = await localEtags(file.absPath, file.size, r.etag);
             if (etags.includes(r.etag)) {
               plan.unchanged += 1;
               state.set(file.relPath, stateOf(file, r.etag));
