@@ -10,7 +10,7 @@ import {
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { localEtags } from '../common/multipart.ts';
 import { walkWorkspace, type WalkedFile, type WalkResult } from '../common/walk.ts';
-import { groupRemoteByWorkspace, objectKey, planPush } from './plan.ts';
+import { groupRemoteByWorkspace, objectKey, planPush, uploadOrder } from './plan.ts';
 import { describeMaxDelete, exceedsMaxDelete } from './safety.ts';
 import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
 import { runTransfers } from './transfer-queue.ts';
@@ -268,7 +268,7 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   ctx.progress.start('upload', uploads.length, totalBytes);
   const uploadedEtags = new Map<string, string>();
   const outcome = await runTransfers({
-    items: uploads,
+    items: uploadOrder(uploads),
     concurrency: ctx.concurrency,
     signal: ctx.signal,
     run: async (u) => {
