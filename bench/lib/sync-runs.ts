@@ -26,6 +26,7 @@ export interface ToolResults {
 
 export interface SyncSeries {
   tool: SyncTool;
+  /** Replaced by a fresh bucket and state for every initial round after the first. */
   target: SyncTarget;
 }
 
@@ -73,14 +74,20 @@ export async function newSeries(
 ): Promise<SyncSeries[]> {
   const series: SyncSeries[] = [];
   for (const tool of tools) {
-    const stateDir = await mkdtemp(join(ctx.stateRoot, `${tool.id}-${tag}-`));
-    const bucket = benchBucketName(`${tag}-${tool.id}`.slice(0, 40));
-    series.push({
-      tool,
-      target: { workspacesDir: ctx.tree.workspacesDir, bucket, endpoint, stateDir },
-    });
+    series.push({ tool, target: await freshTarget(ctx, tool, endpoint, tag) });
   }
   return series;
+}
+
+async function freshTarget(
+  ctx: SyncRunContext,
+  tool: SyncTool,
+  endpoint: S3Endpoint,
+  tag: string,
+): Promise<SyncTarget> {
+  const stateDir = await mkdtemp(join(ctx.stateRoot, `${tool.id}-${tag}-`));
+  const bucket = benchBucketName(`${tag}-${tool.id}`.slice(0, 40));
+  return { workspacesDir: ctx.tree.workspacesDir, bucket, endpoint, stateDir };
 }
 
 interface OurSummary {
@@ -226,15 +233,22 @@ async function runScenario(
 
 /**
  * The three scenarios, tools interleaved so that slow drift (cache, server
- * state) affects them alike: every tool's initial sync, then each no-op
- * round for every tool, then each edit round (one edit, then every tool syncs it).
+ * state) affects them alike: each initial round (every tool into a fresh
+ * bucket, with fresh state; the last round's buckets are kept for the rest),
+ * then each no-op round for every tool, then each edit round (one edit, then
+ * every tool syncs it).
  */
 export async function runPhases(
   ctx: SyncRunContext,
-  series: readonly SyncSeries[],
+  series: SyncSeries[],
   options: PhaseOptions,
 ): Promise<void> {
-  for (const s of series) await runScenario(ctx, s, 'initial', options);
+  for (let rep = 0; rep < options.reps; rep++) {
+    for (const s of series) {
+      if (rep > 0) s.target = await freshTarget(ctx, s.tool, s.target.endpoint, `i${rep}`);
+      await runScenario(ctx, s, 'initial', options);
+    }
+  }
   for (let rep = 0; rep < options.reps; rep++) {
     for (const s of series) await runScenario(ctx, s, 'noop', options);
   }
