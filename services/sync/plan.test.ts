@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WalkedFile } from '../common/walk.ts';
-import { groupRemoteByWorkspace, planPush, uploadOrder } from './plan.ts';
+import { groupRemoteByWorkspace, planPush } from './plan.ts';
 import type { RemoteFile, StateEntry } from './types.ts';
 
 const file = (relPath: string, size: number, mtimeMs = 1000): WalkedFile => ({
@@ -82,22 +82,4 @@ test('listing grouped by workspace; directory markers and root keys ignored', ()
     ['y/z.txt'],
   );
   assert.equal(groups.get('a')?.length, 1);
-});
-
-test('uploads start largest first; equal sizes keep their path order', () => {
-  const up = (relPath: string, size: number) => ({
-    file: file(relPath, size),
-    key: `app/${relPath}`,
-    reason: 'new' as const,
-  });
-  const planned = [up('a.txt', 10), up('b.bin', 200_000_000), up('c.txt', 10), up('d.txt', 5000)];
-  assert.deepEqual(
-    uploadOrder(planned).map((u) => u.file.relPath),
-    ['b.bin', 'd.txt', 'a.txt', 'c.txt'],
-  );
-  assert.deepEqual(
-    planned.map((u) => u.file.relPath),
-    ['a.txt', 'b.bin', 'c.txt', 'd.txt'],
-    'the plan itself (dry-run lines) keeps path order',
-  );
 });

@@ -1,11 +1,5 @@
 import type { WalkedFile } from '../common/walk.ts';
-import type {
-  PlannedDelete,
-  PlannedUpload,
-  RemoteFile,
-  StateEntry,
-  WorkspacePlan,
-} from './types.ts';
+import type { PlannedDelete, RemoteFile, StateEntry, WorkspacePlan } from './types.ts';
 
 export interface PlanPushInput {
   workspace: string;
@@ -84,15 +78,6 @@ export function planPush(input: PlanPushInput): WorkspacePlan {
   plan.uploads.sort((a, b) => (a.file.relPath < b.file.relPath ? -1 : 1));
   plan.deletes.sort((a, b) => (a.relPath < b.relPath ? -1 : 1));
   return plan;
-}
-
-/**
- * The order uploads start in: largest first, so a big file runs alongside the
- * many small ones instead of alone at the end (longest-processing-time-first
- * scheduling, like rclone's `--order-by size,desc`). Equal sizes keep their order.
- */
-export function uploadOrder(uploads: readonly PlannedUpload[]): PlannedUpload[] {
-  return [...uploads].sort((a, b) => b.file.size - a.file.size);
 }
 
 /**

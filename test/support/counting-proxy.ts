@@ -76,7 +76,8 @@ export async function startCountingProxy(
       return;
     }
     if (options.verify) {
-      void verifyThenForward(req, res, options.verify, recorded, target);
+      // A client that gives up mid-body (as uploads of a shrinking file do) just ends this exchange.
+      verifyThenForward(req, res, options.verify, recorded, target).catch(() => res.destroy());
       return;
     }
     forward(req, res, target, undefined);
