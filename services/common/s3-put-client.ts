@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ClientRequest } from 'node:http';
 import { backoffDelay } from './backoff.ts';
-import { BucketspaceError, isNetworkError, localError } from './errors.ts';
+import { BucketspaceError, errorMessage, isNetworkError, localError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { classifyS3Error } from './s3-errors.ts';
 import { encodeKeyPath, SigV4Signer, UNSIGNED_PAYLOAD, type SigningCredentials } from './sigv4.ts';
@@ -238,7 +237,7 @@ export class S3PutClient {
         request.end(req.body);
         return;
       }
-      const write = () => streamFile(request, req, fail);
+      const write = () => void sendFile(request, req).catch(fail);
       if (!expectContinue) {
         write();
         return;
@@ -274,33 +273,58 @@ export class S3PutClient {
   }
 }
 
-function streamFile(request: ClientRequest, req: SignedPut, fail: (err: unknown) => void): void {
-  const stream = createReadStream(req.filePath ?? '', {
-    start: 0,
-    end: Math.max(0, req.size - 1),
-    highWaterMark: STREAM_CHUNK,
-  });
-  let sent = 0;
-  stream.on('error', (err) => fail(new LocalReadError(err.message, { cause: err })));
-  request.once('close', () => stream.destroy());
-  if (req.size === 0) {
-    stream.destroy();
-    request.end();
-    return;
+/**
+ * Sends the file's first `size` bytes as the request body through two
+ * reused buffers: a buffer is read into again only once the socket has taken
+ * it, so a large file costs 2 x STREAM_CHUNK of memory and no garbage.
+ */
+async function sendFile(request: ClientRequest, req: SignedPut): Promise<void> {
+  const closed = new Promise<void>((resolve) => request.once('close', resolve));
+  let writeError: unknown;
+  const write = (chunk: Buffer) =>
+    new Promise<void>((resolve) => {
+      request.write(chunk, (err) => {
+        if (err) writeError ??= err;
+        resolve();
+      });
+    });
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(req.filePath ?? '', 'r');
+  } catch (err) {
+    throw new LocalReadError(errorMessage(err), { cause: err });
   }
-  stream.on('data', (chunk) => {
-    const buf = chunk as Buffer;
-    sent += buf.length;
-    req.onProgress?.(buf.length);
-    if (!request.write(buf)) {
-      stream.pause();
-      request.once('drain', () => stream.resume());
+  try {
+    const size = req.size;
+    const buffers = [0, 1].map(() => Buffer.allocUnsafe(Math.min(STREAM_CHUNK, Math.max(1, size))));
+    const inFlight: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+    let position = 0;
+    for (let i = 0; position < size; i++) {
+      const slot = i % 2;
+      await Promise.race([inFlight[slot], closed]);
+      if (writeError !== undefined || request.destroyed) return; // the request failed: its error is reported
+      const buffer = buffers[slot] as Buffer;
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(
+          buffer,
+          0,
+          Math.min(buffer.length, size - position),
+          position,
+        ));
+      } catch (err) {
+        throw new LocalReadError(errorMessage(err), { cause: err });
+      }
+      if (bytesRead === 0) throw new FileChangedError(`read ${position} of ${size} bytes`);
+      position += bytesRead;
+      inFlight[slot] = write(buffer.subarray(0, bytesRead));
+      req.onProgress?.(bytesRead);
     }
-  });
-  stream.on('end', () => {
-    if (sent !== req.size) fail(new FileChangedError(`read ${sent} of ${req.size} bytes`));
-    else request.end();
-  });
+    await Promise.race([Promise.all(inFlight), closed]);
+    if (!request.destroyed) request.end();
+  } finally {
+    await handle.close();
+  }
 }
 
 async function readResponse(res: IncomingMessage): Promise<{ status: number; body: string }> {
