@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { benchBucketName, headEtag, type S3Endpoint } from './bench-s3.ts';
@@ -132,6 +133,17 @@ function checkOurSummary(ctx: SyncRunContext, scenario: Scenario, stdout: string
   }
 }
 
+/**
+ * `sync(1)`: write out what earlier runs left in the page cache (an initial
+ * sync leaves about 220 MB the S3 server wrote). Otherwise the kernel
+ * flushes it 30 s later, in the middle of whichever run comes then. Untimed.
+ */
+function flushDirtyPages(): Promise<void> {
+  return new Promise((resolve) => {
+    execFile('sync', [], { timeout: 120_000 }, () => resolve());
+  });
+}
+
 /** One sync by one tool; a crash or timeout aborts the benchmark. */
 async function syncOnce(
   ctx: SyncRunContext,
@@ -139,6 +151,7 @@ async function syncOnce(
   scenario: Scenario,
 ): Promise<Sample> {
   const { tool, target } = series;
+  await flushDirtyPages();
   const run = await ctx.runner.run(tool.command(target), TIMEOUT_MS[scenario]);
   if (run.timedOut || run.exitCode !== 0)
     throw new Error(describeFailure(`${tool.label} (${scenario})`, run));

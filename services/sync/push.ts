@@ -140,8 +140,8 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
 
   // The listing (waiting on the server) and the walks (local stats) run at the
   // same time. Each workspace is planned as soon as its walk and the listing
-  // are done, and its uploads start at once (largest first) while the next
-  // workspaces are still walked. Deletions still wait for every plan and rail.
+  // are done, and its uploads start at once while the next workspaces are
+  // still walked. Deletions still wait for every plan and rail.
   const remotePromise = (async () => {
     await ctx.store.ensureBucket(ctx.signal);
     const objects = await ctx.store.list(
@@ -159,7 +159,6 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     : new TransferQueue<PlannedUpload>({
         concurrency: ctx.concurrency,
         signal: ctx.signal,
-        priority: (u) => u.file.size,
         run: async (u) => {
           let reported = 0;
           try {

@@ -9,34 +9,22 @@ export interface TransferQueueOptions<T> {
   concurrency: number;
   signal?: AbortSignal;
   run: (item: T) => Promise<void>;
-  /**
-   * Higher starts first among the items waiting (e.g. the size: the largest
-   * file runs alongside the small ones instead of alone at the end); equal
-   * priorities start in the order they were added. Default: the order added.
-   */
-  priority?: (item: T) => number;
-}
-
-interface Waiting<T> {
-  item: T;
-  priority: number;
-  seq: number;
 }
 
 /**
- * Runs transfers with bounded concurrency; items may be added while earlier
- * ones run (a sync starts uploading one workspace while it still walks the
- * next). A failure of one never stops the others; but once the server is
+ * Runs transfers with bounded concurrency, in the order added; items may be
+ * added while earlier ones run (a sync starts uploading one workspace while
+ * it still walks the next). A failure of one never stops the others; but once the server is
  * unreachable (after the retries of the S3 client), the transfers not yet
  * started fail at once with that error instead of each waiting through its
  * own retries.
  */
 export class TransferQueue<T> {
   private readonly options: TransferQueueOptions<T>;
-  private readonly heap: Waiting<T>[] = [];
+  private readonly waiting: T[] = [];
+  private next = 0;
   private readonly outcome: TransferOutcome<T> = { ok: [], failed: [] };
   private running = 0;
-  private seq = 0;
   private closed = false;
   private unreachable: BucketspaceError | undefined;
   private resolveDone: (() => void) | undefined;
@@ -49,9 +37,7 @@ export class TransferQueue<T> {
 
   add(items: readonly T[]): void {
     if (this.closed) throw new Error('TransferQueue: add after finish');
-    for (const item of items) {
-      this.push({ item, priority: this.options.priority?.(item) ?? 0, seq: this.seq++ });
-    }
+    this.waiting.push(...items);
     this.pump();
   }
 
@@ -64,10 +50,14 @@ export class TransferQueue<T> {
   }
 
   private pump(): void {
-    while (this.running < Math.max(1, this.options.concurrency) && this.heap.length > 0) {
-      const next = this.pop();
+    while (
+      this.running < Math.max(1, this.options.concurrency) &&
+      this.next < this.waiting.length
+    ) {
+      const item = this.waiting[this.next] as T;
+      this.next += 1;
       this.running += 1;
-      void this.start(next.item).finally(() => {
+      void this.start(item).finally(() => {
         this.running -= 1;
         this.pump();
         this.settleIfIdle();
@@ -76,7 +66,8 @@ export class TransferQueue<T> {
   }
 
   private settleIfIdle(): void {
-    if (this.closed && this.running === 0 && this.heap.length === 0) this.resolveDone?.();
+    if (this.closed && this.running === 0 && this.next === this.waiting.length)
+      this.resolveDone?.();
   }
 
   private async start(item: T): Promise<void> {
@@ -108,44 +99,6 @@ export class TransferQueue<T> {
       if (error.code === 'S3_UNREACHABLE' || error.code === 'S3_AUTH') this.unreachable ??= error;
       this.outcome.failed.push({ item, error });
     }
-  }
-
-  // A binary heap: highest priority first, then lowest sequence number.
-  private before(a: Waiting<T>, b: Waiting<T>): boolean {
-    return a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
-  }
-
-  private push(w: Waiting<T>): void {
-    const h = this.heap;
-    h.push(w);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(h[i] as Waiting<T>, h[parent] as Waiting<T>)) break;
-      [h[i], h[parent]] = [h[parent] as Waiting<T>, h[i] as Waiting<T>];
-      i = parent;
-    }
-  }
-
-  private pop(): Waiting<T> {
-    const h = this.heap;
-    const top = h[0] as Waiting<T>;
-    const last = h.pop() as Waiting<T>;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let best = i;
-        if (l < h.length && this.before(h[l] as Waiting<T>, h[best] as Waiting<T>)) best = l;
-        if (r < h.length && this.before(h[r] as Waiting<T>, h[best] as Waiting<T>)) best = r;
-        if (best === i) break;
-        [h[i], h[best]] = [h[best] as Waiting<T>, h[i] as Waiting<T>];
-        i = best;
-      }
-    }
-    return top;
   }
 }
 
