@@ -346,6 +346,45 @@ describe('sync: filtering and change detection', () => {
     }
   });
 
+  test('at most two multipart uploads run at once (each holds 4 parts in memory)', async () => {
+    const files: Record<string, Buffer> = {};
+    for (const name of ['a', 'b', 'c', 'd']) {
+      const data = Buffer.alloc(9 * 1024 * 1024 + 1);
+      data.write(name.repeat(64));
+      files[`media/${name}.bin`] = data;
+    }
+    const tree = await makeTree(files);
+    const bucket = fixture.s3.newBucketName();
+    const proxy = await startCountingProxy(() => fixture.s3.endpoint);
+    try {
+      const env = fixture.env(tree, bucket, { S3_UPLOAD_CUTOFF: '5MiB', S3_ENDPOINT: proxy.url });
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(summaryOf(res).uploaded, 4);
+      let open = 0;
+      let most = 0;
+      let started = 0;
+      for (const r of proxy.requests) {
+        if (r.method !== 'POST') continue;
+        const q = new URL(r.url, 'http://x').searchParams;
+        if (q.has('uploads')) {
+          started += 1;
+          open += 1;
+          most = Math.max(most, open);
+        } else if (q.has('uploadId')) open -= 1;
+      }
+      assert.equal(started, 4, 'four multipart uploads');
+      assert.equal(most, 2, 'never more than two at once');
+      for (const name of Object.keys(files)) {
+        const head = await headObject(fixture.client, bucket, name);
+        assert.equal(head.ContentLength, 9 * 1024 * 1024 + 1);
+      }
+    } finally {
+      await proxy.close();
+      await tree.remove();
+    }
+  });
+
   test('regression: objects uploaded with another cutoff still compare equal without state (no needless re-upload)', async () => {
     // Earlier versions uploaded every file from 16 MiB in 8 MiB parts; now files under
     // 200 MiB go in one PUT. Either way round, a sync without state must hash, match, and skip.

@@ -25,6 +25,7 @@ import type {
 } from './object-store.ts';
 import { partSizeFor } from './multipart.ts';
 import { S3PutClient, type S3PutTarget } from './s3-put-client.ts';
+import pLimit from 'p-limit';
 
 export interface S3ObjectStoreOptions {
   config: S3Config;
@@ -41,6 +42,11 @@ export class S3ObjectStore implements ObjectStore {
   private readonly logger: Logger;
   private readonly config: S3Config;
   private readonly maxSockets: number;
+  /**
+   * Multipart uploads at once: lib-storage holds 4 parts in memory per upload,
+   * so many large files would otherwise cost transfers x 4 x part size.
+   */
+  private readonly multipartSlots = pLimit(2);
   /** The signed-PUT fast path, set up on the first upload; undefined where only the SDK applies. */
   private putClient: Promise<S3PutClient | undefined> | undefined;
 
@@ -166,7 +172,8 @@ export class S3ObjectStore implements ObjectStore {
         options.onProgress?.(options.size);
         return { etag: stripQuotes(res.ETag) };
       }
-      return { etag: await this.multipart(options, options.filePath) };
+      const filePath = options.filePath;
+      return { etag: await this.multipartSlots(() => this.multipart(options, filePath)) };
     } catch (err) {
       throw classifyS3Error(err, what);
     }
