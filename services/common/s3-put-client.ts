@@ -72,7 +72,6 @@ const RETRYABLE_CODES = new Set([
   'Throttling',
   'ThrottlingException',
   'RequestTimeout',
-  'RequestTimeTooSkewed',
   'InternalError',
   'ServiceUnavailable',
   'BadDigest',
@@ -223,7 +222,7 @@ export class S3PutClient {
           if (settled) return;
           settled = true;
           if (r.status >= 200 && r.status < 300) {
-            // A refusal before the body was sent leaves the request unfinished: never reuse that socket.
+            // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
             if (!request.writableFinished) request.destroy();
             resolve(normalizeEtag(res.headers.etag));
             return;
