@@ -1,41 +1,18 @@
-import { createHash, createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 /**
- * Checks a received request's SigV4 signature with the AWS SDK's own signer
- * (@smithy/signature-v4, an implementation independent of bucketspace's), as
- * a real S3 server would. s3rver accepts any V4 signature, so tests that must
- * prove signatures right send their requests through a proxy that uses this.
+ * Checks a received request's SigV4 signature with the AWS SDK's signer
+ * (@smithy/signature-v4), as a real S3 server would, but from the request as
+ * received: the path is decoded and re-encoded strictly, and only the headers
+ * the client listed as signed are used. s3rver accepts any V4 signature, so
+ * tests that must prove signatures right send their requests through a proxy
+ * that uses this.
  */
 export interface SigV4Secrets {
   accessKeyId: string;
   secretAccessKey: string;
-}
-
-/** node:crypto in the shape @smithy/signature-v4 expects for SHA-256 and HMAC-SHA256. */
-class NodeSha256 {
-  private readonly hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(bytes(data));
-  }
-
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-
-  reset(): void {}
-}
-
-function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Buffer {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 const AUTH =
@@ -84,7 +61,7 @@ export async function sigV4Problem(
     credentials: { accessKeyId: secrets.accessKeyId, secretAccessKey: secrets.secretAccessKey },
     region,
     service,
-    sha256: NodeSha256,
+    sha256: Hash.bind(null, 'sha256'),
     uriEscapePath: false,
     applyChecksum: false,
   });
