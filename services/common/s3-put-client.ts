@@ -3,12 +3,12 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ClientRequest } from 'node:http';
-import { backoffDelay } from './backoff.ts';
-import { BucketspaceError, errorMessage, isNetworkError, localError } from './errors.ts';
-import type { Logger } from './logger.ts';
 import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { backoffDelay } from './backoff.ts';
+import { BucketspaceError, errorMessage, isNetworkError, localError } from './errors.ts';
+import type { Logger } from './logger.ts';
 import { classifyS3Error } from './s3-errors.ts';
 
 export interface SigningCredentials {
@@ -121,13 +121,12 @@ const STREAM_CHUNK = 1024 * 1024;
 /**
  * Single-request S3 PutObject, signed with the SDK's signer (s3Signer) and
  * sent on a keep-alive agent: the hot path of a sync, which sends thousands
- * of small PUTs, at a fraction of the CPU of the SDK's PutObject, whose
- * per-request middleware stack doubled the CPU of an initial sync (decision
- * 0011). Every PUT carries Content-MD5 (so
- * the server rejects a corrupted body) and an unsigned payload, like rclone.
- * Retries itself on throttling, server and network errors with exponential
- * backoff and jitter, re-opening file bodies, so a retry never sends a
- * half-consumed stream.
+ * of small PUTs; the SDK's PutObject spent twice the CPU on the same sync, in
+ * its per-request middleware (decision 0011). Every PUT carries Content-MD5
+ * (so the server rejects a corrupted body) and an unsigned payload, like
+ * rclone. Retries itself on throttling, server and network errors with
+ * exponential backoff and jitter, re-opening file bodies, so a retry never
+ * sends a half-consumed stream.
  */
 export class S3PutClient {
   private readonly options: S3PutClientOptions;
