@@ -32,6 +32,7 @@ import { tally } from './lib/request-tally.ts';
 import {
   evaluateGoals,
   formatGoals,
+  initialRatios,
   rawSamples,
   requestBreakdown,
   resultsTable,
@@ -52,7 +53,8 @@ ${fmtCount(SYNC_TREE_SPEC.nodeModulesFiles)} files under node_modules, .env and 
 ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)} file) is built once under .bench/sync-tree and reused.
 
   --rebuild       build the tree again
-  --reps N        runs of the no-op and edit scenarios, median reported (default 3)
+  --reps N        runs of each scenario, median reported (default 3); every
+                  initial sync goes to a fresh bucket with fresh state
   --size-only     add \`rclone sync --size-only\` as an extra column, labelled
                   INCORRECT (it misses same-size edits)
   --no-requests   skip the extra untimed runs through a counting proxy that
@@ -228,6 +230,7 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
       '',
       'every timing (s):',
       ...rawSamples(tools, ctx.results),
+      ...(initialRatios(ctx.results) !== undefined ? [initialRatios(ctx.results) ?? ''] : []),
       ...(options.countRequests
         ? ['', 'S3 requests by kind (counting runs):', ...requestBreakdown(tools, ctx.results)]
         : []),

@@ -35,7 +35,7 @@ function peakRss(r: ToolResults, s: Scenario): number | undefined {
 function rows(reps: number, withRequests: boolean): Row[] {
   const scenarios: Scenario[] = ['initial', 'noop', 'edit'];
   const time = scenarios.map((s): Row => ({
-    label: `${SCENARIO_NAMES[s]} (s${s === 'initial' ? '' : `, median of ${reps}`})`,
+    label: `${SCENARIO_NAMES[s]} (s, median of ${reps})`,
     value: (r) => medianSeconds(r, s),
     format: fmtSeconds,
   }));
@@ -102,6 +102,22 @@ export function rawSamples(
     lines.push(`  ${SCENARIO_NAMES[s]}: ${parts.join('; ')}`);
   }
   return lines;
+}
+
+/**
+ * ours / rclone fastest per initial round: the tools run one after the other
+ * in each round, so these pair up runs made under the same load.
+ */
+export function initialRatios(results: ReadonlyMap<ToolId, ToolResults>): string | undefined {
+  const ours = results.get('ours')?.samples.initial ?? [];
+  const fastest = results.get('rclone-fastest')?.samples.initial ?? [];
+  const n = Math.min(ours.length, fastest.length);
+  if (n === 0) return undefined;
+  const ratios = Array.from(
+    { length: n },
+    (_, i) => (ours[i]?.seconds ?? Number.NaN) / (fastest[i]?.seconds ?? Number.NaN),
+  );
+  return `  initial sync, ours/rclone fastest per round: ${ratios.map((r) => `${r.toFixed(2)}x`).join('/')} (median ${median(ratios).toFixed(2)}x)`;
 }
 
 export function requestBreakdown(

@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { benchBucketName, headEtag, type S3Endpoint } from './bench-s3.ts';
@@ -26,6 +27,7 @@ export interface ToolResults {
 
 export interface SyncSeries {
   tool: SyncTool;
+  /** Replaced by a fresh bucket and state for every initial round after the first. */
   target: SyncTarget;
 }
 
@@ -73,14 +75,20 @@ export async function newSeries(
 ): Promise<SyncSeries[]> {
   const series: SyncSeries[] = [];
   for (const tool of tools) {
-    const stateDir = await mkdtemp(join(ctx.stateRoot, `${tool.id}-${tag}-`));
-    const bucket = benchBucketName(`${tag}-${tool.id}`.slice(0, 40));
-    series.push({
-      tool,
-      target: { workspacesDir: ctx.tree.workspacesDir, bucket, endpoint, stateDir },
-    });
+    series.push({ tool, target: await freshTarget(ctx, tool, endpoint, tag) });
   }
   return series;
+}
+
+async function freshTarget(
+  ctx: SyncRunContext,
+  tool: SyncTool,
+  endpoint: S3Endpoint,
+  tag: string,
+): Promise<SyncTarget> {
+  const stateDir = await mkdtemp(join(ctx.stateRoot, `${tool.id}-${tag}-`));
+  const bucket = benchBucketName(`${tag}-${tool.id}`.slice(0, 40));
+  return { workspacesDir: ctx.tree.workspacesDir, bucket, endpoint, stateDir };
 }
 
 interface OurSummary {
@@ -125,6 +133,17 @@ function checkOurSummary(ctx: SyncRunContext, scenario: Scenario, stdout: string
   }
 }
 
+/**
+ * `sync(1)`: write out what earlier runs left in the page cache (an initial
+ * sync leaves about 220 MB the S3 server wrote). Otherwise the kernel
+ * flushes it 30 s later, in the middle of whichever run comes then. Untimed.
+ */
+function flushDirtyPages(): Promise<void> {
+  return new Promise((resolve) => {
+    execFile('sync', [], { timeout: 120_000 }, () => resolve());
+  });
+}
+
 /** One sync by one tool; a crash or timeout aborts the benchmark. */
 async function syncOnce(
   ctx: SyncRunContext,
@@ -132,6 +151,7 @@ async function syncOnce(
   scenario: Scenario,
 ): Promise<Sample> {
   const { tool, target } = series;
+  await flushDirtyPages();
   const run = await ctx.runner.run(tool.command(target), TIMEOUT_MS[scenario]);
   if (run.timedOut || run.exitCode !== 0)
     throw new Error(describeFailure(`${tool.label} (${scenario})`, run));
@@ -226,15 +246,22 @@ async function runScenario(
 
 /**
  * The three scenarios, tools interleaved so that slow drift (cache, server
- * state) affects them alike: every tool's initial sync, then each no-op
- * round for every tool, then each edit round (one edit, then every tool syncs it).
+ * state) affects them alike: each initial round (every tool into a fresh
+ * bucket, with fresh state; the last round's buckets are kept for the rest),
+ * then each no-op round for every tool, then each edit round (one edit, then
+ * every tool syncs it).
  */
 export async function runPhases(
   ctx: SyncRunContext,
-  series: readonly SyncSeries[],
+  series: SyncSeries[],
   options: PhaseOptions,
 ): Promise<void> {
-  for (const s of series) await runScenario(ctx, s, 'initial', options);
+  for (let rep = 0; rep < options.reps; rep++) {
+    for (const s of series) {
+      if (rep > 0) s.target = await freshTarget(ctx, s.tool, s.target.endpoint, `i${rep}`);
+      await runScenario(ctx, s, 'initial', options);
+    }
+  }
   for (let rep = 0; rep < options.reps; rep++) {
     for (const s of series) await runScenario(ctx, s, 'noop', options);
   }

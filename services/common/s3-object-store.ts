@@ -23,7 +23,9 @@ import type {
   ObjectStore,
   PutOptions,
 } from './object-store.ts';
-import { MULTIPART_THRESHOLD, partSizeFor } from './multipart.ts';
+import { partSizeFor } from './multipart.ts';
+import { S3PutClient, type S3PutTarget } from './s3-put-client.ts';
+import pLimit from 'p-limit';
 
 export interface S3ObjectStoreOptions {
   config: S3Config;
@@ -38,9 +40,20 @@ export class S3ObjectStore implements ObjectStore {
   readonly description: string;
   readonly client: S3Client;
   private readonly logger: Logger;
+  private readonly config: S3Config;
+  private readonly maxSockets: number;
+  /**
+   * Multipart uploads at once: lib-storage holds 4 parts in memory per upload,
+   * so many large files would otherwise cost transfers x 4 x part size.
+   */
+  private readonly multipartSlots = pLimit(2);
+  /** The signed-PUT fast path, set up on the first upload; undefined where only the SDK applies. */
+  private putClient: Promise<S3PutClient | undefined> | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     const { config } = options;
+    this.config = config;
+    this.maxSockets = options.maxSockets ?? 64;
     this.bucket = config.bucket;
     this.logger = options.logger;
     this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
@@ -116,18 +129,38 @@ export class S3ObjectStore implements ObjectStore {
     return out;
   }
 
+  /**
+   * Below the upload cutoff: one PUT, signed and sent by S3PutClient (file
+   * bodies re-opened on every attempt). At or above it, or where the SDK's
+   * endpoint needs more than SigV4: the SDK (lib-storage for file bodies,
+   * whose parts are buffers the SDK can resend).
+   */
   async put(options: PutOptions): Promise<{ etag: string }> {
+    if (options.size < this.config.uploadCutoff) {
+      const direct = await (this.putClient ??= this.makePutClient());
+      if (direct) {
+        const etag = await direct.put({
+          key: options.key,
+          body: options.body,
+          filePath: options.filePath,
+          size: options.size,
+          md5Hex: options.md5Hex,
+          metadata: options.metadata,
+          signal: options.signal,
+          onProgress: options.onProgress,
+        });
+        if (options.body) options.onProgress?.(options.size);
+        return { etag };
+      }
+    }
     const what = `uploading s3://${this.bucket}/${options.key}`;
     try {
-      if (options.size < MULTIPART_THRESHOLD) {
-        const body =
-          options.body ??
-          (options.filePath ? createReadStream(options.filePath) : new Uint8Array());
+      if (options.filePath === undefined) {
         const res = await this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: options.key,
-            Body: body,
+            Body: options.body ?? new Uint8Array(),
             ContentLength: options.size,
             ...(options.md5Hex
               ? { ContentMD5: Buffer.from(options.md5Hex, 'hex').toString('base64') }
@@ -139,38 +172,43 @@ export class S3ObjectStore implements ObjectStore {
         options.onProgress?.(options.size);
         return { etag: stripQuotes(res.ETag) };
       }
-      // Loaded on the first large file only.
-      const { Upload } = await import('@aws-sdk/lib-storage');
-      const upload = new Upload({
-        client: this.client,
-        params: {
-          Bucket: this.bucket,
-          Key: options.key,
-          Body: options.filePath ? createReadStream(options.filePath) : options.body,
-          Metadata: options.metadata,
-        },
-        partSize: partSizeFor(options.size),
-        queueSize: 4,
-        leavePartsOnError: false,
-      });
-      let last = 0;
-      upload.on('httpUploadProgress', (p) => {
-        const loaded = p.loaded ?? 0;
-        if (loaded > last) {
-          options.onProgress?.(loaded - last);
-          last = loaded;
-        }
-      });
-      const abort = () => void upload.abort().catch(() => undefined);
-      options.signal?.addEventListener('abort', abort, { once: true });
-      try {
-        const res = await upload.done();
-        return { etag: stripQuotes(res.ETag) };
-      } finally {
-        options.signal?.removeEventListener('abort', abort);
-      }
+      const filePath = options.filePath;
+      return { etag: await this.multipartSlots(() => this.multipart(options, filePath)) };
     } catch (err) {
       throw classifyS3Error(err, what);
+    }
+  }
+
+  private async multipart(options: PutOptions, filePath: string): Promise<string> {
+    // Loaded on the first large file only.
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.bucket,
+        Key: options.key,
+        Body: createReadStream(filePath),
+        Metadata: options.metadata,
+      },
+      partSize: partSizeFor(options.size),
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    let last = 0;
+    upload.on('httpUploadProgress', (p) => {
+      const loaded = p.loaded ?? 0;
+      if (loaded > last) {
+        options.onProgress?.(loaded - last);
+        last = loaded;
+      }
+    });
+    const abort = () => void upload.abort().catch(() => undefined);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const res = await upload.done();
+      return stripQuotes(res.ETag);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
     }
   }
 
@@ -224,7 +262,62 @@ export class S3ObjectStore implements ObjectStore {
 
   destroy(): void {
     this.client.destroy();
+    void this.putClient?.then((c) => c?.destroy());
   }
+
+  /**
+   * The bucket's URL and signing scope from the SDK's own endpoint rules, so
+   * the fast path goes exactly where the SDK would. Endpoints that need
+   * anything but plain SigV4 (S3 Express, multi-region access points) keep
+   * using the SDK.
+   */
+  private async makePutClient(): Promise<S3PutClient | undefined> {
+    const cfg = this.client.config;
+    try {
+      const region = await cfg.region();
+      const endpoint = cfg.endpointProvider({
+        Bucket: this.bucket,
+        Region: region,
+        UseFIPS: await cfg.useFipsEndpoint(),
+        UseDualStack: await cfg.useDualstackEndpoint(),
+        ForcePathStyle: cfg.forcePathStyle,
+        Accelerate: cfg.useAccelerateEndpoint,
+        ...(this.config.endpoint ? { Endpoint: this.config.endpoint } : {}),
+      });
+      const scheme = (endpoint.properties?.authSchemes as AuthScheme[] | undefined)?.[0];
+      if (scheme?.name !== 'sigv4' || Object.keys(endpoint.headers ?? {}).length > 0) {
+        this.logger.debug({ scheme: scheme?.name }, 'uploads go through the SDK');
+        return undefined;
+      }
+      const target: S3PutTarget = {
+        baseUrl: endpoint.url,
+        signingRegion: scheme.signingRegion ?? region,
+        signingService: scheme.signingName ?? 's3',
+      };
+      return new S3PutClient({
+        target,
+        credentials: () => cfg.credentials(),
+        clockOffset: {
+          get: () => cfg.systemClockOffset ?? 0,
+          set: (ms) => {
+            cfg.systemClockOffset = ms;
+          },
+        },
+        maxAttempts: this.config.maxAttempts,
+        maxSockets: this.maxSockets,
+        logger: this.logger,
+      });
+    } catch (err) {
+      this.logger.debug({ err }, 'uploads go through the SDK: no endpoint for signed PUTs');
+      return undefined;
+    }
+  }
+}
+
+interface AuthScheme {
+  name?: string;
+  signingName?: string;
+  signingRegion?: string;
 }
 
 function stripQuotes(etag: string | undefined): string {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bucketNameProblems } from './bucket-name.ts';
-import { booleanSchema, intSchema, setting } from './settings.ts';
+import { DEFAULT_UPLOAD_CUTOFF, MAX_SINGLE_PUT, MIN_UPLOAD_CUTOFF } from './multipart.ts';
+import { booleanSchema, bytesSchema, intSchema, setting } from './settings.ts';
 
 /** S3 settings shared by every service. */
 export const S3_SETTINGS = {
@@ -59,6 +60,13 @@ export const S3_SETTINGS = {
     defaultText: '5',
     schema: intSchema(1, 20).default(5),
   }),
+  uploadCutoff: setting({
+    env: 'S3_UPLOAD_CUTOFF',
+    description:
+      'Files at least this large are uploaded in parts (multipart, 4 parts at a time); smaller ones in one PUT. From 5MiB to 5GiB.',
+    defaultText: '200MiB',
+    schema: bytesSchema(MIN_UPLOAD_CUTOFF, MAX_SINGLE_PUT).default(DEFAULT_UPLOAD_CUTOFF),
+  }),
   checksums: setting({
     env: 'S3_CHECKSUMS',
     description:
@@ -75,6 +83,8 @@ export interface S3Config {
   bucket: string;
   forcePathStyle: boolean;
   maxAttempts: number;
+  /** Files of at least this many bytes are uploaded multipart. */
+  uploadCutoff: number;
   checksums: 'when_supported' | 'when_required';
 }
 
@@ -86,6 +96,7 @@ type RawS3 = {
   bucket: string;
   forcePathStyle: boolean | undefined;
   maxAttempts: number;
+  uploadCutoff: number;
   checksums: 'when_supported' | 'when_required' | undefined;
 };
 
@@ -109,6 +120,7 @@ export function finishS3Config(raw: RawS3): { config: S3Config; problems: string
       bucket: raw.bucket,
       forcePathStyle: raw.forcePathStyle ?? raw.endpoint !== undefined,
       maxAttempts: raw.maxAttempts,
+      uploadCutoff: raw.uploadCutoff,
       checksums: raw.checksums ?? (raw.endpoint !== undefined ? 'when_required' : 'when_supported'),
     },
     problems,

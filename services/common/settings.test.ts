@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isBucketspaceError } from './errors.ts';
 import { bucketNameProblems } from './bucket-name.ts';
 import { finishS3Config, S3_SETTINGS } from './s3-settings.ts';
-import { parseDuration, resolveSettings } from './settings.ts';
+import { parseBytes, parseDuration, resolveSettings } from './settings.ts';
 
 test('defaults: us-east-1, bucket "workspaces", path style follows S3_ENDPOINT', () => {
   const raw = resolveSettings(S3_SETTINGS, { env: {} });
@@ -71,4 +71,32 @@ test('durations', () => {
   assert.equal(parseDuration('1h'), 3_600_000);
   assert.equal(parseDuration('250'), 250);
   assert.equal(parseDuration('soon'), undefined);
+});
+
+test('sizes: binary units as rclone reads them; S3_UPLOAD_CUTOFF defaults to 200 MiB and stays within 5 MiB-5 GiB', () => {
+  assert.equal(parseBytes('200MiB'), 200 * 1024 ** 2);
+  assert.equal(parseBytes('16M'), 16 * 1024 ** 2);
+  assert.equal(parseBytes('1g'), 1024 ** 3);
+  assert.equal(parseBytes('512 KiB'), 512 * 1024);
+  assert.equal(parseBytes('1.5Mi'), 1.5 * 1024 ** 2);
+  assert.equal(parseBytes('1234'), 1234);
+  assert.equal(parseBytes('12 parsecs'), undefined);
+  assert.equal(parseBytes('-5M'), undefined);
+
+  assert.equal(resolveSettings(S3_SETTINGS, { env: {} }).uploadCutoff, 200 * 1024 ** 2);
+  assert.equal(
+    resolveSettings(S3_SETTINGS, { env: { S3_UPLOAD_CUTOFF: '64MiB' } }).uploadCutoff,
+    64 * 1024 ** 2,
+  );
+  for (const bad of ['1MiB', '6GiB', 'lots']) {
+    try {
+      resolveSettings(S3_SETTINGS, { env: { S3_UPLOAD_CUTOFF: bad } });
+      assert.fail(`S3_UPLOAD_CUTOFF=${bad} accepted`);
+    } catch (err) {
+      assert.ok(isBucketspaceError(err, 'CONFIG_INVALID'), String(err));
+      const problems = (err.details.problems as string[]).join('; ');
+      assert.match(problems, /S3_UPLOAD_CUTOFF/);
+      assert.match(problems, bad === 'lots' ? /a size like 200MiB/ : /from 5MiB to 5GiB/);
+    }
+  }
 });

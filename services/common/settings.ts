@@ -126,6 +126,58 @@ export function durationSchema(minMs: number) {
   });
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  ki: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Parse `200MiB`, `16M`, `1G`, `512k` (binary units, as rclone) or a bare number of bytes. */
+export function parseBytes(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = BYTE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A size in bytes within bounds, from `200MiB`-style text or a number. */
+export function bytesSchema(min: number, max: number) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const bytes = typeof v === 'number' ? v : parseBytes(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size like 200MiB, 64M or 1G' });
+      return z.NEVER;
+    }
+    if (bytes < min || bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be from ${describeBytes(min)} to ${describeBytes(max)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
+function describeBytes(n: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const)
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  return `${n} bytes`;
+}
+
 /** Resolve several settings groups at once, so one error lists every problem of all of them. */
 export function resolveAll<A extends SettingsSpec, B extends SettingsSpec>(
   a: A,

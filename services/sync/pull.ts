@@ -340,7 +340,7 @@ async function planPullWorkspace(
   await Promise.all(
     verify.map(({ file, remote: r }) =>
       limit(async () => {
-        const etags = await localEtags(file.absPath, file.size).catch(() => [] as string[]);
+        const etags = await localEtags(file.absPath, file.size, r.etag).catch(() => [] as string[]);
         if (etags.includes(r.etag)) {
           summary.unchanged += 1;
           state.set(file.relPath, stateOf(file, r.etag));

@@ -12,8 +12,9 @@ import { localEtags } from '../common/multipart.ts';
 import { walkWorkspace, type WalkedFile, type WalkResult } from '../common/walk.ts';
 import { groupRemoteByWorkspace, objectKey, planPush } from './plan.ts';
 import { describeMaxDelete, exceedsMaxDelete } from './safety.ts';
+import type { ProgressSink } from './progress.ts';
 import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
-import { runTransfers } from './transfer-queue.ts';
+import { TransferQueue } from './transfer-queue.ts';
 import type {
   FailedFile,
   PlannedDelete,
@@ -110,9 +111,10 @@ export interface PushResult {
 }
 
 /**
- * Local -> bucket. Plans every workspace first (walk, list, diff, hash when
- * needed, safety rails), then transfers; deletions happen after uploads and
- * only if no safety rail tripped anywhere in the run (or --force).
+ * Local -> bucket. Plans each workspace (walk, list, diff, hash when needed)
+ * and starts its uploads as soon as it is planned; deletions happen after
+ * every upload and only if no safety rail tripped anywhere in the run (or
+ * --force).
  */
 export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<PushResult> {
   const started = performance.now();
@@ -136,21 +138,69 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     names = names.filter((n) => n === options.only);
   }
 
-  // The listing (waiting on the server) and the walks (local stats) run at the same time.
+  // The listing (waiting on the server) and the walks (local stats) run at the
+  // same time. Each workspace is planned as soon as its walk and the listing
+  // are done, and its uploads start at once while the next workspaces are
+  // still walked. Deletions still wait for every plan and rail.
   const remotePromise = (async () => {
     await ctx.store.ensureBucket(ctx.signal);
-    return ctx.store.list(options.only !== undefined ? `${options.only}/` : '', ctx.signal);
+    const objects = await ctx.store.list(
+      options.only !== undefined ? `${options.only}/` : '',
+      ctx.signal,
+    );
+    return groupRemoteByWorkspace(objects);
   })();
   remotePromise.catch(() => undefined); // awaited below; keeps an early failure from going unhandled
-  const scanLimit = pLimit(4);
-  const scans = await Promise.all(names.map((name) => scanLimit(() => scanWorkspace(ctx, name))));
-  const remoteByWs = groupRemoteByWorkspace(await remotePromise);
 
-  // Plan every workspace.
+  const uploadedEtags = new Map<string, string>();
+  const bar = heldProgress(ctx.progress);
+  const queue = options.dryRun
+    ? undefined
+    : new TransferQueue<PlannedUpload>({
+        concurrency: ctx.concurrency,
+        signal: ctx.signal,
+        run: async (u) => {
+          let reported = 0;
+          try {
+            const etag = await uploadFile(ctx, u.file, u.key, (b) => {
+              reported += b;
+              bar.tick(0, b);
+            });
+            uploadedEtags.set(u.key, etag);
+            summary.bytes += u.file.size;
+            bar.tick(1, Math.max(0, u.file.size - reported));
+            log.debug({ key: u.key, reason: u.reason, bytes: u.file.size }, 'uploaded');
+          } catch (err) {
+            bar.tick(1, 0);
+            throw err;
+          }
+        },
+      });
+
+  const scanLimit = pLimit(4);
+  let planned: { work: WorkspaceWork | undefined; part: SyncSummary }[];
+  try {
+    planned = await Promise.all(
+      names.map((name) =>
+        scanLimit(async () => {
+          const scan = await scanWorkspace(ctx, name);
+          const remote = (await remotePromise).get(name) ?? [];
+          const part = emptySummary('push', options.dryRun);
+          const work = await planWorkspace(ctx, scan, remote, part);
+          if (work) queue?.add(work.plan.uploads);
+          return { work, part };
+        }),
+      ),
+    );
+  } catch (err) {
+    await queue?.finish(); // never leave uploads running behind a failure
+    throw err;
+  }
+  const remoteByWs = await remotePromise;
   const works: WorkspaceWork[] = [];
-  for (const scan of scans) {
-    const work = await planWorkspace(ctx, scan, remoteByWs.get(scan.name) ?? [], summary);
+  for (const { work, part } of planned) {
     if (work) works.push(work);
+    mergePlanning(summary, part);
   }
   summary.workspaces = names.length;
 
@@ -263,31 +313,10 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     return { summary, plan: lines, remote: remoteIndex };
   }
 
-  // Upload.
+  // Upload (started above, workspace by workspace): wait for the last one.
   const totalBytes = uploads.reduce((n, u) => n + u.file.size, 0);
-  ctx.progress.start('upload', uploads.length, totalBytes);
-  const uploadedEtags = new Map<string, string>();
-  const outcome = await runTransfers({
-    items: uploads,
-    concurrency: ctx.concurrency,
-    signal: ctx.signal,
-    run: async (u) => {
-      let reported = 0;
-      try {
-        const etag = await uploadFile(ctx, u.file, u.key, (b) => {
-          reported += b;
-          ctx.progress.tick(0, b);
-        });
-        uploadedEtags.set(u.key, etag);
-        summary.bytes += u.file.size;
-        ctx.progress.tick(1, Math.max(0, u.file.size - reported));
-        log.debug({ key: u.key, reason: u.reason, bytes: u.file.size }, 'uploaded');
-      } catch (err) {
-        ctx.progress.tick(1, 0);
-        throw err;
-      }
-    },
-  });
+  bar.start('upload', uploads.length, totalBytes);
+  const outcome = await (queue as TransferQueue<PlannedUpload>).finish();
   ctx.progress.stop();
   summary.uploaded = outcome.ok.length;
   for (const f of outcome.failed) {
@@ -370,6 +399,40 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     'sync finished',
   );
   return { summary, plan: lines, remote: remoteIndex };
+}
+
+/** What planning one workspace added to its own summary, added to the run's. */
+function mergePlanning(summary: SyncSummary, part: SyncSummary): void {
+  summary.failed += part.failed;
+  summary.skipped += part.skipped;
+  summary.failures.push(...part.failures);
+  summary.skips.push(...part.skips);
+  summary.refusals.push(...part.refusals);
+}
+
+/**
+ * A progress sink whose totals are known only once every workspace is
+ * planned, while uploads already run: ticks before `start` are held, then
+ * passed on.
+ */
+function heldProgress(sink: ProgressSink): Pick<ProgressSink, 'start' | 'tick'> {
+  let started = false;
+  let files = 0;
+  let bytes = 0;
+  return {
+    start(label, totalFiles, totalBytes) {
+      sink.start(label, totalFiles, totalBytes);
+      started = true;
+      if (files > 0 || bytes > 0) sink.tick(files, bytes);
+    },
+    tick(f, b) {
+      if (started) sink.tick(f, b);
+      else {
+        files += f;
+        bytes += b;
+      }
+    },
+  };
 }
 
 export function validateWorkspaceName(name: string): void {
@@ -505,7 +568,7 @@ async function planWorkspace(
       plan.verify.map(({ file, remote: r }) =>
         limit(async () => {
           try {
-            const etags = await localEtags(file.absPath, file.size);
+            const etags = await localEtags(file.absPath, file.size, r.etag);
             if (etags.includes(r.etag)) {
               plan.unchanged += 1;
               state.set(file.relPath, stateOf(file, r.etag));

@@ -52,7 +52,7 @@ function addSyncOptions(cmd: Command): Command {
       '--max-delete <n|n%>',
       'refuse to delete more than this per workspace (a count or a percentage)',
     )
-    .option('--concurrency <n>', 'transfers at once (default 16)')
+    .option('--concurrency <n>', 'transfers at once (default 32)')
     .option('--force', 'go ahead although a safety rail refused (says what it overrode)')
     .option(
       '--delete-missing-workspaces',

@@ -37,8 +37,8 @@ export const SYNC_SETTINGS = {
     env: 'SYNC_CONCURRENCY',
     flag: '--concurrency',
     description: 'Transfers running at once.',
-    defaultText: '16',
-    schema: intSchema(1, 256).default(16),
+    defaultText: '32',
+    schema: intSchema(1, 256).default(32),
   }),
   maxDelete: setting({
     env: 'SYNC_MAX_DELETE',
