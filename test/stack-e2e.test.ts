@@ -143,6 +143,26 @@ async function runSetup(stack: ComposeStack, variantName: string): Promise<strin
   return stderr;
 }
 
+/**
+ * Wait until the mount container has restarted (more than `restarts`), is
+ * healthy, and the host sees the workspaces again; resolves with the time taken.
+ */
+async function mountBack(stack: ComposeStack, mount: string, restarts: number): Promise<number> {
+  const took = await eventually(
+    'the mount container restarted and healthy',
+    async () =>
+      Number(await inspect(mount, '{{.RestartCount}}')) > restarts &&
+      (await inspect(mount, '{{.State.Health.Status}}')) === 'healthy',
+    120_000,
+  );
+  await eventually(
+    'the mount readable on the host again',
+    async () => (await readdir(join(stack.mountRoot, 'workspaces'))).includes('shop'),
+    60_000,
+  );
+  return took;
+}
+
 const EXCLUDED = /(^|\/)(node_modules|dist|coverage|__pycache__)\/|(^|\/)\.env|\.pyc$/;
 
 interface Variant {
@@ -359,18 +379,7 @@ function smoke(variant: Variant): void {
       const pid = Number(await inspect(mount, '{{.State.Pid}}'));
       assert.ok(pid > 1, `mount container pid ${pid}`);
       process.kill(pid, 'SIGKILL');
-      timings.mountRecovery = await eventually(
-        'the mount container restarted and healthy',
-        async () =>
-          Number(await inspect(mount, '{{.RestartCount}}')) > restarts &&
-          (await inspect(mount, '{{.State.Health.Status}}')) === 'healthy',
-        120_000,
-      );
-      await eventually(
-        'the mount readable on the host again',
-        async () => (await readdir(join(stack.mountRoot, 'workspaces'))).includes('shop'),
-        60_000,
-      );
+      timings.mountRecovery = await mountBack(stack, mount, restarts);
       await eventually(
         'the monitor healthy again',
         async () => (await get(stack, '/healthz')).status === 200,
@@ -387,18 +396,7 @@ function smoke(variant: Variant): void {
       const program = variant.name === 's3fs' ? 's3fs' : 'rclone';
       // The container stays up; only the mount goes stale (ENOTCONN).
       await dockerCli(['exec', mount, 'sh', '-c', `kill -9 $(pidof ${program})`]);
-      await eventually(
-        'the mount container restarted by its watchdog and healthy',
-        async () =>
-          Number(await inspect(mount, '{{.RestartCount}}')) > restarts &&
-          (await inspect(mount, '{{.State.Health.Status}}')) === 'healthy',
-        120_000,
-      );
-      await eventually(
-        'the mount readable on the host again',
-        async () => (await readdir(join(stack.mountRoot, 'workspaces'))).includes('shop'),
-        60_000,
-      );
+      await mountBack(stack, mount, restarts);
       const logs = await stack.compose(['logs', '--no-color', 'mount']);
       assert.match(logs.stdout, /exiting so the container restarts/);
       assert.ok(await answers(stack, '/shop/', NODE_V2), 'the app kept serving');

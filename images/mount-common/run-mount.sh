@@ -16,6 +16,10 @@ set -eu
 say() { printf 'bucketspace-mount: %s\n' "$*" >&2; }
 
 mp=${MOUNT_POINT:?MOUNT_POINT is not set}
+if [ ! -e /dev/fuse ]; then
+  say "error: no /dev/fuse: run with --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined"
+  exit 64
+fi
 interval=${MOUNT_CHECK_INTERVAL:-5}
 start_timeout=${MOUNT_START_TIMEOUT:-60}
 failures_allowed=${MOUNT_CHECK_FAILURES:-3}

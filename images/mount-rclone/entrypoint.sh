@@ -5,15 +5,9 @@
 set -eu
 
 say() { printf 'bucketspace-mount: %s\n' "$*" >&2; }
-fail() {
-  say "error: $*"
-  exit 64
-}
 
 MOUNT_POINT=${MOUNT_POINT:-/mnt/workspaces}
 bucket=${S3_BUCKET:-workspaces}
-[ -e /dev/fuse ] ||
-  fail "no /dev/fuse: run with --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined"
 
 # bucketspace's S3_* settings, as rclone's own variables for the :s3: backend
 # (secrets stay out of the process list).
