@@ -25,8 +25,8 @@ export class StoppedSet {
     }
   }
 
-  has(name: string): boolean {
-    return this.#names.has(name);
+  names(): ReadonlySet<string> {
+    return this.#names;
   }
 
   async add(name: string): Promise<void> {

@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pLimit from 'p-limit';
+import { systemClock, type Clock } from '../../common/clock.ts';
 import { BucketspaceError, errorMessage, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { buildContainerSpec, type RuntimeLimits } from '../containers/container-spec.ts';
 import type { ContainerRuntime, ManagedContainer } from '../containers/types.ts';
 import type {
   Detection,
@@ -13,17 +10,25 @@ import type {
   MonitorEvent,
   MonitorStatus,
   ProxyTarget,
-  RuntimeType,
   ScanResult,
   WorkspaceProbe,
-  WorkspaceSnapshot,
   WorkspaceView,
 } from '../types.ts';
-import { crashBackoffMs } from './crash-backoff.ts';
-import { judgeMount } from './mount-judgement.ts';
+import { ActionRunner, type ContainerDefaults } from './action-runner.ts';
+import type { Action, Note } from './actions.ts';
+import { decide } from './decide.ts';
+import {
+  actionFailed,
+  containersRemoved,
+  crashCollected,
+  deployCreated,
+  deployFinished,
+  deployStarting,
+  type OutcomeOptions,
+  type Transition,
+} from './outcomes.ts';
 import { StoppedSet } from './stopped-set.ts';
-import { waitReady } from './wait-ready.ts';
-import { WorkspaceRecord } from './workspace-record.ts';
+import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
 export interface Scanner {
   scan(options?: { signal?: AbortSignal }): Promise<ScanResult>;
@@ -33,56 +38,64 @@ export interface SupervisorHooks {
   onRestart?(workspace: string, reason: string): void;
 }
 
-export interface SupervisorOptions {
+export interface SupervisorOptions extends ContainerDefaults {
   runtime: ContainerRuntime;
   scanner: Scanner;
   detect: (probe: WorkspaceProbe) => Detection;
   logger: Logger;
-  /** Value of the managed-by label: one monitor's containers, never another's. */
-  managedBy: string;
-  network: string;
-  images: Record<RuntimeType, string>;
-  limits: RuntimeLimits;
-  /** The workspaces root as the Docker engine sees it (bind sources). */
-  hostRoot: string;
-  caBundle?: string | undefined;
   dataDir: string;
   pollIntervalMs: number;
   debounceMs: number;
   readyTimeoutMs: number;
-  stopTimeoutSeconds: number;
   /** Time the old container keeps serving in-flight requests after the switch. */
   drainMs?: number;
   /** Deploys (install + start) at once across workspaces. */
   deployConcurrency?: number;
   hooks?: SupervisorHooks;
+  clock?: Clock;
 }
 
 /**
- * Keeps one container per runnable workspace, matching its files. Each tick
- * lists the containers (one engine call), scans the mount, and for every
- * workspace decides: adopt, deploy a replacement, remove, or wait. Work on a
- * workspace is serial; different workspaces proceed in parallel.
+ * Keeps one container per runnable workspace, matching its files. Each pass
+ * lists the containers (one engine call), scans the mount, asks `decide` what
+ * to do, and hands the actions to the ActionRunner; what they led to comes
+ * back through the transitions of outcomes.ts. Work on a workspace is serial;
+ * different workspaces proceed in parallel. This class is the MonitorApi
+ * facade the HTTP layer uses, and the loop: it decides nothing itself.
  */
 export class Supervisor implements MonitorApi {
   readonly #o: SupervisorOptions;
   readonly #log: Logger;
-  readonly #records = new Map<string, WorkspaceRecord>();
+  readonly #clock: Clock;
+  readonly #runner: ActionRunner;
+  readonly #outcome: OutcomeOptions;
   readonly #events = new EventEmitter();
-  readonly #deploys: ReturnType<typeof pLimit>;
   readonly #stopped: StoppedSet;
+  #workspaces = new Map<string, WorkspaceMemory>();
+  /** The last view emitted per workspace, so only changes are sent. */
+  readonly #emitted = new Map<string, string>();
+  /** Workspaces whose task ended since the pass's container list was taken. */
+  #settled = new Set<string>();
   #status: MonitorStatus = { mount: 'ok', mountReason: null, docker: 'ok', dockerReason: null };
   #controller = new AbortController();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
   #ticking: Promise<void> | undefined;
   #again = false;
-  #networkReady = false;
-  #tasks = new Set<Promise<void>>();
+  readonly #tasks = new Set<Promise<void>>();
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
     this.#log = options.logger;
-    this.#deploys = pLimit(options.deployConcurrency ?? 2);
+    this.#clock = options.clock ?? systemClock;
+    this.#runner = new ActionRunner({
+      runtime: options.runtime,
+      clock: this.#clock,
+      logger: options.logger,
+      containers: options,
+      readyTimeoutMs: options.readyTimeoutMs,
+      deployConcurrency: options.deployConcurrency ?? 2,
+    });
+    this.#outcome = { readyTimeoutMs: options.readyTimeoutMs, drainMs: options.drainMs ?? 1_000 };
     this.#stopped = new StoppedSet(path.join(options.dataDir, 'stopped.json'));
     this.#events.setMaxListeners(0);
   }
@@ -99,7 +112,7 @@ export class Supervisor implements MonitorApi {
 
   /** Stop polling and wait for running work; containers keep running (adopted next start). */
   async close(): Promise<void> {
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#controller.abort();
     await this.#ticking;
@@ -129,8 +142,8 @@ export class Supervisor implements MonitorApi {
 
   #schedule(delayMs: number): void {
     if (this.#controller.signal.aborted) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(() => {
       void this.tick().finally(() => this.#schedule(this.#o.pollIntervalMs));
     }, delayMs);
   }
@@ -138,11 +151,10 @@ export class Supervisor implements MonitorApi {
   // ---- the reconcile pass ------------------------------------------------
 
   async #reconcile(): Promise<void> {
-    const signal = this.#controller.signal;
+    this.#settled = new Set();
     let containers: ManagedContainer[];
     try {
-      await this.#ensureNetwork();
-      containers = await this.#o.runtime.list(this.#o.managedBy);
+      containers = await this.#runner.observe();
       this.#setStatus({ docker: 'ok', dockerReason: null });
     } catch (err) {
       if (isBucketspaceError(err, 'DOCKER_UNREACHABLE')) {
@@ -153,344 +165,110 @@ export class Supervisor implements MonitorApi {
       }
       throw err;
     }
-    const scan = await this.#o.scanner.scan({ signal });
-    const running = containers.filter((c) => c.status === 'running').length;
-    const judgement = judgeMount(scan, running);
-    const byWorkspace = groupBy(containers);
-    if (!judgement.ok) {
+    const scan = await this.#o.scanner.scan({ signal: this.#controller.signal });
+    const now = this.#clock.now();
+    const decision = decide(
+      this.#workspaces,
+      { scan, containers, stopped: this.#stopped.names(), stale: this.#settled, now },
+      { debounceMs: this.#o.debounceMs, detect: this.#o.detect },
+    );
+    if (decision.mount.ok) {
+      if (this.#status.mount === 'unavailable') this.#log.info('mount available again');
+      this.#setStatus({ mount: 'ok', mountReason: null });
+    } else {
       if (this.#status.mount === 'ok') {
-        this.#log.error({ reason: judgement.reason }, 'mount unavailable: removing nothing');
+        this.#log.error({ reason: decision.mount.reason }, 'mount unavailable: removing nothing');
       }
-      this.#setStatus({ mount: 'unavailable', mountReason: judgement.reason });
-      // Keep serving what runs; remember containers so routes keep working.
-      for (const [name, list] of byWorkspace) this.#record(name).observe(list);
-      return;
+      this.#setStatus({ mount: 'unavailable', mountReason: decision.mount.reason });
     }
-    if (this.#status.mount === 'unavailable') this.#log.info('mount available again');
-    this.#setStatus({ mount: 'ok', mountReason: null });
-
-    const now = Date.now();
-    const names = new Set([
-      ...judgement.workspaces.keys(),
-      ...this.#records.keys(),
-      ...byWorkspace.keys(),
-    ]);
-    let soonest = Infinity;
-    for (const name of names) {
-      const snapshot = judgement.workspaces.get(name);
-      const record = this.#record(name);
-      record.observe(byWorkspace.get(name) ?? []);
-      if (snapshot !== undefined) this.#updateSnapshot(record, snapshot, now);
-      if (record.busy) continue;
-      // An incomplete scan of this workspace is not a reason to restart or remove it.
-      if (snapshot !== undefined && snapshot.errors.length > 0) {
-        this.#log.warn(
-          { workspace: name, errors: snapshot.errors },
-          'incomplete scan; leaving it as it is',
-        );
-        continue;
-      }
-      const wake = this.#decide(record, snapshot, now);
-      if (wake !== undefined) soonest = Math.min(soonest, wake);
-    }
-    if (soonest !== Infinity) {
-      this.#schedule(Math.max(50, Math.min(soonest - Date.now(), this.#o.pollIntervalMs)));
+    this.#workspaces = decision.workspaces;
+    this.#note(decision.notes);
+    for (const name of decision.forgotten) this.#forgotten(name);
+    for (const name of this.#workspaces.keys()) this.#emit(name);
+    for (const action of decision.actions) this.#start(action);
+    if (decision.wakeAtMs !== undefined) {
+      const delay = Math.min(decision.wakeAtMs - this.#clock.now(), this.#o.pollIntervalMs);
+      this.#schedule(Math.max(50, delay));
     }
   }
 
-  async #ensureNetwork(): Promise<void> {
-    if (this.#networkReady) return;
-    await this.#o.runtime.ensureNetwork(this.#o.network, {
-      'bucketspace.managed-by': this.#o.managedBy,
-    });
-    this.#networkReady = true;
-  }
-
-  #updateSnapshot(record: WorkspaceRecord, snapshot: WorkspaceSnapshot, now: number): void {
-    if (record.snapshot?.fingerprint !== snapshot.fingerprint) {
-      record.fingerprintSinceMs = now;
-      record.detection = this.#o.detect(snapshot.probe);
-      if (record.snapshot !== undefined) {
-        this.#log.info(
-          { workspace: record.name, fingerprint: snapshot.fingerprint },
-          'workspace changed',
-        );
+  /** Run an action and its follow-ups as the workspace's one task. */
+  #start(first: Action): void {
+    const name = first.workspace;
+    const task = (async () => {
+      const queue = [first];
+      for (let action = queue.shift(); action !== undefined; action = queue.shift()) {
+        queue.push(...(await this.#execute(action)));
       }
-    }
-    record.snapshot = snapshot;
-    record.lastChangeMs = snapshot.lastChangeMs;
-  }
-
-  /** Decide what a workspace needs now; returns when it wants to be looked at again. */
-  #decide(
-    record: WorkspaceRecord,
-    snapshot: WorkspaceSnapshot | undefined,
-    now: number,
-  ): number | undefined {
-    const name = record.name;
-    if (snapshot === undefined) {
-      if (record.containers.length > 0) {
-        this.#run(record, async () => {
-          await this.#removeAll(record, 'workspace removed');
-          this.#forget(name);
-        });
-      } else {
-        this.#forget(name);
-      }
-      return undefined;
-    }
-    const detection = record.detection;
-    if (detection === undefined || detection.kind !== 'runnable') {
-      const reason = detection?.reason ?? 'not detected yet';
-      record.setState(detection?.kind === 'unrecognized' ? 'unrecognized' : 'error', reason, null);
-      record.type = null;
-      if (record.containers.length > 0) this.#run(record, () => this.#removeAll(record, reason));
-      this.#emitRecord(record);
-      return undefined;
-    }
-    record.type = detection.plan.type;
-    record.reason = detection.plan.reason;
-    if (this.#stopped.has(name)) {
-      if (record.containers.length > 0) {
-        this.#run(record, () => this.#removeAll(record, 'stopped by user'));
-      } else {
-        record.setState(
-          'stopped',
-          'stopped from the dashboard or API; press start to run it',
-          null,
-        );
-        this.#emitRecord(record);
-      }
-      return undefined;
-    }
-    // Adopt a running container when nothing serves yet (monitor restart).
-    if (record.serving === undefined) {
-      const candidate = record.bestRunning(snapshot.fingerprint);
-      if (candidate !== undefined) {
-        record.adopt(candidate);
-        this.#log.info({ workspace: name, container: candidate.name }, 'adopted running container');
-        if (candidate.fingerprint === snapshot.fingerprint) {
-          record.setState('running', null, candidate.startedAtMs ?? now);
-        }
-      }
-    }
-    // The serving container died: show it as crashing, back off, then redeploy.
-    if (record.serving !== undefined && record.serving.status !== 'running') {
-      const dead = record.serving;
-      this.#run(record, () => this.#onCrash(record, dead));
-      return undefined;
-    }
-    // Leftovers (exited replacements, duplicates) go.
-    const extras = record.containers.filter((c) => c.id !== record.serving?.id);
-    if (extras.length > 0) {
-      this.#run(record, () => this.#removeContainers(record, extras, 'not the serving container'));
-      return undefined;
-    }
-    const wanted = snapshot.fingerprint;
-    const upToDate = record.serving !== undefined && record.serving.fingerprint === wanted;
-    if (upToDate && !record.forceRestart) {
-      if (record.state !== 'running') record.setState('running', null, record.startedAtMs ?? now);
-      this.#emitRecord(record);
-      return undefined;
-    }
-    const stableAt = record.fingerprintSinceMs + this.#o.debounceMs;
-    if (!record.forceRestart && now < stableAt) return stableAt;
-    if (record.crash !== undefined && record.crash.fingerprint === wanted && !record.forceRestart) {
-      if (now < record.crash.retryAtMs) return record.crash.retryAtMs;
-    }
-    const why = record.forceRestart
-      ? 'restart requested'
-      : record.serving === undefined
-        ? 'starting'
-        : 'files changed';
-    this.#run(record, () => this.#deploy(record, snapshot, detection.plan, why));
-    return undefined;
-  }
-
-  #run(record: WorkspaceRecord, work: () => Promise<void>): void {
-    record.busy = true;
-    const task = work()
+    })()
       .catch((err: unknown) => {
-        this.#log.error({ err, workspace: record.name }, 'workspace task failed');
-        record.setState('error', errorMessage(err), null);
+        this.#log.error({ err, workspace: name }, 'workspace task failed');
+        this.#update(name, (ws) => actionFailed(ws, errorMessage(err)));
       })
       .finally(() => {
-        record.busy = false;
+        this.#update(name, (ws) => ({ ...ws, busy: false }));
+        this.#settled.add(name);
         this.#tasks.delete(task);
-        this.#emitRecord(record);
         if (!this.#controller.signal.aborted) this.#schedule(0);
       });
     this.#tasks.add(task);
   }
 
-  // ---- actions -------------------------------------------------------------
-
-  async #deploy(
-    record: WorkspaceRecord,
-    snapshot: WorkspaceSnapshot,
-    plan: Extract<Detection, { kind: 'runnable' }>['plan'],
-    why: string,
-  ): Promise<void> {
-    await this.#deploys(async () => {
-      const signal = this.#controller.signal;
-      if (signal.aborted) return;
-      record.forceRestart = false;
-      const old = record.serving;
-      const image = this.#o.images[plan.type];
-      if (!(await this.#o.runtime.imageExists(image))) {
-        record.setState(
-          'error',
-          `image ${image} for ${plan.type} workspaces is missing: build it (scripts/build-local-images.sh) ` +
-            `or set RUNTIME_IMAGE_${plan.type.toUpperCase()}`,
-          null,
+  async #execute(action: Action): Promise<Action[]> {
+    const signal = this.#controller.signal;
+    const name = action.workspace;
+    switch (action.type) {
+      case 'deploy': {
+        const outcome = await this.#runner.deploy(action, signal, {
+          onStarting: () => {
+            this.#update(name, (ws) => deployStarting(ws, action));
+            this.#o.hooks?.onRestart?.(name, action.why);
+          },
+          onCreated: (id) => this.#update(name, (ws) => deployCreated(ws, id)),
+        });
+        return this.#transition(name, (ws) =>
+          deployFinished(ws, action, outcome, this.#clock.now(), this.#outcome),
         );
-        record.crash = {
-          fingerprint: snapshot.fingerprint,
-          failures: 1,
-          retryAtMs: Date.now() + 30_000,
-        };
-        return;
       }
-      record.setState(
-        old === undefined ? 'starting' : 'restarting',
-        old === undefined
-          ? `starting ${plan.type} container; waiting for port ${plan.port}`
-          : `${why}: starting a replacement; the current container keeps serving`,
-        old === undefined ? null : record.startedAtMs,
-      );
-      this.#emitRecord(record);
-      this.#o.hooks?.onRestart?.(record.name, why);
-      this.#log.info({ workspace: record.name, why, type: plan.type }, 'deploying');
-      const spec = buildContainerSpec({
-        workspace: record.name,
-        hostDir: path.join(this.#o.hostRoot, record.name),
-        plan,
-        fingerprint: snapshot.fingerprint,
-        images: this.#o.images,
-        network: this.#o.network,
-        managedBy: this.#o.managedBy,
-        limits: this.#o.limits,
-        caBundle: this.#o.caBundle,
-        stopTimeoutSeconds: this.#o.stopTimeoutSeconds,
-        suffix: randomBytes(3).toString('hex'),
-      });
-      const fresh = await this.#o.runtime.run(spec);
-      record.pendingId = fresh.id;
-      let latest = fresh;
-      const outcome = await waitReady({
-        port: plan.port,
-        timeoutMs: this.#o.readyTimeoutMs,
-        signal,
-        host: async () => {
-          latest = (await this.#o.runtime.inspect(fresh.id)) ?? {
-            ...latest,
-            status: 'dead',
-            ip: null,
-          };
-          return { ip: latest.ip, running: latest.status === 'running' };
-        },
-      });
-      record.pendingId = undefined;
-      if (outcome.ready) {
-        record.adopt(latest);
-        record.crash = undefined;
-        record.exitCode = null;
-        record.lastLogLines = [];
-        record.setState('running', null, Date.now());
-        if (old !== undefined) record.restarts += 1;
-        this.#emitRecord(record);
-        this.#log.info({ workspace: record.name, container: fresh.name }, 'serving new container');
-        if (old !== undefined) {
-          await sleepUnlessAborted(this.#o.drainMs ?? 1_000, signal);
-          await this.#retire(old);
+      case 'collect-crash': {
+        const info = await this.#runner.collectCrash(action.container);
+        const next = this.#transition(name, (ws) =>
+          crashCollected(ws, action.container, info, this.#clock.now()),
+        );
+        this.#o.hooks?.onRestart?.(name, 'crashed');
+        return next;
+      }
+      case 'remove': {
+        await this.#runner.remove(action, signal);
+        this.#update(name, (ws) => containersRemoved(ws, action.containers));
+        if (action.forget) {
+          this.#workspaces.delete(name);
+          this.#forgotten(name);
         }
-        return;
+        return [];
       }
-      if (outcome.why === 'aborted') {
-        await this.#retire(fresh);
-        return;
-      }
-      const lines = await this.#o.runtime.logs(fresh.id, 30).catch(() => []);
-      const exited = await this.#o.runtime.inspect(fresh.id);
-      await this.#retire(fresh);
-      const failures =
-        (record.crash?.fingerprint === snapshot.fingerprint ? record.crash.failures : 0) + 1;
-      const delay = crashBackoffMs(failures);
-      record.crash = { fingerprint: snapshot.fingerprint, failures, retryAtMs: Date.now() + delay };
-      record.exitCode = exited?.exitCode ?? null;
-      record.lastLogLines = lines.slice(-20);
-      const what =
-        outcome.why === 'exited'
-          ? `exited with code ${String(exited?.exitCode ?? 'unknown')} before answering on port ${plan.port}`
-          : `did not answer on port ${plan.port} within ${Math.round(this.#o.readyTimeoutMs / 1000)} s`;
-      record.setState(
-        'crashing',
-        `${what}; retrying in ${Math.round(delay / 1000)} s` +
-          (old !== undefined ? ' (the previous version keeps serving)' : ''),
-        old === undefined ? null : record.startedAtMs,
-      );
-      this.#log.warn(
-        { workspace: record.name, exitCode: record.exitCode, failures },
-        `container ${what}`,
-      );
-    });
-  }
-
-  async #onCrash(record: WorkspaceRecord, dead: ManagedContainer): Promise<void> {
-    const inspected = await this.#o.runtime.inspect(dead.id);
-    const lines = await this.#o.runtime.logs(dead.id, 30).catch(() => []);
-    await this.#retire(dead);
-    record.serving = undefined;
-    const fingerprint = dead.fingerprint;
-    const failures = (record.crash?.fingerprint === fingerprint ? record.crash.failures : 0) + 1;
-    const delay = crashBackoffMs(failures);
-    record.crash = { fingerprint, failures, retryAtMs: Date.now() + delay };
-    record.exitCode = inspected?.exitCode ?? null;
-    record.lastLogLines = lines.slice(-20);
-    record.restarts += 1;
-    record.setState(
-      'crashing',
-      `exited with code ${String(record.exitCode ?? 'unknown')}; restarting in ${Math.round(delay / 1000)} s`,
-      null,
-    );
-    this.#o.hooks?.onRestart?.(record.name, 'crashed');
-    this.#log.warn(
-      { workspace: record.name, exitCode: record.exitCode, failures },
-      'container crashed',
-    );
-  }
-
-  async #removeAll(record: WorkspaceRecord, why: string): Promise<void> {
-    await this.#removeContainers(record, [...record.containers], why);
-    record.serving = undefined;
-    record.startedAtMs = null;
-  }
-
-  async #removeContainers(
-    record: WorkspaceRecord,
-    containers: ManagedContainer[],
-    why: string,
-  ): Promise<void> {
-    for (const c of containers) {
-      this.#log.info({ workspace: record.name, container: c.name, why }, 'removing container');
-      if (record.serving?.id === c.id) record.serving = undefined;
-      await this.#retire(c);
     }
   }
 
-  async #retire(container: ManagedContainer): Promise<void> {
-    if (container.status === 'running') {
-      await this.#o.runtime.stop(container.id, this.#o.stopTimeoutSeconds);
-    }
-    await this.#o.runtime.remove(container.id);
+  #transition(name: string, fn: (ws: WorkspaceMemory) => Transition): Action[] {
+    const ws = this.#workspaces.get(name);
+    if (ws === undefined) return [];
+    const result = fn(ws);
+    this.#workspaces.set(name, result.ws);
+    this.#note(result.notes);
+    this.#emit(name);
+    return result.actions;
   }
 
-  #forget(name: string): void {
-    const record = this.#records.get(name);
-    if (record !== undefined) record.snapshot = undefined;
-    if (this.#records.delete(name)) {
-      this.#events.emit('event', { type: 'workspace-removed', name } satisfies MonitorEvent);
-    }
+  #update(name: string, fn: (ws: WorkspaceMemory) => WorkspaceMemory): void {
+    const ws = this.#workspaces.get(name);
+    if (ws === undefined) return;
+    this.#workspaces.set(name, fn(ws));
+    this.#emit(name);
+  }
+
+  #note(notes: readonly Note[]): void {
+    for (const note of notes) this.#log[note.level](note.fields, note.msg);
   }
 
   // ---- MonitorApi ------------------------------------------------------------
@@ -500,30 +278,28 @@ export class Supervisor implements MonitorApi {
   }
 
   list(): WorkspaceView[] {
-    return [...this.#records.values()]
-      .filter((r) => r.snapshot !== undefined)
-      .map((r) => r.view())
+    return [...this.#workspaces.values()]
+      .filter((ws) => ws.snapshot !== undefined)
+      .map((ws) => viewOf(ws))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   get(name: string): WorkspaceView | undefined {
-    const record = this.#records.get(name);
-    return record?.snapshot === undefined ? undefined : record.view();
+    const ws = this.#workspaces.get(name);
+    return ws?.snapshot === undefined ? undefined : viewOf(ws);
   }
 
   target(name: string): ProxyTarget | undefined {
-    const serving = this.#records.get(name)?.serving;
+    const serving = this.#workspaces.get(name)?.serving;
     if (serving?.ip === null || serving?.ip === undefined || serving.status !== 'running')
       return undefined;
     return { host: serving.ip, port: serving.port };
   }
 
   async restart(name: string): Promise<void> {
-    const record = this.#known(name);
-    this.#requireRunnable(record, 'restart');
+    this.#requireRunnable(this.#known(name), 'restart');
     await this.#stopped.remove(name);
-    record.forceRestart = true;
-    record.crash = undefined;
+    this.#update(name, (ws) => ({ ...ws, restartRequested: true, crash: undefined }));
     void this.tick();
   }
 
@@ -534,25 +310,24 @@ export class Supervisor implements MonitorApi {
   }
 
   async start(name: string): Promise<void> {
-    const record = this.#known(name);
-    this.#requireRunnable(record, 'start');
+    this.#requireRunnable(this.#known(name), 'start');
     await this.#stopped.remove(name);
-    record.crash = undefined;
+    this.#update(name, (ws) => ({ ...ws, crash: undefined }));
     void this.tick();
   }
 
   async logs(name: string, tail: number): Promise<string[]> {
-    const record = this.#known(name);
-    const id = record.serving?.id ?? record.pendingId;
-    if (id === undefined) return record.lastLogLines.slice(-tail);
-    return this.#o.runtime.logs(id, tail);
+    const ws = this.#known(name);
+    const id = ws.serving?.id ?? ws.pendingId;
+    if (id === undefined) return ws.shown.lastLogLines.slice(-tail);
+    return this.#runner.logs(id, tail);
   }
 
   async *followLogs(name: string, signal: AbortSignal): AsyncIterable<string> {
-    const record = this.#known(name);
-    const id = record.serving?.id ?? record.pendingId;
+    const ws = this.#known(name);
+    const id = ws.serving?.id ?? ws.pendingId;
     if (id === undefined) return;
-    yield* this.#o.runtime.followLogs(id, signal);
+    yield* this.#runner.followLogs(id, signal);
   }
 
   notifyChanged(names: string[]): void {
@@ -567,39 +342,36 @@ export class Supervisor implements MonitorApi {
 
   // ---- helpers -------------------------------------------------------------
 
-  #known(name: string): WorkspaceRecord {
-    const record = this.#records.get(name);
-    if (record?.snapshot === undefined) {
+  #known(name: string): WorkspaceMemory {
+    const ws = this.#workspaces.get(name);
+    if (ws?.snapshot === undefined) {
       throw new BucketspaceError('NOT_FOUND', `no workspace named ${JSON.stringify(name)}`);
     }
-    return record;
+    return ws;
   }
 
-  #requireRunnable(record: WorkspaceRecord, action: string): void {
-    if (record.detection?.kind !== 'runnable') {
+  #requireRunnable(ws: WorkspaceMemory, action: string): void {
+    if (ws.detection?.kind !== 'runnable') {
       throw new BucketspaceError(
         'CONFLICT',
-        `cannot ${action} ${record.name}: ${record.detection?.reason ?? 'not detected yet'}`,
+        `cannot ${action} ${ws.name}: ${ws.detection?.reason ?? 'not detected yet'}`,
       );
     }
   }
 
-  #record(name: string): WorkspaceRecord {
-    let record = this.#records.get(name);
-    if (record === undefined) {
-      record = new WorkspaceRecord(name);
-      this.#records.set(name, record);
-    }
-    return record;
+  #emit(name: string): void {
+    const ws = this.#workspaces.get(name);
+    if (ws?.snapshot === undefined) return;
+    const view = viewOf(ws);
+    const key = JSON.stringify(view);
+    if (key === this.#emitted.get(name)) return;
+    this.#emitted.set(name, key);
+    this.#events.emit('event', { type: 'workspace', workspace: view } satisfies MonitorEvent);
   }
 
-  #emitRecord(record: WorkspaceRecord): void {
-    if (record.snapshot === undefined) return;
-    const view = record.view();
-    const key = JSON.stringify(view);
-    if (key === record.lastEmitted) return;
-    record.lastEmitted = key;
-    this.#events.emit('event', { type: 'workspace', workspace: view } satisfies MonitorEvent);
+  #forgotten(name: string): void {
+    if (!this.#emitted.delete(name)) return;
+    this.#events.emit('event', { type: 'workspace-removed', name } satisfies MonitorEvent);
   }
 
   #setStatus(patch: Partial<MonitorStatus>): void {
@@ -608,18 +380,4 @@ export class Supervisor implements MonitorApi {
     this.#status = next;
     this.#events.emit('event', { type: 'status', status: { ...next } } satisfies MonitorEvent);
   }
-}
-
-function groupBy(containers: ManagedContainer[]): Map<string, ManagedContainer[]> {
-  const out = new Map<string, ManagedContainer[]>();
-  for (const c of containers) {
-    const list = out.get(c.workspace) ?? [];
-    list.push(c);
-    out.set(c.workspace, list);
-  }
-  return out;
-}
-
-async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep, type Clock } from '../../common/clock.ts';
 
 /** One TCP connection attempt: true when something accepts on host:port. */
 export function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -24,6 +24,7 @@ export interface WaitReadyOptions {
   timeoutMs: number;
   intervalMs?: number;
   signal: AbortSignal;
+  clock: Clock;
 }
 
 /**
@@ -31,18 +32,15 @@ export interface WaitReadyOptions {
  * `host()` re-inspects the container so an exit is seen at once.
  */
 export async function waitReady(options: WaitReadyOptions): Promise<ReadyOutcome> {
-  const deadline = Date.now() + options.timeoutMs;
+  const { clock, signal } = options;
+  const deadline = clock.now() + options.timeoutMs;
   const interval = options.intervalMs ?? 250;
-  while (!options.signal.aborted) {
+  while (!signal.aborted) {
     const { ip, running } = await options.host();
     if (!running) return { ready: false, why: 'exited' };
     if (ip !== null && (await tcpAnswers(ip, options.port, 1_000))) return { ready: true };
-    if (Date.now() >= deadline) return { ready: false, why: 'timeout' };
-    try {
-      await sleep(interval, undefined, { signal: options.signal });
-    } catch {
-      break;
-    }
+    if (clock.now() >= deadline) return { ready: false, why: 'timeout' };
+    await sleep(clock, interval, signal);
   }
   return { ready: false, why: 'aborted' };
 }

@@ -1,0 +1,521 @@
+// The supervisor's decisions, one reconcile pass at a time, with a fake clock: every case
+// test/monitor.test.ts drives through a real Docker engine, here without one.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ManagedContainer } from '../containers/types.ts';
+import { detectWorkspace } from '../detect/detect-workspace.ts';
+import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
+import type { Action, DeployAction } from './actions.ts';
+import { decide, type Decision } from './decide.ts';
+import {
+  containersRemoved,
+  crashCollected,
+  deployFinished,
+  type DeployOutcome,
+} from './outcomes.ts';
+import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
+
+const DEBOUNCE = 1_000;
+const OUTCOME = { readyTimeoutMs: 60_000, drainMs: 1_000 };
+
+function snapshot(name: string, fingerprint: string, pkg: object | string): WorkspaceSnapshot {
+  const text = typeof pkg === 'string' ? pkg : JSON.stringify(pkg);
+  return {
+    name,
+    dir: `/workspaces/${name}`,
+    fingerprint,
+    fileCount: 2,
+    lastChangeMs: 1_700_000_000_000,
+    probe: {
+      name,
+      files: new Set(['package.json', 'server.js']),
+      texts: new Map([['package.json', text]]),
+    },
+    errors: [],
+  };
+}
+
+const app = (name: string, fingerprint: string) =>
+  snapshot(name, fingerprint, { scripts: { start: 'node server.js' } });
+
+let ids = 0;
+function container(
+  workspace: string,
+  fingerprint: string,
+  extra: Partial<ManagedContainer> = {},
+): ManagedContainer {
+  ids += 1;
+  return {
+    id: `c${ids}`,
+    name: `bucketspace-${workspace}-${fingerprint}-${ids}`,
+    workspace,
+    fingerprint,
+    type: 'node',
+    port: 3000,
+    status: 'running',
+    exitCode: null,
+    ip: `172.30.0.${ids}`,
+    createdAtMs: ids * 1000,
+    startedAtMs: ids * 1000,
+    ...extra,
+  };
+}
+
+/**
+ * The supervisor's loop without an engine: a fake clock, the memory, and
+ * what the engine would list. `pass()` runs decide; the outcome helpers
+ * apply what the ActionRunner would report.
+ */
+class World {
+  now = 1_000_000;
+  memory = new Map<string, WorkspaceMemory>();
+  scan: ScanResult = { mount: 'ok', workspaces: new Map() };
+  engine: ManagedContainer[] = [];
+  stopped = new Set<string>();
+  stale = new Set<string>();
+
+  advance(ms: number): void {
+    this.now += ms;
+  }
+
+  files(...snapshots: WorkspaceSnapshot[]): void {
+    this.scan = { mount: 'ok', workspaces: new Map(snapshots.map((s) => [s.name, s])) };
+  }
+
+  pass(): Decision {
+    const decision = decide(
+      this.memory,
+      {
+        scan: this.scan,
+        containers: this.engine,
+        stopped: this.stopped,
+        stale: this.stale,
+        now: this.now,
+      },
+      { debounceMs: DEBOUNCE, detect: detectWorkspace },
+    );
+    this.memory = decision.workspaces;
+    return decision;
+  }
+
+  ws(name: string): WorkspaceMemory {
+    const ws = this.memory.get(name);
+    assert.ok(ws !== undefined, `${name} is remembered`);
+    return ws;
+  }
+
+  set(name: string, fn: (ws: WorkspaceMemory) => WorkspaceMemory): void {
+    this.memory.set(name, fn(this.ws(name)));
+  }
+
+  /** A workspace whose container runs and serves, as after a monitor restart. */
+  serving(name: string, fingerprint: string): ManagedContainer {
+    const running = container(name, fingerprint);
+    this.engine.push(running);
+    this.files(app(name, fingerprint));
+    this.pass();
+    return running;
+  }
+
+  /** Let the debounce of the files last seen pass, and take the deploy that follows. */
+  deployWhenQuiet(): DeployAction {
+    this.pass();
+    this.advance(DEBOUNCE);
+    return deployOf(this.pass());
+  }
+
+  /** The ActionRunner reports how the deploy ended. */
+  finish(action: DeployAction, outcome: DeployOutcome): WorkspaceMemory {
+    const t = deployFinished(this.ws(action.workspace), action, outcome, this.now, OUTCOME);
+    this.memory.set(action.workspace, { ...t.ws, busy: false });
+    return t.ws;
+  }
+
+  /** The deploy became ready: its container is on the engine and serves. */
+  ready(action: DeployAction): { container: ManagedContainer; followUp: Action[] } {
+    const fresh = container(action.workspace, action.snapshot.fingerprint);
+    this.engine.push(fresh);
+    const t = deployFinished(
+      this.ws(action.workspace),
+      action,
+      { kind: 'ready', container: fresh },
+      this.now,
+      OUTCOME,
+    );
+    this.memory.set(action.workspace, { ...t.ws, busy: t.actions.length > 0 });
+    return { container: fresh, followUp: t.actions };
+  }
+
+  /** The containers of a remove action are gone from the engine. */
+  removed(action: Action): void {
+    assert.equal(action.type, 'remove');
+    if (action.type !== 'remove') return;
+    const gone = new Set(action.containers.map((c) => c.id));
+    this.engine = this.engine.filter((c) => !gone.has(c.id));
+    if (action.forget) {
+      this.memory.delete(action.workspace);
+      return;
+    }
+    this.set(action.workspace, (ws) => ({
+      ...containersRemoved(ws, action.containers),
+      busy: false,
+    }));
+  }
+}
+
+function only(decision: Decision): Action {
+  assert.equal(decision.actions.length, 1, JSON.stringify(decision.actions));
+  const [action] = decision.actions;
+  assert.ok(action !== undefined);
+  return action;
+}
+
+function deployOf(decision: Decision): DeployAction {
+  const action = only(decision);
+  assert.ok(action.type === 'deploy', `a deploy, not ${action.type}`);
+  return action;
+}
+
+describe('decide', () => {
+  test('new: a workspace is deployed once its files have been quiet for the debounce', () => {
+    const w = new World();
+    w.files(app('alpha', 'f1'));
+    const first = w.pass();
+    assert.deepEqual(first.actions, []);
+    assert.equal(first.wakeAtMs, w.now + DEBOUNCE, 'wakes when the debounce ends');
+    assert.ok(
+      !first.notes.some((n) => n.msg === 'workspace changed'),
+      'a first sighting is no change',
+    );
+    assert.equal(viewOf(w.ws('alpha')).state, 'pending');
+    assert.equal(viewOf(w.ws('alpha')).type, 'node');
+
+    w.advance(DEBOUNCE - 1);
+    assert.deepEqual(w.pass().actions, []);
+    w.advance(1);
+    const deploy = deployOf(w.pass());
+    assert.equal(deploy.why, 'starting');
+    assert.equal(deploy.previous, undefined);
+    assert.equal(deploy.snapshot.fingerprint, 'f1');
+    assert.equal(deploy.plan.start, 'npm start');
+    assert.equal(w.ws('alpha').busy, true);
+    assert.deepEqual(w.pass().actions, [], 'nothing more while the deploy runs');
+
+    const { container, followUp } = w.ready(deploy);
+    assert.deepEqual(followUp, []);
+    const view = viewOf(w.ws('alpha'));
+    assert.equal(view.state, 'running');
+    assert.equal(view.containerId, container.id);
+    assert.equal(view.restarts, 0);
+    assert.deepEqual(w.pass().actions, [], 'up to date: nothing to do');
+  });
+
+  test('changed: a new fingerprint waits for the debounce, then a replacement starts beside the serving one', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.advance(10_000);
+    w.files(app('alpha', 'f2'));
+    const seen = w.pass();
+    assert.ok(
+      seen.notes.some((n) => n.msg === 'workspace changed' && n.fields.fingerprint === 'f2'),
+    );
+    assert.deepEqual(seen.actions, []);
+    assert.equal(seen.wakeAtMs, w.now + DEBOUNCE);
+    // A burst: each change restarts the debounce.
+    w.advance(600);
+    w.files(app('alpha', 'f3'));
+    assert.deepEqual(w.pass().actions, []);
+    w.advance(600);
+    assert.deepEqual(w.pass().actions, [], 'f3 is only 600 ms old');
+    w.advance(400);
+    const deploy = deployOf(w.pass());
+    assert.equal(deploy.why, 'files changed');
+    assert.equal(deploy.snapshot.fingerprint, 'f3');
+    assert.equal(deploy.previous?.id, serving.id);
+
+    const { container: fresh, followUp } = w.ready(deploy);
+    assert.equal(w.ws('alpha').serving?.id, fresh.id, 'the new one serves at once');
+    assert.equal(viewOf(w.ws('alpha')).restarts, 1);
+    assert.equal(followUp.length, 1);
+    const retire = followUp[0];
+    assert.equal(retire?.type, 'remove');
+    if (retire?.type === 'remove') {
+      assert.deepEqual(
+        retire.containers.map((c) => c.id),
+        [serving.id],
+      );
+      assert.equal(retire.afterMs, OUTCOME.drainMs, 'the old one drains first');
+    }
+  });
+
+  test('crashed: the dead container is collected, the same version backs off (2 s, 4 s, ...), a new version does not', () => {
+    const w = new World();
+    w.files(app('crashy', 'f1'));
+    const { container: started } = w.ready(w.deployWhenQuiet());
+    // It dies later.
+    w.engine = [{ ...started, status: 'exited', ip: null }];
+    w.advance(5_000);
+    const collect = only(w.pass());
+    assert.equal(collect.type, 'collect-crash');
+    const crashed = crashCollected(
+      w.ws('crashy'),
+      started,
+      { exitCode: 3, lastLogLines: ['boom'] },
+      w.now,
+    );
+    w.memory.set('crashy', { ...crashed.ws, busy: false });
+    w.engine = [];
+    const view = viewOf(w.ws('crashy'));
+    assert.equal(view.state, 'crashing');
+    assert.equal(view.exitCode, 3);
+    assert.deepEqual(view.lastLogLines, ['boom']);
+    assert.match(String(view.message), /exited with code 3; restarting in 2 s/);
+    assert.equal(view.restarts, 1);
+
+    const waiting = w.pass();
+    assert.deepEqual(waiting.actions, []);
+    assert.equal(waiting.wakeAtMs, w.now + 2_000);
+    w.advance(1_999);
+    assert.deepEqual(w.pass().actions, []);
+    w.advance(1);
+    const retry = deployOf(w.pass());
+    assert.equal(retry.why, 'starting');
+    // The retry exits before answering: the next wait doubles.
+    const failed = w.finish(retry, {
+      kind: 'failed',
+      why: 'exited',
+      exitCode: 3,
+      lastLogLines: ['boom'],
+    });
+    assert.equal(failed.crash?.failures, 2);
+    assert.match(
+      String(failed.shown.message),
+      /exited with code 3 before answering on port 3000; retrying in 4 s/,
+    );
+    assert.equal(w.pass().wakeAtMs, w.now + 4_000);
+    // A fix is deployed after the debounce, without waiting for the backoff.
+    w.advance(100);
+    w.files(app('crashy', 'f2'));
+    assert.equal(w.deployWhenQuiet().snapshot.fingerprint, 'f2');
+  });
+
+  test('a deploy that fails keeps the previous version serving', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.files(app('alpha', 'f2'));
+    const after = w.finish(w.deployWhenQuiet(), {
+      kind: 'failed',
+      why: 'timeout',
+      exitCode: null,
+      lastLogLines: [],
+    });
+    assert.equal(after.serving?.id, serving.id);
+    assert.match(
+      String(after.shown.message),
+      /did not answer on port 3000 within 60 s; retrying in 2 s \(the previous version keeps serving\)/,
+    );
+  });
+
+  test('a missing runtime image is an error, retried after 30 s', () => {
+    const w = new World();
+    w.files(app('alpha', 'f1'));
+    const after = w.finish(w.deployWhenQuiet(), { kind: 'image-missing', image: 'x/node' });
+    assert.equal(after.shown.state, 'error');
+    assert.match(
+      String(after.shown.message),
+      /image x\/node for node workspaces is missing.*RUNTIME_IMAGE_NODE/,
+    );
+    assert.equal(w.pass().wakeAtMs, w.now + 30_000);
+  });
+
+  test('removed: its containers go, then it is forgotten', () => {
+    const w = new World();
+    const serving = container('beta', 'f1');
+    w.engine = [serving];
+    w.files(app('beta', 'f1'), app('alpha', 'a1'));
+    w.pass();
+    assert.equal(w.ws('beta').serving?.id, serving.id);
+    w.files(app('alpha', 'a1'));
+    const remove = only(w.pass());
+    assert.equal(remove.type, 'remove');
+    if (remove.type === 'remove') {
+      assert.equal(remove.why, 'workspace removed');
+      assert.equal(remove.forget, true);
+      assert.deepEqual(
+        remove.containers.map((c) => c.id),
+        [serving.id],
+      );
+    }
+    w.removed(remove);
+    assert.equal(w.memory.has('beta'), false);
+  });
+
+  test('removed while nothing runs: forgotten at once', () => {
+    const w = new World();
+    w.files(app('gamma', 'g1'), app('alpha', 'a1'));
+    w.pass();
+    w.files(app('alpha', 'a1'));
+    const decision = w.pass();
+    assert.deepEqual(decision.forgotten, ['gamma']);
+    assert.equal(w.memory.has('gamma'), false);
+  });
+
+  test('orphans: containers of a workspace that is not there are removed', () => {
+    const w = new World();
+    const orphan = container('gone', 'f1');
+    w.engine = [orphan];
+    w.files(app('alpha', 'a1'));
+    const decision = w.pass();
+    const remove = decision.actions.find((a) => a.workspace === 'gone');
+    assert.equal(remove?.type, 'remove');
+  });
+
+  test('mount unavailable: nothing is removed or deployed, what runs keeps its route', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.scan = { mount: 'unavailable', reason: 'ENOTCONN' };
+    const broken = w.pass();
+    assert.deepEqual(broken.mount, { ok: false, reason: 'ENOTCONN' });
+    assert.deepEqual(broken.actions, []);
+    assert.deepEqual(broken.forgotten, []);
+    assert.equal(w.ws('alpha').serving?.id, serving.id);
+    // An empty root while containers run is not trusted either.
+    w.scan = { mount: 'ok', workspaces: new Map() };
+    const empty = w.pass();
+    assert.equal(empty.mount.ok, false);
+    assert.match(
+      empty.mount.ok ? '' : empty.mount.reason,
+      /looks empty while 1 workspace container/,
+    );
+    assert.deepEqual(empty.actions, []);
+    // Back: all as before.
+    w.files(app('alpha', 'f1'));
+    const back = w.pass();
+    assert.equal(back.mount.ok, true);
+    assert.deepEqual(back.actions, []);
+    assert.equal(viewOf(w.ws('alpha')).state, 'running');
+  });
+
+  test('adopted: after a monitor restart the running container serves as it is', () => {
+    const w = new World();
+    const running = container('alpha', 'f1');
+    w.engine = [running];
+    w.files(app('alpha', 'f1'));
+    const decision = w.pass();
+    assert.deepEqual(decision.actions, []);
+    assert.ok(decision.notes.some((n) => n.msg === 'adopted running container'));
+    const view = viewOf(w.ws('alpha'));
+    assert.equal(view.state, 'running');
+    assert.equal(view.containerId, running.id);
+    assert.equal(view.startedAt, new Date(running.startedAtMs ?? 0).toISOString());
+  });
+
+  test('adopted but stale: it keeps serving while a replacement is deployed', () => {
+    const w = new World();
+    const stale = container('alpha', 'old');
+    w.engine = [stale];
+    w.files(app('alpha', 'f2'));
+    assert.deepEqual(w.pass().actions, []);
+    assert.equal(w.ws('alpha').serving?.id, stale.id);
+    w.advance(DEBOUNCE);
+    const deploy = deployOf(w.pass());
+    assert.equal(deploy.why, 'files changed');
+    assert.equal(deploy.previous?.id, stale.id);
+  });
+
+  test('duplicate: the container with the wanted version serves, the others are removed', () => {
+    const w = new World();
+    const wanted = container('alpha', 'f1');
+    const newerButOld = container('alpha', 'f0');
+    const exited = container('alpha', 'f1', { status: 'exited', ip: null });
+    w.engine = [wanted, newerButOld, exited];
+    w.files(app('alpha', 'f1'));
+    const remove = only(w.pass());
+    assert.equal(w.ws('alpha').serving?.id, wanted.id);
+    assert.equal(remove.type, 'remove');
+    if (remove.type === 'remove') {
+      assert.equal(remove.why, 'not the serving container');
+      assert.deepEqual(
+        remove.containers.map((c) => c.id).sort(),
+        [newerButOld.id, exited.id].sort(),
+      );
+    }
+    w.removed(remove);
+    assert.deepEqual(w.pass().actions, []);
+    assert.equal(viewOf(w.ws('alpha')).state, 'running');
+  });
+
+  test('duplicate: a replacement left half-started by a monitor crash is removed', () => {
+    const w = new World();
+    const serving = container('alpha', 'f1');
+    const halfStarted = container('alpha', 'f2', { status: 'created', ip: null });
+    w.engine = [serving, halfStarted];
+    w.files(app('alpha', 'f1'));
+    const remove = only(w.pass());
+    assert.equal(remove.type, 'remove');
+    if (remove.type === 'remove') {
+      assert.deepEqual(
+        remove.containers.map((c) => c.id),
+        [halfStarted.id],
+      );
+    }
+  });
+
+  test('user-stopped: its containers go and it stays stopped; start brings it back', () => {
+    const w = new World();
+    w.serving('alpha', 'f1');
+    w.stopped.add('alpha');
+    const remove = only(w.pass());
+    assert.equal(remove.type, 'remove');
+    if (remove.type === 'remove') assert.equal(remove.why, 'stopped by user');
+    w.removed(remove);
+    assert.equal(viewOf(w.ws('alpha')).startedAt, null);
+    w.advance(60_000);
+    assert.deepEqual(w.pass().actions, []);
+    assert.equal(viewOf(w.ws('alpha')).state, 'stopped');
+    assert.deepEqual(w.pass().actions, [], 'still stopped');
+    w.stopped.delete('alpha');
+    assert.equal(deployOf(w.pass()).why, 'starting');
+  });
+
+  test('a restart request skips the debounce and the backoff', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.set('alpha', (ws) => ({ ...ws, restartRequested: true }));
+    const deploy = deployOf(w.pass());
+    assert.equal(deploy.why, 'restart requested');
+    assert.equal(deploy.previous?.id, serving.id);
+    assert.equal(w.ws('alpha').restartRequested, false, 'asked once, done once');
+  });
+
+  test('not runnable: the reason is shown and its containers are removed', () => {
+    const w = new World();
+    const serving = container('alpha', 'f1');
+    w.engine = [serving];
+    w.files(snapshot('alpha', 'f2', '{ not json'));
+    const remove = only(w.pass());
+    assert.equal(remove.type, 'remove');
+    const view = viewOf(w.ws('alpha'));
+    assert.equal(view.state, 'error');
+    assert.match(view.reason, /package\.json/);
+    assert.equal(view.type, null);
+  });
+
+  test('an incomplete scan, a busy workspace and a stale container list leave the workspace alone', () => {
+    const w = new World();
+    w.engine = [];
+    w.files({ ...app('alpha', 'f1'), errors: ['sub: EIO'] }, app('beta', 'b1'), app('gamma', 'g1'));
+    w.pass();
+    w.advance(DEBOUNCE);
+    w.set('beta', (ws) => ({ ...ws, busy: true }));
+    w.stale.add('gamma');
+    const decision = w.pass();
+    assert.deepEqual(decision.actions, []);
+    assert.ok(decision.notes.some((n) => n.msg === 'incomplete scan; leaving it as it is'));
+    w.stale.clear();
+    assert.deepEqual(
+      w.pass().actions.map((a) => a.workspace),
+      ['gamma'],
+    );
+  });
+});

@@ -1,0 +1,178 @@
+import type { ManagedContainer } from '../containers/types.ts';
+import type { Detection, WorkspaceSnapshot, WorkspaceState, WorkspaceView } from '../types.ts';
+
+/** A failed start or a crash of one version, and when to try that version again. */
+export interface CrashMemory {
+  readonly fingerprint: string;
+  readonly failures: number;
+  readonly retryAtMs: number;
+}
+
+/** What the dashboard shows of a workspace beyond its files: state, why, and the last failure. */
+export interface ShownState {
+  readonly state: WorkspaceState;
+  readonly message: string | null;
+  /** When the serving container started; null when nothing serves. */
+  readonly startedAtMs: number | null;
+  readonly restarts: number;
+  readonly exitCode: number | null;
+  readonly lastLogLines: readonly string[];
+}
+
+/**
+ * What the supervisor knows and remembers about one workspace. Immutable:
+ * the decision (decide.ts) and the outcome transitions (outcomes.ts) return
+ * new values; only the Supervisor holds the current one. The engine's labels
+ * remain the source of truth for what runs; this keeps what cannot be read
+ * back from the engine (which container serves, crash counts, user requests).
+ */
+export interface WorkspaceMemory {
+  readonly name: string;
+  /** The last scan of its files; undefined until scanned, and once it is gone. */
+  readonly snapshot: WorkspaceSnapshot | undefined;
+  /** Detection of `snapshot` (recomputed when the fingerprint changes). */
+  readonly detection: Detection | undefined;
+  /** When the current fingerprint was first seen (for the debounce). */
+  readonly fingerprintSinceMs: number;
+  /** Every container of this workspace on the engine, as of the last list. */
+  readonly containers: readonly ManagedContainer[];
+  /** The container requests go to. */
+  readonly serving: ManagedContainer | undefined;
+  /** A replacement being started (its logs are shown while nothing serves). */
+  readonly pendingId: string | undefined;
+  /** An action on this workspace is in flight: decisions wait for it. */
+  readonly busy: boolean;
+  /** The user asked for a restart that has not started yet. */
+  readonly restartRequested: boolean;
+  readonly crash: CrashMemory | undefined;
+  readonly shown: ShownState;
+}
+
+export function newWorkspace(name: string): WorkspaceMemory {
+  return {
+    name,
+    snapshot: undefined,
+    detection: undefined,
+    fingerprintSinceMs: 0,
+    containers: [],
+    serving: undefined,
+    pendingId: undefined,
+    busy: false,
+    restartRequested: false,
+    crash: undefined,
+    shown: {
+      state: 'pending',
+      message: null,
+      startedAtMs: null,
+      restarts: 0,
+      exitCode: null,
+      lastLogLines: [],
+    },
+  };
+}
+
+/** Refresh from the engine's list; a serving container that vanished is forgotten. */
+export function observeContainers(
+  ws: WorkspaceMemory,
+  containers: readonly ManagedContainer[],
+): WorkspaceMemory {
+  if (ws.serving === undefined) return { ...ws, containers };
+  const serving = ws.serving;
+  const fresh = containers.find((c) => c.id === serving.id);
+  if (fresh === undefined) {
+    return {
+      ...ws,
+      containers,
+      serving: undefined,
+      shown: { ...ws.shown, startedAtMs: null },
+    };
+  }
+  return {
+    ...ws,
+    containers,
+    serving: { ...fresh, startedAtMs: fresh.startedAtMs ?? serving.startedAtMs },
+  };
+}
+
+/**
+ * Take in a new scan of the workspace. A new fingerprint restarts the
+ * debounce and is detected again; `changed` says whether it differs from a
+ * version seen before (a first sighting is not a change).
+ */
+export function observeSnapshot(
+  ws: WorkspaceMemory,
+  snapshot: WorkspaceSnapshot,
+  detect: (probe: WorkspaceSnapshot['probe']) => Detection,
+  now: number,
+): { ws: WorkspaceMemory; changed: boolean } {
+  if (ws.snapshot?.fingerprint === snapshot.fingerprint)
+    return { ws: { ...ws, snapshot }, changed: false };
+  return {
+    ws: { ...ws, snapshot, fingerprintSinceMs: now, detection: detect(snapshot.probe) },
+    changed: ws.snapshot !== undefined,
+  };
+}
+
+/** A running container to serve from: the one with the wanted fingerprint, else the newest. */
+export function bestRunning(
+  ws: WorkspaceMemory,
+  fingerprint: string,
+): ManagedContainer | undefined {
+  const running = ws.containers.filter((c) => c.status === 'running');
+  const sorted = [...running].sort((a, b) => b.createdAtMs - a.createdAtMs);
+  return sorted.find((c) => c.fingerprint === fingerprint) ?? sorted[0];
+}
+
+export function serveFrom(ws: WorkspaceMemory, container: ManagedContainer): WorkspaceMemory {
+  const known = ws.containers.some((c) => c.id === container.id);
+  return {
+    ...ws,
+    serving: container,
+    containers: known ? ws.containers : [...ws.containers, container],
+  };
+}
+
+export function show(
+  ws: WorkspaceMemory,
+  state: WorkspaceState,
+  message: string | null,
+  startedAtMs: number | null,
+): WorkspaceMemory {
+  return { ...ws, shown: { ...ws.shown, state, message, startedAtMs } };
+}
+
+/** The containers are gone from the engine. */
+export function withoutContainers(ws: WorkspaceMemory, ids: readonly string[]): WorkspaceMemory {
+  const gone = new Set(ids);
+  const servingGone = ws.serving !== undefined && gone.has(ws.serving.id);
+  return {
+    ...ws,
+    containers: ws.containers.filter((c) => !gone.has(c.id)),
+    serving: servingGone ? undefined : ws.serving,
+  };
+}
+
+export function viewOf(ws: WorkspaceMemory): WorkspaceView {
+  const iso = (ms: number | null) => (ms === null || ms <= 0 ? null : new Date(ms).toISOString());
+  const detection = ws.detection;
+  return {
+    name: ws.name,
+    state: ws.shown.state,
+    type: detection?.kind === 'runnable' ? detection.plan.type : null,
+    reason:
+      detection === undefined
+        ? ''
+        : detection.kind === 'runnable'
+          ? detection.plan.reason
+          : detection.reason,
+    message: ws.shown.message,
+    url: `/${ws.name}/`,
+    startedAt: iso(ws.shown.startedAtMs),
+    lastChangeAt: iso(ws.snapshot?.lastChangeMs ?? 0),
+    fingerprint: ws.snapshot?.fingerprint ?? null,
+    containerId: ws.serving?.id ?? null,
+    restarts: ws.shown.restarts,
+    exitCode: ws.shown.exitCode,
+    lastLogLines: [...ws.shown.lastLogLines],
+  };
+}
