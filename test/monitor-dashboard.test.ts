@@ -9,7 +9,7 @@ import express from 'express';
 import { BucketspaceError } from '../services/common/errors.ts';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startMonitor, TEST_TOKEN, type MonitorFixture } from './support/monitor-fixture.ts';
-import { startUpstream, type Upstream } from './support/upstream.ts';
+import { startUpstream, type Upstream, type UpstreamHandler } from './support/upstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -159,7 +159,11 @@ describe('dashboard', () => {
       order.push(await r.getAttribute('data-name'));
     assert.deepEqual(order, ['blog', 'ml-api', 'notes', 'shop', 'tools'], 'sorted by name');
     assert.equal(await row(page, 'shop').locator('td.type').innerText(), 'node');
-    assert.equal(await row(page, 'shop').locator('td.url a').getAttribute('href'), '/shop/');
+    assert.equal(
+      await row(page, 'shop').locator('td.url a').getAttribute('href'),
+      `${monitor.appsBase}/shop/`,
+      'the app is linked on the apps origin, never the dashboard’s',
+    );
     assert.match(await row(page, 'shop').locator('td.uptime').innerText(), /^3h 1[23]m$/);
     assert.match(await row(page, 'shop').locator('td.change').innerText(), /^4 min ago$/);
     assert.equal(
@@ -265,6 +269,163 @@ describe('dashboard', () => {
       await page.close();
     } finally {
       await m.close();
+    }
+  });
+});
+
+/** An app serving `pages` (path -> [content type, body, extra headers]). */
+function pagesApp(
+  pages: Record<string, [string, string, Record<string, string>?]>,
+): UpstreamHandler {
+  return (req, res) => {
+    const page = pages[(req.url ?? '/').split('?', 1)[0] ?? '/'];
+    if (!page) {
+      res.writeHead(404).end('no such page');
+      return;
+    }
+    res.writeHead(200, { 'content-type': page[0], ...(page[2] ?? {}) });
+    res.end(page[1]);
+  };
+}
+
+describe('an app’s page cannot act as the logged-in admin', () => {
+  test('regression: fetch("/api/workspaces/victim/stop") and POST /api/v0/mounts from an app page fail, also aimed at the admin origin', async () => {
+    const mountCalls: string[] = [];
+    const mounts = express.Router();
+    mounts.use((req, res) => {
+      mountCalls.push(`${req.method} ${req.path}`);
+      res.status(201).json({ mounts: [] });
+    });
+    const m = await startMonitor({ extraApiRouters: [{ path: '/api/v0/mounts', router: mounts }] });
+    const evil = await startUpstream(
+      pagesApp({
+        '/': [
+          'text/html',
+          `<!doctype html><title>evil</title><script>
+          const admin = ${JSON.stringify(m.base)};
+          const attempt = async (url, init) => {
+            try { return String((await fetch(url, init)).status); } catch (e) { return 'blocked'; }
+          };
+          (async () => {
+            const results = {
+              stop: await attempt('/api/workspaces/victim/stop', { method: 'POST' }),
+              mount: await attempt('/api/v0/mounts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"bucket":"stolen"}' }),
+              adminStop: await attempt(admin + '/api/workspaces/victim/stop', { method: 'POST', mode: 'no-cors', credentials: 'include' }),
+              adminMount: await attempt(admin + '/api/v0/mounts', { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{"bucket":"stolen"}' }),
+              adminRead: await attempt(admin + '/api/workspaces', { credentials: 'include' }),
+            };
+            document.body.dataset.results = JSON.stringify(results);
+          })();
+          </script>`,
+        ],
+      }),
+    );
+    try {
+      m.api.put({ name: 'victim' });
+      m.api.put({ name: 'evil' });
+      m.api.setTarget('evil', evil.target);
+      await context!.clearCookies();
+      const { page, problems } = await newPage();
+      await page.goto(`${m.base}/login`);
+      await page.getByLabel('Token').fill(TEST_TOKEN);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.locator('#connection[data-state="live"]').waitFor();
+
+      // The logged-in admin opens the app's page, in the same browser (its refused requests
+      // are console errors of that page, which is why it is not watched like the dashboard).
+      const appPage = await context!.newPage();
+      await appPage.goto(`${m.appsBase}/evil/`);
+      await appPage.locator('body[data-results]').waitFor({ state: 'attached' });
+      const results = JSON.parse(
+        (await appPage.locator('body').getAttribute('data-results')) ?? '{}',
+      ) as Record<string, string>;
+      await appPage.close();
+      assert.equal(results.stop, '404', 'no API on the apps origin');
+      assert.equal(results.mount, '404', 'no mount API on the apps origin');
+      // no-cors hides the status from the page; the monitor's own record below shows the refusal.
+      assert.equal(results.adminRead, 'blocked', 'the admin origin sends no CORS headers');
+      assert.deepEqual(m.api.callsOf('stop'), [], 'victim was not stopped');
+      assert.deepEqual(
+        mountCalls.filter((c) => !c.startsWith('GET')),
+        [],
+        'no mount was created (the dashboard itself lists them)',
+      );
+
+      // The dashboard still works for the admin: the session was never touched.
+      await page.goto(`${m.base}/monitor`);
+      await row(page, 'victim').waitFor();
+      await row(page, 'victim').getByRole('button', { name: 'Stop victim', exact: true }).click();
+      await row(page, 'victim').locator('.badge', { hasText: 'stopped' }).waitFor();
+      assert.deepEqual(m.api.callsOf('stop'), [['victim']]);
+      assert.deepEqual(problems, []);
+      await page.close();
+    } finally {
+      await m.close();
+      await evil.close();
+    }
+  });
+
+  test('regression: an app’s service worker with Service-Worker-Allowed: / cannot take over /login', async () => {
+    const m = await startMonitor();
+    const registerPage = (scope: string) => `<!doctype html><title>swapp</title><script>
+      navigator.serviceWorker.register('/swapp/sw.js', { scope: ${JSON.stringify(scope)} })
+        .then((r) => r.scope, (e) => 'refused: ' + e.name)
+        .then((outcome) => { document.body.dataset.outcome = outcome; });
+      </script>`;
+    const swapp = await startUpstream(
+      pagesApp({
+        '/': ['text/html', registerPage('/')],
+        '/inside': ['text/html', registerPage('/swapp/')],
+        '/sw.js': [
+          'text/javascript',
+          `self.addEventListener('install', () => self.skipWaiting());
+           self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));
+           self.addEventListener('fetch', (e) => {
+             if (new URL(e.request.url).pathname.endsWith('/login')) {
+               e.respondWith(new Response('<form><label for=t>Token</label><input id=t name=token></form>HIJACKED', { headers: { 'content-type': 'text/html' } }));
+             }
+           });`,
+          { 'service-worker-allowed': '/' },
+        ],
+      }),
+    );
+    try {
+      m.api.put({ name: 'swapp' });
+      m.api.setTarget('swapp', swapp.target);
+      await context!.clearCookies();
+      // The refused registration is a console error of the app's page: not watched.
+      const page = await context!.newPage();
+
+      await page.goto(`${m.appsBase}/swapp/`);
+      await page.locator('body[data-outcome]').waitFor({ state: 'attached' });
+      assert.equal(
+        await page.locator('body').getAttribute('data-outcome'),
+        'refused: SecurityError',
+        'a scope of / is refused: the monitor narrowed Service-Worker-Allowed to /swapp/',
+      );
+      // The same worker within its own prefix registers: the browser does run service workers here.
+      await page.goto(`${m.appsBase}/swapp/inside`);
+      await page.locator('body[data-outcome]').waitFor({ state: 'attached' });
+      assert.equal(await page.locator('body').getAttribute('data-outcome'), `${m.appsBase}/swapp/`);
+
+      // /login, on the apps origin and on the admin origin, is the monitor's own page.
+      for (const url of [`${m.appsBase}/login`, `${m.base}/login`]) {
+        const res = await page.goto(url);
+        assert.equal(page.url(), `${m.base}/login`, url);
+        assert.equal(res?.status(), 200, url);
+        const html = await page.content();
+        assert.ok(!html.includes('HIJACKED'), `${url} was answered by the app's worker`);
+        assert.match(html, /<form method="post" action="\/login">/);
+        assert.equal(
+          await page.evaluate('navigator.serviceWorker.controller === null'),
+          true,
+          `${url} is controlled by no service worker`,
+        );
+      }
+      await page.close();
+    } finally {
+      await m.close();
+      await swapp.close();
     }
   });
 });

@@ -27,11 +27,15 @@ async function sse(url: string, headers: Record<string, string> = {}): Promise<S
 }
 
 /** Log in through the form; returns the session cookie pair (`name=value`). */
-async function login(m: MonitorFixture, extra: Record<string, string> = {}): Promise<Response> {
+async function login(
+  m: MonitorFixture,
+  extra: Record<string, string> = {},
+  token = TEST_TOKEN,
+): Promise<Response> {
   return fetch(`${m.base}/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...extra },
-    body: new URLSearchParams({ token: TEST_TOKEN, next: '/monitor' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: m.base, ...extra },
+    body: new URLSearchParams({ token, next: '/monitor' }).toString(),
     redirect: 'manual',
   });
 }
@@ -63,7 +67,12 @@ describe('auth', () => {
     mounts.get('/', (_req, res) => {
       res.json([{ id: 'm1', bucket: 'secret-bucket-name' }]);
     });
-    const m = await monitor({ extraApiRouters: [{ path: '/api/v0/mounts', router: mounts }] });
+    // Each request from its own client address, so the guess lockout (tested below) stays out of it.
+    const m = await monitor({
+      trustProxy: true,
+      extraApiRouters: [{ path: '/api/v0/mounts', router: mounts }],
+    });
+    let client = 0;
     m.api.put({ name: 'shop', reason: 'secret-reason-text' });
     m.api.log('shop', 'secret log line');
     const variants: Record<string, Record<string, string>> = {
@@ -78,7 +87,11 @@ describe('auth', () => {
       for (const [label, headers] of Object.entries(variants)) {
         const res = await fetch(`${m.base}${path}`, {
           method,
-          headers: { 'content-type': 'application/json', ...headers },
+          headers: {
+            'content-type': 'application/json',
+            'x-forwarded-for': `198.51.100.${++client}`,
+            ...headers,
+          },
           ...(method === 'POST' ? { body: '{"workspaces":["shop"]}' } : {}),
         });
         const text = await res.text();
@@ -125,7 +138,7 @@ describe('auth', () => {
     const m = await monitor();
     const health = await fetch(`${m.base}/healthz`);
     assert.equal(health.status, 200);
-    const unknownApp = await fetch(`${m.base}/some-app/`);
+    const unknownApp = await fetch(`${m.appsBase}/some-app/`);
     assert.equal(
       unknownApp.status,
       404,
@@ -145,7 +158,7 @@ describe('auth', () => {
 
     const wrong = await fetch(`${m.base}/login`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: m.base },
       body: 'token=nope&next=%2Fmonitor',
       redirect: 'manual',
     });
@@ -174,7 +187,7 @@ describe('auth', () => {
 
     const out = await fetch(`${m.base}/logout`, {
       method: 'POST',
-      headers: { cookie },
+      headers: { cookie, origin: m.base },
       redirect: 'manual',
     });
     assert.equal(out.status, 303);
@@ -195,7 +208,7 @@ describe('auth', () => {
     ]) {
       const res = await fetch(`${m.base}/login`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: m.base },
         body: new URLSearchParams({ token: TEST_TOKEN, next }).toString(),
         redirect: 'manual',
       });
@@ -209,11 +222,14 @@ describe('auth', () => {
     assert.ok(!(plain.headers.get('set-cookie') ?? '').includes('Secure'));
     await untrusted.close();
     const trusted = await monitor({ trustProxy: true });
-    const secure = await login(trusted, { 'x-forwarded-proto': 'https' });
+    const secure = await login(trusted, {
+      'x-forwarded-proto': 'https',
+      origin: `https://127.0.0.1:${trusted.port}`,
+    });
     assert.ok((secure.headers.get('set-cookie') ?? '').split('; ').includes('Secure'));
   });
 
-  test('CSRF: state-changing calls with the cookie must be same-origin; bearer calls need no check', async () => {
+  test('CSRF: state-changing calls with the cookie must come from the admin origin; bearer calls need no check', async () => {
     const m = await monitor();
     m.api.put({ name: 'shop' });
     const cookie = cookiePair(await login(m));
@@ -229,12 +245,83 @@ describe('auth', () => {
       403,
     );
     assert.equal((await post({ cookie, 'sec-fetch-site': 'same-site' })).status, 403);
+    // Regression: an app's page on the apps origin (same host, another port) is not the dashboard.
+    assert.equal((await post({ cookie, origin: m.appsBase })).status, 403);
+    assert.equal(
+      (await post({ cookie, origin: m.appsBase, 'sec-fetch-site': 'same-origin' })).status,
+      403,
+    );
+    assert.equal((await post({ cookie, referer: `${m.appsBase}/evil/` })).status, 403);
     assert.deepEqual(m.api.callsOf('restart'), [], 'refused calls did nothing');
 
     assert.equal((await post({ cookie, origin: m.base })).status, 202);
     assert.equal((await post({ cookie, 'sec-fetch-site': 'same-origin' })).status, 202);
+    assert.equal((await post({ cookie, referer: `${m.base}/monitor` })).status, 202);
     assert.equal((await post(m.auth())).status, 202, 'bearer: no origin needed');
-    assert.equal(m.api.callsOf('restart').length, 3);
+    assert.equal(m.api.callsOf('restart').length, 4);
+  });
+
+  test('login and logout forms are only taken from the admin origin', async () => {
+    const m = await monitor();
+    for (const origin of [m.appsBase, 'http://evil.example']) {
+      const res = await login(m, { origin });
+      assert.equal(res.status, 403, origin);
+      assert.equal(res.headers.get('set-cookie'), null);
+    }
+    const none = await fetch(`${m.base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${TEST_TOKEN}`,
+      redirect: 'manual',
+    });
+    assert.equal(none.status, 403, 'no Origin, Referer or Sec-Fetch-Site: not a form of ours');
+    const cookie = cookiePair(await login(m));
+    const out = await fetch(`${m.base}/logout`, {
+      method: 'POST',
+      headers: { cookie, origin: m.appsBase },
+      redirect: 'manual',
+    });
+    assert.equal(out.status, 403);
+    assert.equal(out.headers.get('set-cookie'), null, 'an app cannot log the admin out');
+  });
+
+  test('regression: token guesses are limited: 10 wrong tokens lock the address out, 429 with Retry-After', async () => {
+    const m = await monitor();
+    const session = cookiePair(await login(m));
+    for (let i = 0; i < 9; i++) {
+      const res = await fetch(`${m.base}/api/workspaces`, {
+        headers: { authorization: `Bearer wrong-guess-${i}-xxxxxxxx` },
+      });
+      assert.equal(res.status, 401, `guess ${i + 1}`);
+    }
+    const tenth = await login(m, {}, 'wrong-guess-9-xxxxxxxx');
+    assert.equal(tenth.status, 429, 'the tenth wrong token starts the lockout');
+    assert.match(await tenth.text(), /Too many wrong tokens from your address/);
+    const locked = await fetch(`${m.base}/api/workspaces`, { headers: m.auth() });
+    assert.equal(locked.status, 429, 'even the right token is refused unchecked');
+    assert.equal(locked.headers.get('retry-after'), '900');
+    assert.deepEqual(
+      ((await locked.json()) as { error: { code: string } }).error.code,
+      'TOO_MANY_ATTEMPTS',
+    );
+    assert.equal((await login(m)).status, 429, 'the login form too');
+    assert.equal((await fetch(`${m.base}/metrics`, { headers: m.auth() })).status, 429);
+    const withSession = await fetch(`${m.base}/api/workspaces`, { headers: { cookie: session } });
+    assert.equal(withSession.status, 200, 'a session from before goes on');
+    const withoutCredentials = await fetch(`${m.base}/api/workspaces`);
+    assert.equal(withoutCredentials.status, 401, 'asking without a token is no guess');
+  });
+
+  test('a trusted proxy’s client address is the one locked out, not the proxy', async () => {
+    const m = await monitor({ trustProxy: true });
+    const from = (ip: string, token: string) =>
+      fetch(`${m.base}/api/workspaces`, {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': `1.1.1.1, ${ip}` },
+      });
+    for (let i = 0; i < 10; i++)
+      await (await from('203.0.113.7', `wrong-${i}-xxxxxxxxxxxx`)).text();
+    assert.equal((await from('203.0.113.7', TEST_TOKEN)).status, 429);
+    assert.equal((await from('203.0.113.8', TEST_TOKEN)).status, 200, 'another client is not');
   });
 });
 
@@ -509,7 +596,7 @@ describe('health and metrics', () => {
     m.api.put({ name: 'shop' });
     m.api.put({ name: 'blog', state: 'crashing' });
     m.http.metrics.recordRestart({ workspace: 'blog', reason: 'crash' });
-    await (await fetch(`${m.base}/blog/`)).text(); // 503: not ready
+    await (await fetch(`${m.appsBase}/blog/`)).text(); // 503: not ready
     const res = await fetch(`${m.base}/metrics`, { headers: m.auth() });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);

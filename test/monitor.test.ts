@@ -51,13 +51,16 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
   let workspaces: string;
   let dataDir: string;
   let monitor: CliProcess | undefined;
+  /** The apps origin and the admin origin (dashboard, API). */
   let base = '';
+  let admin = '';
 
   const env = () => ({
     WORKSPACES_MOUNT: workspaces,
     MONITOR_DATA_DIR: dataDir,
     MONITOR_PORT: '0',
     MONITOR_HOST: '127.0.0.1',
+    MONITOR_ADMIN_PORT: '0',
     MONITOR_TOKEN: token,
     MONITOR_POLL_INTERVAL: '500ms',
     MONITOR_RESTART_DEBOUNCE: '200ms',
@@ -78,11 +81,12 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     });
     const ready = proc.lines().find((l) => l.msg === 'started monitor');
     base = `http://127.0.0.1:${String(ready?.port)}`;
+    admin = `http://127.0.0.1:${String(ready?.adminPort)}`;
     return proc;
   }
 
   const api = (p: string, init: RequestInit = {}) =>
-    fetch(`${base}${p}`, {
+    fetch(`${admin}${p}`, {
       ...init,
       headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
     });
@@ -304,7 +308,7 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
     });
     try {
       const page = await context.newPage();
-      await page.goto(`${base}/monitor`);
+      await page.goto(`${admin}/monitor`);
       await page.getByLabel('Token').fill(token);
       await page.getByRole('button', { name: 'Log in' }).click();
       const row = page.locator('tr.ws[data-name="alpha"]');
@@ -336,7 +340,7 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
   });
 
   test('the mount manager API is served behind the same token', async () => {
-    assert.equal((await fetch(`${base}/api/v0/mounts`)).status, 401);
+    assert.equal((await fetch(`${admin}/api/v0/mounts`)).status, 401);
     const res = await api('/api/v0/mounts');
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { mounts: [] });
@@ -372,6 +376,7 @@ describe('monitor without Docker', { timeout: 120_000 }, () => {
         MONITOR_DATA_DIR: path.join(root, 'data'),
         MONITOR_PORT: '0',
         MONITOR_HOST: '127.0.0.1',
+        MONITOR_ADMIN_PORT: '0',
         MONITOR_TOKEN: token,
         MONITOR_POLL_INTERVAL: '200ms',
         MONITOR_MOUNTS: 'false',

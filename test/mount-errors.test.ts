@@ -195,6 +195,41 @@ describe('mount: bad input', () => {
   });
 });
 
+describe('mount: roots that are no place for links', () => {
+  test('regression: --root /, /etc, /proc and a symlink to /etc are refused; nothing recorded, nothing linked', async () => {
+    const sneaky = join(box.dir, 'sneaky');
+    await symlink('/etc', sneaky);
+    for (const root of ['/', '/etc', '/proc', '/proc/self', sneaky]) {
+      failsWith(
+        await runCli(['mount', 'add', bucket, '--root', root, '--no-start'], box.env()),
+        2,
+        /is (\(through symlinks\) \/etc, )?a system directory: links are never made there/,
+      );
+    }
+    assert.deepEqual(await records(), []);
+    for (const p of [`/${bucket}`, `/etc/${bucket}`]) {
+      await assert.rejects(lstat(p), { code: 'ENOENT' }, p);
+    }
+  });
+
+  test('regression: a root that is a file is a clear error, not ENOTDIR', async () => {
+    const file = join(box.dir, 'notes.txt');
+    await writeFile(file, 'mine\n');
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', file, '--no-start'], box.env()),
+      2,
+      new RegExp(`--root ${file.replaceAll('/', '\\/')} is a file, not a directory`),
+    );
+    failsWith(
+      await runCli(['mount', 'add', bucket, '--root', join(file, 'sub'), '--no-start'], box.env()),
+      2,
+      /cannot be created: .*notes\.txt is a file, not a directory/,
+    );
+    assert.deepEqual(await records(), []);
+    assert.equal(await readFile(file, 'utf8'), 'mine\n');
+  });
+});
+
 describe('mount: a machine that cannot mount', () => {
   test('a mount directory others can write to is refused (another user could swap mount points)', async () => {
     await mkdir(box.mountDir, { recursive: true });

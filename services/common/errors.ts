@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   /** Authenticated, but refused (a cross-site request carrying the session cookie). */
   | 'FORBIDDEN'
+  /** Too many wrong monitor tokens from one client: locked out for a while. */
+  | 'TOO_MANY_ATTEMPTS'
   | 'INVALID_INPUT'
   | 'DOCKER_UNREACHABLE'
   | 'DOCKER_ERROR'

@@ -2,7 +2,7 @@ import { errorMessage, systemErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 export interface MonitorClientOptions {
-  /** `MONITOR_URL`, e.g. `http://monitor:8080` (a path prefix is kept). */
+  /** `MONITOR_URL`: the monitor's admin origin, e.g. `http://monitor:8081` (a path prefix is kept). */
   url: string;
   /** `MONITOR_TOKEN`: sent as a bearer token. */
   token: string;
@@ -84,7 +84,10 @@ export class MonitorClient implements ChangeNotifier {
       });
       await res.arrayBuffer().catch(() => undefined);
       if (res.status === 401) problem = 'HTTP 401: MONITOR_TOKEN is not the monitor’s token';
-      else if (!res.ok) problem = `HTTP ${res.status}`;
+      else if (res.status === 404) {
+        problem =
+          'HTTP 404: MONITOR_URL must be the monitor’s admin port (MONITOR_ADMIN_PORT, 8081), not the apps port';
+      } else if (!res.ok) problem = `HTTP ${res.status}`;
     } catch (err) {
       if (this.closing.signal.aborted) return;
       problem =

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { openMountContext, type MountContext } from '../mounts/mount-context.ts';
 import { mountsRouter } from '../mounts/mounts-router.ts';
-import { resolveSettings, type SettingsOf } from '../common/settings.ts';
+import { configError, resolveSettings, type SettingsOf } from '../common/settings.ts';
 import type { CommandIo } from '../sync/sync-command.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
 import { detectWorkspace } from './detect/detect-workspace.ts';
@@ -17,6 +17,8 @@ import { Supervisor } from './supervisor/supervisor.ts';
 interface MonitorFlags {
   port?: string;
   host?: string;
+  adminPort?: string;
+  adminHost?: string;
   dataDir?: string;
   workspacesMount?: string;
   logLevel?: string;
@@ -28,10 +30,18 @@ export function monitorCommand(io: CommandIo): Command {
   return new Command('monitor')
     .description(
       'Run every workspace under WORKSPACES_MOUNT in its own container, route /<workspace> to it, ' +
-        'and serve the dashboard at /monitor.',
+        'and serve the dashboard at /monitor on an origin of its own.',
     )
-    .option('--port <port>', 'port to listen on (MONITOR_PORT, default 8080)')
-    .option('--host <address>', 'address to listen on (MONITOR_HOST, default 0.0.0.0)')
+    .option('--port <port>', 'port of the apps (MONITOR_PORT, default 8080)')
+    .option('--host <address>', 'address of the apps port (MONITOR_HOST, default 0.0.0.0)')
+    .option(
+      '--admin-port <port>',
+      'port of the dashboard and API (MONITOR_ADMIN_PORT, default 8081)',
+    )
+    .option(
+      '--admin-host <address>',
+      'address of the dashboard and API port (MONITOR_ADMIN_HOST, default 127.0.0.1)',
+    )
     .option('--data-dir <dir>', 'state directory (MONITOR_DATA_DIR)')
     .option(
       '--workspaces-mount <dir>',
@@ -49,8 +59,21 @@ export function monitorCommand(io: CommandIo): Command {
     )
     .action(async (flags: MonitorFlags) => {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
+      const clash = originClash(settings);
+      if (clash !== undefined) throw configError([clash]);
       await runMonitor(io, settings);
     });
+}
+
+/** The admin and the apps must never share an origin: what makes these settings do so, if anything. */
+export function originClash(settings: MonitorSettings): string | undefined {
+  if (settings.port !== 0 && settings.port === settings.adminPort) {
+    return `MONITOR_ADMIN_PORT (${settings.adminPort}) must differ from MONITOR_PORT: the dashboard and the apps need different origins`;
+  }
+  if (settings.adminUrl !== undefined && settings.adminUrl === settings.appsUrl) {
+    return `MONITOR_ADMIN_URL and MONITOR_APPS_URL are the same origin (${settings.adminUrl}): the dashboard needs one no app shares`;
+  }
+  return undefined;
 }
 
 /**
@@ -78,6 +101,9 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       workspacesMount: settings.workspacesMount,
       dataDir: settings.dataDir,
       port: settings.port,
+      adminPort: settings.adminPort,
+      adminHost: settings.adminHost,
+      proxyTimeoutMs: settings.proxyTimeout,
       network: settings.network,
       instance: settings.instance,
       domain: settings.domain ?? null,
@@ -149,7 +175,10 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     api: supervisor,
     token,
     domain: settings.domain,
+    adminUrl: settings.adminUrl,
+    appsUrl: settings.appsUrl,
     trustProxy: settings.trustProxy,
+    proxyTimeoutMs: settings.proxyTimeout,
     logger: logger.child({ component: 'http' }),
     metrics,
     extraApiRouters:
@@ -157,9 +186,20 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
         ? []
         : [{ path: '/api/v0/mounts', router: mountsRouter(mounts.manager) }],
   });
-  const address = await http.listen(settings.port, settings.host);
+  const address = await http.listen({
+    apps: { port: settings.port, host: settings.host },
+    admin: { port: settings.adminPort, host: settings.adminHost },
+  });
   await supervisor.open();
-  log.info({ port: address.port, host: address.address }, 'started monitor');
+  log.info(
+    {
+      port: address.apps.port,
+      host: address.apps.address,
+      adminPort: address.admin.port,
+      adminHost: address.admin.address,
+    },
+    'started monitor',
+  );
   if (!io.signal.aborted) await once(io.signal, 'abort');
   log.info('stopping monitor');
   await http.close();

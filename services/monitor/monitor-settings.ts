@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
 import { SYNC_SETTINGS } from '../sync/sync-settings.ts';
 import { parseDockerHost } from './containers/docker-host.ts';
+import { tokenProblem } from './http/token.ts';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -68,6 +69,36 @@ const domainSchema = z
     return d;
   });
 
+/** A public origin (`https://monitor.example.com`): scheme, host and port only, normalized. */
+const originSchema = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    let url: URL;
+    try {
+      url = new URL(v.trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a URL like https://monitor.example.com' });
+      return z.NEVER;
+    }
+    if (
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.username !== '' ||
+      url.password !== '' ||
+      (url.pathname !== '/' && url.pathname !== '') ||
+      url.search !== '' ||
+      url.hash !== ''
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an origin: http(s)://host[:port], without a path, query or credentials',
+      });
+      return z.NEVER;
+    }
+    return url.origin;
+  });
+
 export const MONITOR_SETTINGS = {
   workspacesMount: setting({
     env: 'WORKSPACES_MOUNT',
@@ -127,16 +158,53 @@ export const MONITOR_SETTINGS = {
   port: setting({
     env: 'MONITOR_PORT',
     flag: '--port',
-    description: 'Port of the dashboard, API and app routes (0: any free port, logged at start).',
+    description:
+      'Port of the apps: /<workspace>/ and <workspace>.<DOMAIN> (0: any free port, logged at start). Never the dashboard or API.',
     defaultText: '8080',
     schema: intSchema(0, 65535).default(8080),
   }),
   host: setting({
     env: 'MONITOR_HOST',
     flag: '--host',
-    description: 'Address the monitor listens on.',
+    description: 'Address the apps port listens on.',
     defaultText: '0.0.0.0',
     schema: z.string().min(1).default('0.0.0.0'),
+  }),
+  adminPort: setting({
+    env: 'MONITOR_ADMIN_PORT',
+    flag: '--admin-port',
+    description:
+      'Port of the dashboard, REST API, mount API and metrics: an origin no app shares (0: any free port, logged at start).',
+    defaultText: '8081',
+    schema: intSchema(0, 65535).default(8081),
+  }),
+  adminHost: setting({
+    env: 'MONITOR_ADMIN_HOST',
+    flag: '--admin-host',
+    description: 'Address the admin port listens on (loopback: this machine only).',
+    defaultText: '127.0.0.1',
+    schema: z.string().min(1).default('127.0.0.1'),
+  }),
+  adminUrl: setting({
+    env: 'MONITOR_ADMIN_URL',
+    description:
+      "The dashboard's origin as browsers reach it, when a proxy or a published port hides it (e.g. https://monitor.example.com). Default: monitor.<DOMAIN>, else the request's host on MONITOR_ADMIN_PORT.",
+    defaultText: '(derived)',
+    schema: originSchema,
+  }),
+  appsUrl: setting({
+    env: 'MONITOR_APPS_URL',
+    description:
+      "The apps' origin as browsers reach it, for the dashboard's links (e.g. https://apps.example.com). Default: <workspace>.<DOMAIN>, else the request's host on MONITOR_PORT.",
+    defaultText: '(derived)',
+    schema: originSchema,
+  }),
+  proxyTimeout: setting({
+    env: 'MONITOR_PROXY_TIMEOUT',
+    description:
+      'How long an app may take to start answering a request it has been sent before the visitor gets a 504 page (streams it has started are never cut).',
+    defaultText: '60s',
+    schema: durationSchema(100).default(60_000),
   }),
   dataDir: setting({
     env: 'MONITOR_DATA_DIR',
@@ -158,17 +226,19 @@ export const MONITOR_SETTINGS = {
       .string()
       .optional()
       .transform((v, ctx) => {
-        if (v === undefined || v === '') return undefined;
-        if (v.length < 16) {
-          ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters' });
+        if (v === undefined) return undefined;
+        const problem = tokenProblem(v.trim());
+        if (problem !== undefined) {
+          ctx.addIssue({ code: 'custom', message: problem });
           return z.NEVER;
         }
-        return v;
+        return v.trim();
       }),
   }),
   domain: setting({
     env: 'DOMAIN',
-    description: 'When set, <workspace>.<DOMAIN> is routed to the workspace too.',
+    description:
+      'When set, apps are also on <workspace>.<DOMAIN> and the dashboard on monitor.<DOMAIN> (route that host to MONITOR_ADMIN_PORT).',
     schema: domainSchema,
   }),
   trustProxy: setting({

@@ -81,7 +81,7 @@ export interface WorkspaceView {
   reason: string;
   /** Human explanation of the current state: "waiting for port 3000", "exited with code 1". */
   message: string | null;
-  /** Path under the monitor, e.g. "/shop/". */
+  /** Its path on the apps origin, e.g. "/shop/"; the REST API shows the app's full URL there. */
   url: string;
   /** ISO time the current container started serving; null when not running. */
   startedAt: string | null;

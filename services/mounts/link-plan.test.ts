@@ -42,11 +42,50 @@ test('unmounting: remove our link only; report anything else; a missing link is 
   assert.equal(planUnlink(LINK, MP, { kind: 'symlink', target: '/other' }).action, 'leave');
 });
 
+const problemOf = (realRoot: string, realMountDir: string, root: string, absRoot = realRoot) =>
+  rootProblem({ root, absRoot, realRoot, realMountDir });
+
 test('roots inside the mount directory are refused', () => {
   const dir = '/tmp/ana/bucketspace';
-  assert.match(rootProblem(`${dir}/data/sub`, dir, '~/x') ?? '', /inside the mount directory/);
-  assert.ok(rootProblem(dir, dir, dir));
-  assert.equal(rootProblem('/tmp/ana/bucketspace-links', dir, 'x'), undefined);
-  assert.equal(rootProblem('/tmp/ana', dir, 'x'), undefined);
+  assert.match(problemOf(`${dir}/data/sub`, dir, '~/x') ?? '', /inside the mount directory/);
+  assert.ok(problemOf(dir, dir, dir));
+  assert.equal(problemOf('/tmp/ana/bucketspace-links', dir, 'x'), undefined);
+  assert.equal(problemOf('/tmp/ana', dir, 'x'), undefined);
   assert.ok(isInside('/a/b/c', '/a/b/') && !isInside('/a/bc', '/a/b'));
+});
+
+test('regression: / , /etc, /proc and other system directories are never roots', () => {
+  const dir = '/tmp/ana/bucketspace';
+  for (const root of [
+    '/',
+    '/etc',
+    '/etc/cron.d',
+    '/proc',
+    '/proc/self',
+    '/sys/fs',
+    '/dev',
+    '/usr/local/bin',
+    '/boot',
+    '/var',
+    '/home',
+    '/run',
+  ]) {
+    assert.match(problemOf(root, dir, root) ?? '', /is a system directory/, root);
+  }
+  assert.match(
+    problemOf('/etc', dir, '~/innocent', '/home/ana/innocent') ?? '',
+    /\(through symlinks\) \/etc, a system directory/,
+    'a symlink to /etc is found out',
+  );
+  for (const root of [
+    '/home/ana/data',
+    '/var/data',
+    '/mnt/disk',
+    '/srv/team',
+    '/opt/x',
+    '/tmp/ana/links',
+    '/data',
+  ]) {
+    assert.equal(problemOf(root, dir, root), undefined, root);
+  }
 });

@@ -65,15 +65,62 @@ export function isInside(path: string, dir: string): boolean {
   return p === d || p.startsWith(d.endsWith(sep) ? d : d + sep);
 }
 
+/** System directories where no link of ours belongs, and anything inside them. */
+const SYSTEM_TREES: readonly string[] = [
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/proc',
+  '/sbin',
+  '/sys',
+  '/usr',
+  '/System',
+  '/private/etc',
+];
+
+/** Directories that are fine to have links below, but are no place for `<dir>/<bucket>` themselves. */
+const SYSTEM_DIRS: readonly string[] = [
+  '/',
+  '/home',
+  '/Users',
+  '/Library',
+  '/private',
+  '/run',
+  '/var',
+];
+
+/** Why a root is a system directory (checked as given and resolved), or undefined. */
+function systemRootProblem(path: string, root: string): string | undefined {
+  const p = resolve(path);
+  const tree = SYSTEM_TREES.find((t) => isInside(p, t));
+  if (tree !== undefined || SYSTEM_DIRS.includes(p)) {
+    return `--root ${root} is ${p === resolve(root) ? '' : `(through symlinks) ${p}, `}a system directory: links are never made there; pick a directory of yours, e.g. ~/data`;
+  }
+  return undefined;
+}
+
 /**
- * A root (resolved through symlinks) inside the mount directory would put the
- * link inside a mount (or be the mount point itself).
+ * Why a root may not hold links, or undefined: a system directory (`/`,
+ * `/etc`, anything in `/proc`...), as given or resolved through symlinks, or a
+ * directory inside the mount directory (a link there would be inside a mount,
+ * or be the mount point itself). Pure; `realRoot` and `realMountDir` are
+ * resolved through symlinks by the caller.
  */
-export function rootProblem(
-  realRoot: string,
-  realMountDir: string,
-  root: string,
-): string | undefined {
+export function rootProblem(options: {
+  root: string;
+  /** `root` with `~` expanded, made absolute. */
+  absRoot: string;
+  realRoot: string;
+  realMountDir: string;
+}): string | undefined {
+  const { root, absRoot, realRoot, realMountDir } = options;
+  const system = systemRootProblem(absRoot, root) ?? systemRootProblem(realRoot, root);
+  if (system !== undefined) return system;
   return isInside(realRoot, realMountDir)
     ? `--root ${root} is inside the mount directory ${realMountDir}: a link there would be inside a mount; pick a directory outside it`
     : undefined;

@@ -46,7 +46,8 @@ export function loadMountSettings(input: Pick<MountContextInput, 'env' | 'flags'
 
 export function openMountContext(input: MountContextInput): MountContext {
   const { s3, settings, facts } = loadMountSettings(input);
-  const registry = MountRegistry.open(settings.registry);
+  const uid = process.getuid?.();
+  const registry = MountRegistry.open(settings.registry, { uid });
   const manager = new MountManager({
     registry,
     host: new FuseHost({
@@ -63,6 +64,7 @@ export function openMountContext(input: MountContextInput): MountContext {
       rcloneRemote: settings.rcloneRemote,
       startTimeoutMs: settings.startTimeoutMs,
       healthTimeoutMs: settings.healthTimeoutMs,
+      uid,
     },
     s3: {
       endpoint: s3.endpoint,

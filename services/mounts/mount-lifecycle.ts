@@ -1,4 +1,4 @@
-import { mkdir, readdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BucketspaceError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -6,6 +6,13 @@ import { withBucketLease } from './bucket-lease.ts';
 import { ensureLinks, removeLinks } from './mount-links.ts';
 import { endMountProcess, launchMount } from './mount-process.ts';
 import type { MountRegistry } from './mount-registry.ts';
+import { ensurePrivateDir } from './private-path.ts';
+import {
+  checkedLinks,
+  mountPointProblem,
+  sourceProblem,
+  type RecordTrust,
+} from './record-check.ts';
 import { rcloneEngine } from './rclone-engine.ts';
 import { s3fsEngine } from './s3fs-engine.ts';
 import {
@@ -31,6 +38,8 @@ export interface MountConfig {
   rcloneRemote: string | undefined;
   startTimeoutMs: number;
   healthTimeoutMs: number;
+  /** The uid of this process: mounts it records are its own (undefined: no POSIX owners). */
+  uid: number | undefined;
 }
 
 /** The S3 settings of this process: where new mounts point, and the keys used to start any mount. */
@@ -104,6 +113,24 @@ export class MountLifecycle {
     );
   }
 
+  /** What the registry's records are checked against before anything is done with them. */
+  get trust(): RecordTrust {
+    return { mountDir: this.o.config.mountDir, uid: this.o.config.uid, s3: this.o.s3 };
+  }
+
+  /** A record's mount point and source, checked before it is mounted or unmounted. */
+  refuseUntrusted(rec: MountRecord, checks: 'mount' | 'unmount'): void {
+    const problems = [
+      mountPointProblem(rec, this.trust),
+      checks === 'mount' ? sourceProblem(rec, this.trust) : undefined,
+    ].filter((p): p is string => p !== undefined);
+    if (problems.length > 0) {
+      throw new BucketspaceError('CONFLICT', problems.join('; '), {
+        details: { bucket: rec.bucket, problems },
+      });
+    }
+  }
+
   engine(name: string): MountEngine {
     if (!(ENGINE_NAMES as readonly string[]).includes(name)) {
       throw new BucketspaceError(
@@ -147,6 +174,7 @@ export class MountLifecycle {
 
   private async mount(bucket: string): Promise<MountResult> {
     const rec = this.require(bucket);
+    this.refuseUntrusted(rec, 'mount');
     const { host, registry, logger } = this.o;
     const health = await this.checkHealth(rec);
     if (health.healthy) {
@@ -162,7 +190,12 @@ export class MountLifecycle {
     }
     if (rec.pid !== null) await endMountProcess(host, rec.pid, rec.mountPoint);
     const engine = this.engine(rec.engine);
-    await ensurePrivateDir(this.o.config.mountDir);
+    ensurePrivateDir({
+      dir: this.o.config.mountDir,
+      uid: this.o.config.uid,
+      what: 'the mount directory (MOUNT_DIR)',
+      code: 'MOUNT_UNAVAILABLE',
+    });
     await mkdir(rec.mountPoint, { recursive: true });
     const leftovers = await readdir(rec.mountPoint);
     if (leftovers.length > 0) {
@@ -224,7 +257,8 @@ export class MountLifecycle {
 
   private async finishLinks(bucket: string): Promise<MountResult> {
     const rec = this.require(bucket);
-    const problems = await ensureLinks(rec.links, rec.mountPoint);
+    const { links, problems } = checkedLinks(rec, this.trust);
+    problems.push(...(await ensureLinks(links, rec.mountPoint)));
     return { record: this.require(bucket), problems };
   }
 
@@ -233,6 +267,7 @@ export class MountLifecycle {
     options: { force: boolean; keepLinks: boolean },
   ): Promise<UnmountResult> {
     const rec = this.require(bucket);
+    this.refuseUntrusted(rec, 'unmount');
     const { host, registry, logger } = this.o;
     if (await host.isMounted(rec.mountPoint)) {
       logger.info({ bucket, mountPoint: rec.mountPoint, lazy: options.force }, 'unmounting');
@@ -255,23 +290,5 @@ export class MountLifecycle {
       removedLinks: links.removed,
       leftAlone: links.leftAlone,
     };
-  }
-}
-
-/**
- * The mount directory is usually under /tmp, which every user can write: it
- * must be ours and writable by nobody else, or another user could swap a
- * mount point or a link target under us.
- */
-async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const st = await stat(dir);
-  const uid = process.getuid?.();
-  if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
-    throw new BucketspaceError(
-      'MOUNT_UNAVAILABLE',
-      `the mount directory ${dir} (MOUNT_DIR) must belong to you and be writable only by you (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}); remove it or set MOUNT_DIR to a private directory`,
-      { details: { dir } },
-    );
   }
 }

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readlink, realpath, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readlink, realpath, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { BucketspaceError, systemErrorCode } from '../common/errors.ts';
 import { linkPathFor, planLink, planUnlink, rootProblem, type PathState } from './link-plan.ts';
@@ -42,8 +42,30 @@ export function expandRoot(root: string, home: string): string {
 }
 
 /**
- * Turn roots into links, refusing (before anything changes) a root inside the
- * mount directory and a path already holding something that is not our link.
+ * Why `root` cannot be a directory to put links in: it, or the nearest thing
+ * that exists above it, is a file (or anything but a directory).
+ */
+async function notADirectory(root: string, given: string): Promise<string | undefined> {
+  let p = resolve(root);
+  for (;;) {
+    try {
+      const st = await stat(p);
+      if (st.isDirectory()) return undefined;
+      return p === resolve(root)
+        ? `--root ${given} is a file, not a directory; pick a directory (it is created when missing)`
+        : `--root ${given} cannot be created: ${p} is a file, not a directory`;
+    } catch (err) {
+      const code = systemErrorCode(err);
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(p) === p) throw err;
+      p = dirname(p);
+    }
+  }
+}
+
+/**
+ * Turn roots into links, refusing (before anything changes) a system
+ * directory, a file, a root inside the mount directory, and a path already
+ * holding something that is not our link.
  */
 export async function planLinks(options: {
   roots: string[];
@@ -56,7 +78,13 @@ export async function planLinks(options: {
   const links: MountLink[] = [];
   for (const given of options.roots) {
     const root = expandRoot(given, options.home);
-    const problem = rootProblem(await realpathExisting(root), realMountDir, given);
+    const problem =
+      rootProblem({
+        root: given,
+        absRoot: root,
+        realRoot: await realpathExisting(root),
+        realMountDir,
+      }) ?? (await notADirectory(root, given));
     if (problem) throw new BucketspaceError('INVALID_INPUT', problem, { details: { root: given } });
     const path = linkPathFor(root, options.bucket);
     const decision = planLink(path, options.mountPoint, await pathState(path));

@@ -16,6 +16,7 @@ import {
   resolveOptions,
   type MountOptionsInput,
 } from './mount-options.ts';
+import { checkedLinks, mountPointProblem } from './record-check.ts';
 import type { EngineName, HealthResult, MountLink, MountRecord, MountSource } from './types.ts';
 
 export type {
@@ -126,6 +127,7 @@ export class MountManager {
             source,
             options,
             auto: input.auto === true,
+            ownerUid: this.o.config.uid,
           });
         } else if (input.auto === true && !existing.auto) {
           this.o.registry.updateConfig(bucket, { auto: true });
@@ -184,10 +186,17 @@ export class MountManager {
     const bucket = parseBucketRef(bucketRef);
     this.life.require(bucket);
     return this.life.lease(bucket, async () => {
-      const result = await this.life.stop(bucket, {
-        force: options.force === true,
-        keepLinks: false,
-      });
+      const rec = this.life.require(bucket);
+      // A record whose mount point is not ours to touch is only forgotten.
+      const untrusted = mountPointProblem(rec, this.life.trust);
+      const result =
+        untrusted === undefined
+          ? await this.life.stop(bucket, { force: options.force === true, keepLinks: false })
+          : {
+              record: rec,
+              removedLinks: [],
+              leftAlone: [`nothing unmounted or unlinked for ${bucket}: ${untrusted}`],
+            };
       this.o.registry.transaction(() => this.o.registry.delete(bucket));
       this.o.logger.info({ bucket }, 'mount removed from the registry');
       return { ...result, record: undefined };
@@ -278,10 +287,9 @@ export class MountManager {
         this.o.registry.transaction(() =>
           this.o.registry.setStatus(bucket, { state: 'running', healthy: true, checked: true }),
         );
-        return {
-          action: 'healthy' as const,
-          problems: await ensureLinks(rec.links, rec.mountPoint),
-        };
+        const { links, problems } = checkedLinks(rec, this.life.trust);
+        problems.push(...(await ensureLinks(links, rec.mountPoint)));
+        return { action: 'healthy' as const, problems };
       }
       const reason = `health check failed: ${health.reason ?? 'unknown'}`;
       this.o.logger.warn({ bucket, reason }, 'mount unhealthy; remounting');

@@ -31,11 +31,12 @@ const mount = (bucket: string): NewMount => ({
   },
   options: { ...DEFAULT_OPTIONS, excludes: ['*.tmp'] },
   auto: true,
+  ownerUid: 1000,
 });
 
 test('a new registry is created with its schema version, in WAL mode, and reopens with its data', () =>
   withRegistry((path) => {
-    const reg = MountRegistry.open(path);
+    const reg = MountRegistry.open(path, { uid: process.getuid?.() });
     reg.transaction(() => {
       reg.insert(mount('data'));
       reg.addLink('data', { root: '/home/u/p1', path: '/home/u/p1/data' });
@@ -51,7 +52,7 @@ test('a new registry is created with its schema version, in WAL mode, and reopen
     assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
     db.close();
 
-    const again = MountRegistry.open(path);
+    const again = MountRegistry.open(path, { uid: process.getuid?.() });
     const rec = again.get('data');
     assert.ok(rec);
     assert.equal(rec.id, 'data');
@@ -71,16 +72,19 @@ test('a new registry is created with its schema version, in WAL mode, and reopen
 
 test('a registry from a newer bucketspace is refused, not damaged', () =>
   withRegistry((path) => {
-    MountRegistry.open(path).close();
+    MountRegistry.open(path, { uid: process.getuid?.() }).close();
     const db = new DatabaseSync(path);
     db.exec(`UPDATE schema_version SET version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    assert.throws(() => MountRegistry.open(path), /newer than this bucketspace understands/);
+    assert.throws(
+      () => MountRegistry.open(path, { uid: process.getuid?.() }),
+      /newer than this bucketspace understands/,
+    );
   }));
 
 test('failures are counted, kept as the last error, and logged as events (newest first, bounded)', () =>
   withRegistry((path) => {
-    const reg = MountRegistry.open(path);
+    const reg = MountRegistry.open(path, { uid: process.getuid?.() });
     reg.transaction(() => reg.insert(mount('data')));
     for (let i = 0; i < 120; i += 1)
       reg.transaction(() => reg.recordFailure('data', `failure ${i}`, 'error'));
@@ -99,7 +103,7 @@ test('failures are counted, kept as the last error, and logged as events (newest
 
 test('a link belongs to one bucket; deleting a mount deletes its links and events', () =>
   withRegistry((path) => {
-    const reg = MountRegistry.open(path);
+    const reg = MountRegistry.open(path, { uid: process.getuid?.() });
     reg.transaction(() => {
       reg.insert(mount('one'));
       reg.insert(mount('two'));
@@ -121,7 +125,7 @@ test('a link belongs to one bucket; deleting a mount deletes its links and event
 
 test('a failed transaction leaves nothing behind', () =>
   withRegistry((path) => {
-    const reg = MountRegistry.open(path);
+    const reg = MountRegistry.open(path, { uid: process.getuid?.() });
     assert.throws(() =>
       reg.transaction(() => {
         reg.insert(mount('data'));
@@ -136,6 +140,7 @@ test('leases: one holder at a time; a dead holder or an expired lease loses it',
   withRegistry((path) => {
     let now = 1_000;
     const reg = MountRegistry.open(path, {
+      uid: process.getuid?.(),
       clock: { now: () => now, setTimeout: () => 0, clearTimeout: () => undefined },
     });
     const alive = () => true;

@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { BucketspaceError, errorMessage } from '../common/errors.ts';
+import { ensurePrivateDir } from './private-path.ts';
 import { migrate } from './registry-schema.ts';
 import type {
   EngineName,
@@ -22,6 +23,8 @@ export interface NewMount {
   source: MountSource;
   options: MountOptions;
   auto: boolean;
+  /** The uid recording it (undefined where there are no POSIX owners). */
+  ownerUid: number | undefined;
 }
 
 export interface StatusPatch {
@@ -39,6 +42,7 @@ interface MountRow {
   source: string;
   options: string;
   auto: number;
+  owner_uid: number | null;
   state: string;
   pid: number | null;
   last_error: string | null;
@@ -69,10 +73,22 @@ export class MountRegistry {
     this.clock = clock;
   }
 
-  static open(path: string, options: { clock?: Clock } = {}): MountRegistry {
+  /**
+   * Open (or create) the registry at `path`. With `uid`, the registry's
+   * directory, every directory above it and its files must be safe from other
+   * users (decision 0028): whoever can write the registry decides where our
+   * next mount goes and where our keys are sent.
+   */
+  static open(path: string, options: { clock?: Clock; uid: number | undefined }): MountRegistry {
+    ensurePrivateDir({
+      dir: dirname(path),
+      files: [path, `${path}-wal`, `${path}-shm`],
+      uid: options.uid,
+      what: 'the mount registry (MOUNT_REGISTRY) in',
+      code: 'CONFIG_INVALID',
+    });
     let db: DatabaseSync;
     try {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       db = new DatabaseSync(path);
     } catch (err) {
       throw new BucketspaceError(
@@ -87,11 +103,7 @@ export class MountRegistry {
     db.exec('PRAGMA foreign_keys = ON');
     const registry = new MountRegistry(path, db, options.clock ?? systemClock);
     registry.transaction(() => migrate(db));
-    try {
-      chmodSync(path, 0o600);
-    } catch {
-      // not ours to change (another user's registry we may read): fine
-    }
+    chmodSync(path, 0o600);
     return registry;
   }
 
@@ -141,6 +153,7 @@ export class MountRegistry {
       source: JSON.parse(row.source) as MountSource,
       options: JSON.parse(row.options) as MountOptions,
       auto: row.auto === 1,
+      ownerUid: row.owner_uid,
       state: row.state as MountState,
       pid: row.pid,
       lastError: row.last_error,
@@ -158,8 +171,8 @@ export class MountRegistry {
     const now = this.now();
     this.db
       .prepare(
-        `INSERT INTO mounts (bucket, mount_point, engine, source, options, auto, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO mounts (bucket, mount_point, engine, source, options, auto, owner_uid, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         m.bucket,
@@ -168,6 +181,7 @@ export class MountRegistry {
         JSON.stringify(m.source),
         JSON.stringify(m.options),
         m.auto ? 1 : 0,
+        m.ownerUid ?? null,
         now,
         now,
       );

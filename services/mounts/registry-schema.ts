@@ -48,6 +48,10 @@ const MIGRATIONS: string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
+  // 2: who recorded each mount (uid), so a recorded endpoint is only trusted from its owner.
+  `
+  ALTER TABLE mounts ADD COLUMN owner_uid INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -53,6 +53,8 @@ export interface MountRecord {
   options: MountOptions;
   /** Mounted by `bucketspace mount daemon` when it starts. */
   auto: boolean;
+  /** The uid of the user who recorded it; null for mounts recorded before this was kept. */
+  ownerUid: number | null;
   state: MountState;
   pid: number | null;
   lastError: string | null;

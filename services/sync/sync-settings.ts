@@ -117,10 +117,10 @@ export const SYNC_SETTINGS = {
   monitorUrl: setting({
     env: 'MONITOR_URL',
     description:
-      'The monitor to tell which workspaces changed after each batch (POST /api/hooks/changed), so it rescans at once; unset means the monitor finds changes at its next scan.',
+      "The monitor's admin origin (MONITOR_ADMIN_PORT) to tell which workspaces changed after each batch (POST /api/hooks/changed), so it rescans at once; unset means the monitor finds changes at its next scan.",
     defaultText: '(unset)',
     schema: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL like http://monitor:8080' })
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL like http://monitor:8081' })
       .optional(),
   }),
   monitorToken: setting({

@@ -2,9 +2,10 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { BucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { MonitorApi, MonitorEvent } from '../types.ts';
+import type { MonitorApi, MonitorEvent, WorkspaceView } from '../types.ts';
 import { EventStream } from './event-stream.ts';
 import { notFound } from './http-status.ts';
+import { appUrl, type PublicUrlsOptions, type RequestOrigin } from './public-urls.ts';
 
 export interface ApiRouterOptions {
   api: MonitorApi;
@@ -13,6 +14,9 @@ export interface ApiRouterOptions {
   signal: AbortSignal;
   heartbeatMs: number;
   retryMs: number;
+  /** Where the apps are: each view's `url` is its app's full URL on the apps origin. */
+  urls: PublicUrlsOptions;
+  originOf(req: Request): RequestOrigin;
 }
 
 const DEFAULT_TAIL = 200;
@@ -51,10 +55,10 @@ function isTrue(value: unknown): boolean {
 }
 
 /** The payload of each event on /api/events. */
-function eventData(event: MonitorEvent): unknown {
+function eventData(event: MonitorEvent, present: (v: WorkspaceView) => WorkspaceView): unknown {
   switch (event.type) {
     case 'workspace':
-      return event.workspace;
+      return present(event.workspace);
     case 'workspace-removed':
       return { name: event.name };
     case 'status':
@@ -80,17 +84,22 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     if (!v) throw notFound(`no workspace named "${name}"`);
     return v;
   };
+  /** A view as this client sees it: `url` is where its browser finds the app (another origin). */
+  const presenter = (req: Request) => {
+    const from = options.originOf(req);
+    return (v: WorkspaceView): WorkspaceView => ({ ...v, url: appUrl(options.urls, v.name, from) });
+  };
 
   router.get('/status', (_req, res) => {
     res.json({ status: api.status() });
   });
 
-  router.get('/workspaces', (_req, res) => {
-    res.json({ workspaces: api.list() });
+  router.get('/workspaces', (req, res) => {
+    res.json({ workspaces: api.list().map(presenter(req)) });
   });
 
   router.get('/workspaces/:name', (req, res) => {
-    res.json({ workspace: view(param(req, 'name')) });
+    res.json({ workspace: presenter(req)(view(param(req, 'name'))) });
   });
 
   for (const action of ACTIONS) {
@@ -101,7 +110,8 @@ export function createApiRouter(options: ApiRouterOptions): Router {
         `${action} requested`,
       );
       await api[action](name);
-      res.status(202).json({ workspace: api.get(name) ?? null });
+      const after = api.get(name);
+      res.status(202).json({ workspace: after ? presenter(req)(after) : null });
     });
   }
 
@@ -122,9 +132,12 @@ export function createApiRouter(options: ApiRouterOptions): Router {
       heartbeatMs: options.heartbeatMs,
       signal: options.signal,
     });
+    const present = presenter(req);
     // Subscribing and taking the snapshot in the same tick: no event falls between them.
-    const unsubscribe = api.subscribe((event) => stream.send(event.type, eventData(event)));
-    stream.send('snapshot', { status: api.status(), workspaces: api.list() });
+    const unsubscribe = api.subscribe((event) =>
+      stream.send(event.type, eventData(event, present)),
+    );
+    stream.send('snapshot', { status: api.status(), workspaces: api.list().map(present) });
     void stream.closed.then(unsubscribe);
     log.debug({ remote: req.socket.remoteAddress }, 'event stream opened');
   });

@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import type { Logger } from '../../common/logger.ts';
+import { verifyRequest, type GuardOptions } from './auth-middleware.ts';
 import { safeNext } from './error-handler.ts';
-import { clientProto } from './forwarded.ts';
+import { clientAddress, clientProto, isAdminOriginRequest } from './forwarded.ts';
+import { clientKey } from './guess-throttle.ts';
 import { MonitorAuth } from './monitor-auth.ts';
-import { loginPage, PAGE_CSP } from './pages.ts';
+import { loginPage, messagePage, PAGE_CSP } from './pages.ts';
 
 /** The dashboard's static files: HTML, CSS and vanilla JS modules, no build step. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
@@ -15,9 +17,7 @@ const ASSETS_DIR = fileURLToPath(new URL('./dashboard/assets/', import.meta.url)
 export const DASHBOARD_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-export interface DashboardRouterOptions {
-  auth: MonitorAuth;
-  trustProxy: boolean;
+export interface DashboardRouterOptions extends GuardOptions {
   logger: Logger;
 }
 
@@ -35,8 +35,26 @@ export function createDashboardRouter(options: DashboardRouterOptions): Router {
       .send(loginPage({ next, ...(error !== undefined ? { error } : {}) }));
   };
 
+  /** A form post from anywhere but a page of the admin origin changes nothing and counts as no guess. */
+  const refuseForeignForm = (req: express.Request, res: express.Response): boolean => {
+    if (isAdminOriginRequest(req, options)) return false;
+    res
+      .status(403)
+      .set({ 'content-security-policy': PAGE_CSP, 'cache-control': 'no-store' })
+      .type('html')
+      .send(
+        messagePage({
+          title: 'Forbidden',
+          status: '403',
+          lines: ['This form must be sent from the monitor’s own pages.'],
+          link: { href: '/login', text: 'Open the login page' },
+        }),
+      );
+    return true;
+  };
+
   router.get(['/monitor', '/monitor/'], (req, res) => {
-    if (auth.authenticate(req) === undefined) {
+    if (!verifyRequest(req, options).ok) {
       sendLogin(res, 401, safeNext(req.originalUrl));
       return;
     }
@@ -45,7 +63,7 @@ export function createDashboardRouter(options: DashboardRouterOptions): Router {
   });
 
   router.get('/login', (req, res) => {
-    if (auth.authenticate(req) !== undefined) {
+    if (verifyRequest(req, options).ok) {
       res.redirect(303, safeNext(req.query.next));
       return;
     }
@@ -56,21 +74,36 @@ export function createDashboardRouter(options: DashboardRouterOptions): Router {
     '/login',
     express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 }),
     (req, res) => {
+      if (refuseForeignForm(req, res)) return;
       const body = (req.body ?? {}) as Record<string, unknown>;
       const token = typeof body.token === 'string' ? body.token.trim() : '';
       const next = safeNext(body.next);
-      if (token === '' || !auth.checkToken(token)) {
-        options.logger.warn({ remote: req.socket.remoteAddress }, 'failed login to the dashboard');
+      const remote = clientAddress(req, options.trustProxy);
+      const outcome = auth.verifyToken(token, clientKey(remote));
+      if (!outcome.ok && outcome.reason === 'locked') {
+        options.logger.warn({ remote }, 'login refused: too many wrong tokens from this address');
+        res.setHeader('retry-after', String(outcome.retryAfterSeconds));
+        sendLogin(
+          res,
+          429,
+          next,
+          `Too many wrong tokens from your address. Try again in ${Math.ceil(outcome.retryAfterSeconds / 60)} min.`,
+        );
+        return;
+      }
+      if (!outcome.ok) {
+        options.logger.warn({ remote }, 'failed login to the dashboard');
         sendLogin(res, 401, next, 'Wrong token. Try again.');
         return;
       }
-      options.logger.info({ remote: req.socket.remoteAddress }, 'logged in to the dashboard');
+      options.logger.info({ remote }, 'logged in to the dashboard');
       res.setHeader('set-cookie', auth.sessionCookie(secure(req)));
       res.redirect(303, next);
     },
   );
 
   router.post('/logout', (req, res) => {
+    if (refuseForeignForm(req, res)) return;
     res.setHeader('set-cookie', MonitorAuth.clearCookie(secure(req)));
     res.redirect(303, '/login');
   });

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { forwardedHeaders, isSameOriginRequest, normalizeOrigin } from './forwarded.ts';
+import { forwardedHeaders, isAdminOriginRequest, normalizeOrigin } from './forwarded.ts';
 
 function request(headers: Record<string, string>, remoteAddress = '10.0.0.7'): IncomingMessage {
   return { headers, socket: { remoteAddress } } as unknown as IncomingMessage;
@@ -61,44 +61,67 @@ describe('forwardedHeaders', () => {
   });
 });
 
-describe('isSameOriginRequest', () => {
-  test('Sec-Fetch-Site decides when the browser sends it', () => {
-    assert.equal(isSameOriginRequest(request({ 'sec-fetch-site': 'same-origin' }), false), true);
+describe('isAdminOriginRequest', () => {
+  const check = (headers: Record<string, string>, adminOrigin?: string, trustProxy = false) =>
+    isAdminOriginRequest(request(headers), { trustProxy, adminOrigin });
+
+  test('Sec-Fetch-Site must be same-origin when the browser sends it', () => {
+    assert.equal(check({ 'sec-fetch-site': 'same-origin' }), true);
     for (const site of ['same-site', 'cross-site', 'none']) {
       assert.equal(
-        isSameOriginRequest(
-          request({ 'sec-fetch-site': site, origin: 'http://box:8080', host: 'box:8080' }),
-          false,
-        ),
+        check({ 'sec-fetch-site': site, origin: 'http://box:8081', host: 'box:8081' }),
         false,
         site,
       );
     }
   });
 
-  test('else Origin must equal the request origin', () => {
-    const same = (origin: string, host: string, extra: Record<string, string> = {}) =>
-      isSameOriginRequest(request({ origin, host, ...extra }), false);
-    assert.equal(same('http://box:8080', 'box:8080'), true);
-    assert.equal(same('http://BOX:8080', 'box:8080'), true);
+  test('Origin must name the admin origin exactly', () => {
+    const same = (origin: string, host: string) => check({ origin, host });
+    assert.equal(same('http://box:8081', 'box:8081'), true);
+    assert.equal(same('http://BOX:8081', 'box:8081'), true);
     assert.equal(same('http://box', 'box:80'), true);
-    assert.equal(same('http://box:8081', 'box:8080'), false);
-    assert.equal(same('https://box:8080', 'box:8080'), false, 'scheme differs');
-    assert.equal(same('http://shop.box:8080', 'box:8080'), false, 'a subdomain is another origin');
-    assert.equal(same('null', 'box:8080'), false);
-    assert.equal(same('not a url', 'box:8080'), false);
-    assert.equal(isSameOriginRequest(request({ host: 'box:8080' }), false), false, 'no headers');
+    assert.equal(same('http://box:8080', 'box:8081'), false, 'the apps port of the same host');
+    assert.equal(same('https://box:8081', 'box:8081'), false, 'scheme differs');
+    assert.equal(same('http://shop.box:8081', 'box:8081'), false, 'a subdomain is another origin');
+    assert.equal(same('null', 'box:8081'), false);
+    assert.equal(same('not a url', 'box:8081'), false);
+    assert.equal(check({ host: 'box:8081' }), false, 'no headers');
+  });
+
+  test('an app page that says same-origin but names its own origin is refused', () => {
+    assert.equal(
+      check({ 'sec-fetch-site': 'same-origin', origin: 'http://box:8080', host: 'box:8081' }),
+      false,
+    );
+  });
+
+  test('without Origin, the Referer’s origin decides', () => {
+    assert.equal(check({ referer: 'http://box:8081/monitor', host: 'box:8081' }), true);
+    assert.equal(check({ referer: 'http://box:8080/shop/', host: 'box:8081' }), false);
+    assert.equal(
+      check({ referer: 'http://box:8081/monitor?a=1,b', host: 'box:8081' }),
+      true,
+      'a comma in the URL',
+    );
+  });
+
+  test('MONITOR_ADMIN_URL is an admin origin too, next to the listener’s own', () => {
+    const admin = 'https://monitor.example.com';
+    assert.equal(check({ origin: admin, host: 'monitor:8081' }, admin), true);
+    assert.equal(check({ origin: 'http://monitor:8081', host: 'monitor:8081' }, admin), true);
+    assert.equal(check({ origin: 'https://shop.example.com', host: 'monitor:8081' }, admin), false);
   });
 
   test('behind a trusted proxy the forwarded proto and host count', () => {
-    const req = request({
-      origin: 'https://apps.example.com',
-      host: 'monitor:8080',
+    const headers = {
+      origin: 'https://monitor.example.com',
+      host: 'monitor:8081',
       'x-forwarded-proto': 'https',
-      'x-forwarded-host': 'apps.example.com',
-    });
-    assert.equal(isSameOriginRequest(req, true), true);
-    assert.equal(isSameOriginRequest(req, false), false);
+      'x-forwarded-host': 'monitor.example.com',
+    };
+    assert.equal(check(headers, undefined, true), true);
+    assert.equal(check(headers, undefined, false), false);
   });
 
   test('normalizeOrigin drops default ports', () => {

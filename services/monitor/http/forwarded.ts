@@ -30,6 +30,20 @@ export function clientHost(req: IncomingMessage, trustProxy: boolean): string | 
   return req.headers.host;
 }
 
+/**
+ * The address of the client: the socket's peer, or through a trusted proxy the
+ * address that proxy saw (the last X-Forwarded-For entry: the one it appended,
+ * which a client cannot forge).
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
+  if (trustProxy) {
+    const list = firstList(req.headers['x-forwarded-for']);
+    const last = list?.split(',').pop()?.trim();
+    if (last !== undefined && last !== '') return last;
+  }
+  return req.socket.remoteAddress;
+}
+
 const DEFAULT_PORT = { http: '80', https: '443' } as const;
 
 /** `proto://host` with the scheme's default port dropped and the host lower-cased. */
@@ -39,29 +53,48 @@ export function normalizeOrigin(proto: 'http' | 'https', host: string): string {
   return `${proto}://${h.endsWith(port) ? h.slice(0, -port.length) : h}`;
 }
 
-/**
- * Whether a browser request comes from the monitor's own origin: the
- * browser's `Sec-Fetch-Site` when it sends one, else `Origin` against the
- * request's own origin. Neither header means it cannot be shown to be
- * same-origin, so it is refused (non-browser clients use the bearer token).
- */
-export function isSameOriginRequest(req: IncomingMessage, trustProxy: boolean): boolean {
-  const site = firstValue(req.headers['sec-fetch-site']);
-  if (site !== undefined) return site === 'same-origin';
-  const origin = firstValue(req.headers.origin);
-  const host = clientHost(req, trustProxy);
-  if (origin === undefined || origin === 'null' || host === undefined) return false;
+/** The origin of a URL (`https://host[:port]`), or undefined when it is not an http(s) URL. */
+export function originOf(url: string): string | undefined {
   let parsed: URL;
   try {
-    parsed = new URL(origin);
+    parsed = new URL(url);
   } catch {
-    return false;
+    return undefined;
   }
   const proto = parsed.protocol === 'https:' ? 'https' : parsed.protocol === 'http:' ? 'http' : '';
-  if (proto === '') return false;
-  return (
-    normalizeOrigin(proto, parsed.host) === normalizeOrigin(clientProto(req, trustProxy), host)
-  );
+  return proto === '' ? undefined : normalizeOrigin(proto, parsed.host);
+}
+
+/**
+ * Whether a browser request was made by a page of the admin origin itself.
+ * The admin listener serves no app, so the origin it was reached on (the
+ * request's scheme and Host) is an admin origin, and so is `MONITOR_ADMIN_URL`
+ * when set. `Sec-Fetch-Site`, when the browser sends it, must be
+ * `same-origin` (an app on another port of the same host is `same-site`);
+ * `Origin`, else `Referer`, must name an admin origin exactly. A request that
+ * names no origin at all passes only on the browser's own `same-origin`.
+ */
+export function isAdminOriginRequest(
+  req: IncomingMessage,
+  options: { trustProxy: boolean; adminOrigin: string | undefined },
+): boolean {
+  const site = firstValue(req.headers['sec-fetch-site']);
+  if (site !== undefined && site !== 'same-origin') return false;
+  const host = clientHost(req, options.trustProxy);
+  const admin = new Set<string>();
+  if (host !== undefined) admin.add(normalizeOrigin(clientProto(req, options.trustProxy), host));
+  if (options.adminOrigin !== undefined) admin.add(options.adminOrigin);
+  const origin = firstValue(req.headers.origin);
+  if (origin !== undefined) {
+    const named = origin === 'null' ? undefined : originOf(origin);
+    return named !== undefined && admin.has(named);
+  }
+  const referer = req.headers.referer;
+  if (referer !== undefined && referer !== '') {
+    const named = originOf(referer);
+    return named !== undefined && admin.has(named);
+  }
+  return site === 'same-origin';
 }
 
 const FORWARDING_HEADERS = [

@@ -1,9 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { DEFAULT_LOCK_MS, DEFAULT_MAX_FAILURES, GuessThrottle } from './guess-throttle.ts';
 import {
   MonitorAuth,
-  parseCookies,
+  cookieValues,
   SESSION_COOKIE,
   tokensEqual,
   withoutCookie,
@@ -25,13 +26,14 @@ describe('MonitorAuth', () => {
 
   test('bearer header: exact token only, scheme in any case', () => {
     const auth = new MonitorAuth({ token: TOKEN });
-    assert.equal(auth.checkBearer(`Bearer ${TOKEN}`), true);
-    assert.equal(auth.checkBearer(`bearer ${TOKEN}`), true);
-    assert.equal(auth.checkBearer(`Bearer ${TOKEN}x`), false);
-    assert.equal(auth.checkBearer(`Bearer ${TOKEN.slice(0, -1)}`), false);
-    assert.equal(auth.checkBearer(`Basic ${TOKEN}`), false);
-    assert.equal(auth.checkBearer(TOKEN), false);
-    assert.equal(auth.checkBearer(undefined), false);
+    const bearer = (authorization: string) =>
+      auth.verify(request({ authorization }), `client-${authorization}`).ok;
+    assert.equal(bearer(`Bearer ${TOKEN}`), true);
+    assert.equal(bearer(`bearer ${TOKEN}`), true);
+    assert.equal(bearer(`Bearer ${TOKEN}x`), false);
+    assert.equal(bearer(`Bearer ${TOKEN.slice(0, -1)}`), false);
+    assert.equal(bearer(`Basic ${TOKEN}`), false);
+    assert.equal(bearer(TOKEN), false);
   });
 
   test('a session is not the token, verifies, and expires', () => {
@@ -62,14 +64,49 @@ describe('MonitorAuth', () => {
     assert.equal(other.checkSession(session), false, 'a new token ends old sessions');
   });
 
-  test('authenticate: bearer header or session cookie', () => {
+  test('verify: bearer header or session cookie; nothing sent is no guess', () => {
     const auth = new MonitorAuth({ token: TOKEN });
-    assert.equal(auth.authenticate(request({ authorization: `Bearer ${TOKEN}` })), 'bearer');
+    assert.deepEqual(auth.verify(request({ authorization: `Bearer ${TOKEN}` }), 'a'), {
+      ok: true,
+      method: 'bearer',
+    });
     const cookie = `other=1; ${SESSION_COOKIE}=${auth.createSession()}`;
-    assert.equal(auth.authenticate(request({ cookie })), 'cookie');
-    assert.equal(auth.authenticate(request({ cookie: `${SESSION_COOKIE}=${TOKEN}` })), undefined);
-    assert.equal(auth.authenticate(request({ authorization: 'Bearer nope' })), undefined);
-    assert.equal(auth.authenticate(request({})), undefined);
+    assert.deepEqual(auth.verify(request({ cookie }), 'a'), { ok: true, method: 'cookie' });
+    assert.deepEqual(auth.verify(request({ cookie: `${SESSION_COOKIE}=${TOKEN}` }), 'a'), {
+      ok: false,
+      reason: 'missing',
+    });
+    assert.deepEqual(auth.verify(request({ authorization: 'Bearer nope' }), 'a'), {
+      ok: false,
+      reason: 'wrong',
+    });
+    assert.deepEqual(auth.verify(request({}), 'a'), { ok: false, reason: 'missing' });
+  });
+
+  test('token guesses: a client is locked out after 10 wrong tokens, even for the right one, until the lock ends', () => {
+    let now = 5_000_000;
+    const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => undefined };
+    const auth = new MonitorAuth({ token: TOKEN, throttle: new GuessThrottle({ clock }) });
+    const session = auth.createSession();
+    for (let i = 1; i < DEFAULT_MAX_FAILURES; i++) {
+      assert.deepEqual(auth.verifyToken(`guess-${i}`, 'attacker'), { ok: false, reason: 'wrong' });
+    }
+    const locked = auth.verifyToken('guess-10', 'attacker');
+    assert.deepEqual(locked, {
+      ok: false,
+      reason: 'locked',
+      retryAfterSeconds: DEFAULT_LOCK_MS / 1000,
+    });
+    assert.equal(auth.verifyToken(TOKEN, 'attacker').ok, false, 'the right token is not looked at');
+    assert.equal(auth.verify(request({ authorization: `Bearer ${TOKEN}` }), 'attacker').ok, false);
+    assert.equal(
+      auth.verify(request({ cookie: `${SESSION_COOKIE}=${session}` }), 'attacker').ok,
+      true,
+      'a session is never ended by a lockout',
+    );
+    assert.equal(auth.verifyToken(TOKEN, 'someone-else').ok, true, 'other clients are not locked');
+    now += DEFAULT_LOCK_MS;
+    assert.equal(auth.verifyToken(TOKEN, 'attacker').ok, true, 'the lock ends');
   });
 
   test('cookie flags: HttpOnly, SameSite=Strict, Path=/, Max-Age; Secure on https', () => {
@@ -86,17 +123,20 @@ describe('MonitorAuth', () => {
 });
 
 describe('cookie helpers', () => {
-  test('parseCookies keeps the first of a repeated name', () => {
-    const c = parseCookies('a=1; b = 2;c=x=y; a=3; bad');
-    assert.deepEqual(
-      [...c],
-      [
-        ['a', '1'],
-        ['b', '2'],
-        ['c', 'x=y'],
-      ],
-    );
-    assert.equal(parseCookies(undefined).size, 0);
+  test('cookieValues returns every value of a repeated name, in order', () => {
+    assert.deepEqual(cookieValues('a=1; b = 2;c=x=y; a=3; bad', 'a'), ['1', '3']);
+    assert.deepEqual(cookieValues('a=1; b = 2;c=x=y', 'c'), ['x=y']);
+    assert.deepEqual(cookieValues('xa=1', 'a'), []);
+    assert.deepEqual(cookieValues(undefined, 'a'), []);
+  });
+
+  test('a session cookie shadowed by another page’s cookie of the same name still counts', () => {
+    const auth = new MonitorAuth({ token: TOKEN });
+    const session = auth.createSession();
+    const req = request({
+      cookie: `${SESSION_COOKIE}=planted-by-an-app; ${SESSION_COOKIE}=${session}`,
+    });
+    assert.deepEqual(auth.verify(req, 'a'), { ok: true, method: 'cookie' });
   });
 
   test('withoutCookie removes only the named cookie', () => {

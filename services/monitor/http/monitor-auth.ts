@@ -1,6 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { systemClock } from '../../common/clock.ts';
 import { BucketspaceError } from '../../common/errors.ts';
+import { GuessThrottle } from './guess-throttle.ts';
 
 export const SESSION_COOKIE = 'bucketspace_session';
 const SESSION_VERSION = 'v1';
@@ -13,16 +15,17 @@ export function tokensEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** Cookies of a Cookie header; the first of a repeated name wins. */
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (header === undefined) return out;
+/**
+ * Every value of one cookie in a Cookie header. A name can repeat: another
+ * page of the same host (an app on another port, a sibling subdomain) can set
+ * a cookie of the same name for a longer path, which the browser sends first.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (header === undefined) return [];
+  const out: string[] = [];
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (name === '' || out.has(name)) continue;
-    out.set(name, part.slice(eq + 1).trim());
+    if (eq >= 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
   }
   return out;
 }
@@ -39,10 +42,20 @@ export function withoutCookie(header: string | undefined, name: string): string 
 
 export type AuthMethod = 'bearer' | 'cookie';
 
+/** What a request's credentials are worth. */
+export type AuthOutcome =
+  | { ok: true; method: AuthMethod }
+  /** No credential at all (not a guess), or a wrong token (counted as one). */
+  | { ok: false; reason: 'missing' | 'wrong' }
+  /** Too many wrong tokens from this client: its tokens are not even looked at. */
+  | { ok: false; reason: 'locked'; retryAfterSeconds: number };
+
 export interface MonitorAuthOptions {
   token: string;
   sessionMaxAgeMs?: number;
   now?: () => number;
+  /** Wrong tokens per client; a default one on the system clock when not given. */
+  throttle?: GuessThrottle;
 }
 
 /**
@@ -56,6 +69,7 @@ export class MonitorAuth {
   private readonly key: Buffer;
   readonly sessionMaxAgeMs: number;
   private readonly now: () => number;
+  private readonly throttle: GuessThrottle;
 
   constructor(options: MonitorAuthOptions) {
     if (options.token === '') {
@@ -65,17 +79,11 @@ export class MonitorAuth {
     this.key = createHmac('sha256', options.token).update('bucketspace session key').digest();
     this.sessionMaxAgeMs = options.sessionMaxAgeMs ?? DEFAULT_SESSION_MAX_AGE_MS;
     this.now = options.now ?? Date.now;
+    this.throttle = options.throttle ?? new GuessThrottle({ clock: systemClock });
   }
 
   checkToken(candidate: string): boolean {
     return tokensEqual(candidate, this.token);
-  }
-
-  /** `Authorization: Bearer <token>` (scheme case-insensitive). */
-  checkBearer(header: string | undefined): boolean {
-    if (header === undefined) return false;
-    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(header);
-    return m?.[1] !== undefined && this.checkToken(m[1]);
   }
 
   createSession(): string {
@@ -95,11 +103,30 @@ export class MonitorAuth {
     return Number.isFinite(expiry) && expiry > this.now();
   }
 
-  /** How the request proves it knows the token, if it does. */
-  authenticate(req: IncomingMessage): AuthMethod | undefined {
-    if (this.checkBearer(req.headers.authorization)) return 'bearer';
-    if (this.checkSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE))) return 'cookie';
-    return undefined;
+  /**
+   * The one place a request's credentials are judged, for `client` (see
+   * `clientKey`): a valid session cookie always passes (a lockout never ends a
+   * session); a bearer token counts against the client's guesses and is not
+   * even looked at while the client is locked out.
+   */
+  verify(req: IncomingMessage, client: string): AuthOutcome {
+    const sessions = cookieValues(req.headers.cookie, SESSION_COOKIE);
+    if (sessions.some((s) => this.checkSession(s))) return { ok: true, method: 'cookie' };
+    const header = req.headers.authorization;
+    if (header === undefined || header.trim() === '') return { ok: false, reason: 'missing' };
+    return this.verifyToken(bearerToken(header) ?? '', client, 'bearer');
+  }
+
+  /** A token typed into the login form (or sent as bearer), counted against the client's guesses. */
+  verifyToken(candidate: string, client: string, method: AuthMethod = 'cookie'): AuthOutcome {
+    const locked = this.throttle.lockedFor(client);
+    if (locked > 0)
+      return { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil(locked / 1000) };
+    if (candidate !== '' && this.checkToken(candidate)) return { ok: true, method };
+    const lockedNow = this.throttle.fail(client);
+    return lockedNow > 0
+      ? { ok: false, reason: 'locked', retryAfterSeconds: Math.ceil(lockedNow / 1000) }
+      : { ok: false, reason: 'wrong' };
   }
 
   /** The Set-Cookie value for a new session. */
@@ -114,6 +141,11 @@ export class MonitorAuth {
   private mac(payload: string): string {
     return createHmac('sha256', this.key).update(payload).digest('base64url');
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header (scheme in any case). */
+function bearerToken(header: string): string | undefined {
+  return /^\s*bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 }
 
 function cookieHeader(value: string, maxAgeSeconds: number, secure: boolean): string {

@@ -1,3 +1,5 @@
+import { parseSetCookie } from 'cookie';
+
 /**
  * Apps behind `/<workspace>/` mostly do not know their prefix: they redirect
  * to `/login` and set cookies for `Path=/`. Like nginx's `proxy_redirect` and
@@ -43,13 +45,64 @@ export function rewriteLocation(location: string, options: LocationRewrite): str
   return location;
 }
 
-/** One Set-Cookie header with its Path put under the prefix. */
-export function rewriteCookiePath(setCookie: string, prefix: string): string {
-  if (prefix === '') return setCookie;
-  return setCookie.replace(/(;\s*path=)([^;]*)/i, (match, attr: string, value: string) => {
-    const path = value.trim();
-    if (!path.startsWith('/')) return match;
-    const next = path === '/' ? prefix : prefixed(path, prefix);
-    return `${attr}${next}`;
-  });
+/** A cookie the app asked for, as the browser will store it once the proxy has rewritten it. */
+export interface CookieRewrite {
+  /** `/shop`, or `''` on a subdomain. */
+  prefix: string;
+  /** Cookie names an app may never set (the monitor's session). */
+  forbidden: ReadonlySet<string>;
+}
+
+/**
+ * One Set-Cookie header of an app, made safe for the shared apps origin, or
+ * undefined when it must be dropped. The header is parsed the way browsers
+ * parse it (RFC 6265 §5.2, with the `cookie` library: attribute names in any
+ * case, spaces around `=`, the last `Path` wins) and written anew, so no
+ * spelling can smuggle a second `Path`: the path is put under the prefix,
+ * `Domain` is dropped (a cookie for the parent domain would reach the admin
+ * host and every other app), and the name=value pair is kept as sent.
+ */
+export function rewriteSetCookie(header: string, options: CookieRewrite): string | undefined {
+  const parsed = parseSetCookie(header, { decode: (v) => v });
+  if (parsed.name === '' || options.forbidden.has(parsed.name)) return undefined;
+  const pair = (header.split(';', 1)[0] ?? '').trim();
+  const attrs = [pair];
+  if (parsed.maxAge !== undefined) attrs.push(`Max-Age=${parsed.maxAge}`);
+  if (parsed.expires !== undefined) attrs.push(`Expires=${parsed.expires.toUTCString()}`);
+  // A path that does not start with `/` means the browser's default path: the
+  // directory of the request URL, which is under the prefix already.
+  if (parsed.path?.startsWith('/') === true) {
+    const path = parsed.path === '/' && options.prefix !== '' ? options.prefix : parsed.path;
+    attrs.push(`Path=${prefixed(path, options.prefix)}`);
+  }
+  if (parsed.httpOnly === true) attrs.push('HttpOnly');
+  if (parsed.secure === true) attrs.push('Secure');
+  if (parsed.partitioned === true) attrs.push('Partitioned');
+  if (parsed.sameSite !== undefined) attrs.push(`SameSite=${capitalize(String(parsed.sameSite))}`);
+  if (parsed.priority !== undefined) attrs.push(`Priority=${capitalize(parsed.priority)}`);
+  return attrs.join('; ');
+}
+
+function capitalize(word: string): string {
+  return `${word.charAt(0).toUpperCase()}${word.slice(1)}`;
+}
+
+/**
+ * The `Service-Worker-Allowed` header an app may send: a service worker
+ * registered from `/shop/sw.js` may control `/shop/` and below, never `/`
+ * (where it would answer for the other apps). A value outside the prefix is
+ * narrowed to the prefix. `scriptPath` is the path the browser asked for.
+ */
+export function limitServiceWorkerScope(
+  value: string,
+  options: { prefix: string; scriptPath: string },
+): string {
+  if (options.prefix === '') return value;
+  let scope: string;
+  try {
+    scope = new URL(value, new URL(options.scriptPath, 'http://apps.invalid')).pathname;
+  } catch {
+    return `${options.prefix}/`;
+  }
+  return scope.startsWith(`${options.prefix}/`) ? scope : `${options.prefix}/`;
 }

@@ -74,25 +74,33 @@ describe('mapRoute: path routing', () => {
     }
   });
 
-  test('/ redirects to the dashboard', () => {
-    assert.deepEqual(at('/'), { kind: 'redirect', location: '/monitor' });
-    assert.deepEqual(at('/?x=1'), { kind: 'redirect', location: '/monitor' });
+  test('/ redirects to the dashboard on the admin origin', () => {
+    assert.deepEqual(at('/'), { kind: 'admin', path: '/monitor' });
+    assert.deepEqual(at('/?x=1'), { kind: 'admin', path: '/monitor' });
   });
 
-  test('reserved names are served by the monitor, never proxied, in any spelling', () => {
-    assert.deepEqual(at('/monitor'), { kind: 'monitor', path: '/monitor' });
-    assert.deepEqual(at('/monitor/x'), { kind: 'monitor', path: '/monitor/x' });
-    assert.deepEqual(at('/login'), { kind: 'monitor', path: '/login' });
-    assert.deepEqual(at('/assets/dashboard.js'), {
-      kind: 'monitor',
-      path: '/assets/dashboard.js',
-    });
-    assert.deepEqual(at('/api/workspaces?x=1'), { kind: 'api', path: '/api/workspaces' });
-    assert.deepEqual(at('/healthz'), { kind: 'api', path: '/healthz' });
-    assert.deepEqual(at('/metrics'), { kind: 'api', path: '/metrics' });
+  test('regression: the dashboard and the API are not served on the apps origin', () => {
+    assert.deepEqual(at('/monitor'), { kind: 'admin', path: '/monitor' });
+    assert.deepEqual(at('/monitor/x?y=1'), { kind: 'admin', path: '/monitor/x?y=1' });
+    assert.deepEqual(at('/login?next=/monitor'), { kind: 'admin', path: '/login?next=/monitor' });
+    for (const url of [
+      '/api/workspaces/victim/stop',
+      '/api/v0/mounts',
+      '/api',
+      '/metrics',
+      '/assets/dashboard.js',
+    ]) {
+      assert.equal(at(url).kind, 'not-found', url);
+    }
+    assert.deepEqual(at('/healthz'), { kind: 'health' });
+    assert.deepEqual(at('/healthz?x=1'), { kind: 'health' });
+    assert.equal(at('/healthz/x').kind, 'not-found');
+  });
+
+  test('reserved names are never proxied, in any spelling', () => {
     for (const name of RESERVED_WORKSPACE_NAMES) {
       for (const url of [`/${name}`, `/${name}/`, `/${name}/x`]) {
-        assert.ok(['monitor', 'api'].includes(at(url).kind), url);
+        assert.ok(['admin', 'health', 'not-found'].includes(at(url).kind), url);
       }
       // Percent-encoded spellings of a reserved name reach neither the monitor nor a container.
       const encoded = `/%${name.charCodeAt(0).toString(16)}${name.slice(1)}/`;
@@ -141,10 +149,12 @@ describe('mapRoute: subdomains with DOMAIN', () => {
     }
   });
 
-  test('nested subdomains and reserved labels are rejected', () => {
+  test('nested subdomains and reserved labels are rejected; the admin host is named', () => {
     assert.equal(at('/', 'a.shop.apps.example.com', domain).kind, 'not-found');
-    assert.equal(at('/', 'monitor.apps.example.com', domain).kind, 'not-found');
     assert.equal(at('/', 'api.apps.example.com', domain).kind, 'not-found');
+    const admin = at('/monitor', 'monitor.apps.example.com', domain);
+    assert.equal(admin.kind, 'not-found');
+    assert.match(admin.kind === 'not-found' ? admin.reason : '', /MONITOR_ADMIN_PORT/);
   });
 
   test('the domain itself and other hosts route by path', () => {
@@ -155,18 +165,15 @@ describe('mapRoute: subdomains with DOMAIN', () => {
       forwardPath: '/x',
       prefix: '/shop',
     });
-    assert.deepEqual(at('/', 'apps.example.com:80', domain), {
-      kind: 'redirect',
-      location: '/monitor',
-    });
-    assert.equal(at('/monitor', '127.0.0.1:8080', domain).kind, 'monitor');
+    assert.deepEqual(at('/', 'apps.example.com:80', domain), { kind: 'admin', path: '/monitor' });
+    assert.equal(at('/monitor', '127.0.0.1:8080', domain).kind, 'admin');
     // A host that merely ends with the domain's text is not under it.
-    assert.equal(at('/', 'evilapps.example.com', domain).kind, 'redirect');
-    assert.equal(at('/', undefined, domain).kind, 'redirect');
+    assert.equal(at('/', 'evilapps.example.com', domain).kind, 'admin');
+    assert.equal(at('/', undefined, domain).kind, 'admin');
   });
 
   test('without DOMAIN, subdomains mean nothing', () => {
-    assert.deepEqual(at('/', 'shop.apps.example.com'), { kind: 'redirect', location: '/monitor' });
+    assert.deepEqual(at('/', 'shop.apps.example.com'), { kind: 'admin', path: '/monitor' });
   });
 });
 

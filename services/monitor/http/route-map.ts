@@ -1,7 +1,10 @@
 import { RESERVED_WORKSPACE_NAMES } from '../reserved-names.ts';
 
-/** First path segments served by the monitor for machines (JSON errors). */
-const API_SEGMENTS: ReadonlySet<string> = new Set(['api', 'healthz', 'metrics']);
+/** Reserved first path segments that were the dashboard's: on the apps origin they only redirect there. */
+const ADMIN_PAGES: ReadonlySet<string> = new Set(['monitor', 'login', 'logout']);
+
+/** The label of the admin host under DOMAIN (`monitor.<DOMAIN>`), never an app. */
+export const ADMIN_LABEL = 'monitor';
 
 export interface RouteInput {
   /** The Host header (may carry a port, any case). */
@@ -13,14 +16,16 @@ export interface RouteInput {
 }
 
 /**
- * Where one request goes. Decided before express sees it, so a workspace's
- * whole URL space (its own `/api`, its websockets) belongs to the workspace.
+ * Where one request to the apps origin goes. Decided before anything else
+ * sees it, so a workspace's whole URL space (its own `/api`, its websockets)
+ * belongs to the workspace. The dashboard, the API and the mount API are not
+ * on this origin at all: their old paths only redirect to the admin origin.
  */
 export type Route =
-  /** Served by the monitor for browsers: dashboard, login, logout, assets. */
-  | { kind: 'monitor'; path: string }
-  /** Served by the monitor for machines: REST API, /healthz, /metrics. */
-  | { kind: 'api'; path: string }
+  /** `/healthz`: the same health answer as on the admin origin (load balancers, Docker). */
+  | { kind: 'health' }
+  /** `/`, `/monitor...`, `/login`, `/logout`: a redirect to the same path on the admin origin. */
+  | { kind: 'admin'; path: string }
   /** Proxied to the workspace's container. */
   | {
       kind: 'workspace';
@@ -32,7 +37,7 @@ export type Route =
       prefix: string;
     }
   | { kind: 'redirect'; location: string }
-  /** Cannot be a workspace: nested subdomain, reserved or malformed name. */
+  /** Cannot be a workspace: nested subdomain, reserved or malformed name, the admin's own host. */
   | { kind: 'not-found'; reason: string };
 
 /** A name that could be a workspace directory, as discovery and sync allow it. */
@@ -84,7 +89,7 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-/** Map one request to where it goes. Pure: no I/O, no knowledge of which workspaces exist. */
+/** Map one request to the apps origin. Pure: no I/O, no knowledge of which workspaces exist. */
 export function mapRoute(input: RouteInput): Route {
   // An absolute-form target (`GET http://host/x`) is reduced to its path.
   let url = input.url;
@@ -101,6 +106,12 @@ export function mapRoute(input: RouteInput): Route {
   if (input.domain !== undefined && input.domain.trim() !== '') {
     const label = subdomainOf(hostName(input.host), input.domain);
     if (label !== undefined && label !== '') {
+      if (label === ADMIN_LABEL) {
+        return {
+          kind: 'not-found',
+          reason: `${label}.${input.domain} is the admin host: route it to the monitor's admin port (MONITOR_ADMIN_PORT), not to the apps`,
+        };
+      }
       if (label.includes('.')) {
         return { kind: 'not-found', reason: `nested subdomain "${label}" is not a workspace` };
       }
@@ -117,7 +128,7 @@ export function mapRoute(input: RouteInput): Route {
     }
   }
 
-  if (path === '/' || path === '') return { kind: 'redirect', location: '/monitor' };
+  if (path === '/' || path === '') return { kind: 'admin', path: '/monitor' };
   const rest = path.slice(1);
   const slash = rest.indexOf('/');
   const rawSegment = slash < 0 ? rest : rest.slice(0, slash);
@@ -125,7 +136,12 @@ export function mapRoute(input: RouteInput): Route {
   if (name === undefined) return { kind: 'not-found', reason: 'malformed percent-encoding' };
 
   if (RESERVED_WORKSPACE_NAMES.has(name) && name === rawSegment) {
-    return API_SEGMENTS.has(name) ? { kind: 'api', path } : { kind: 'monitor', path };
+    if (name === 'healthz' && path === '/healthz') return { kind: 'health' };
+    if (ADMIN_PAGES.has(name)) return { kind: 'admin', path: `${path}${query}` };
+    return {
+      kind: 'not-found',
+      reason: `/${name} is served on the admin origin only (MONITOR_ADMIN_PORT), not next to the apps`,
+    };
   }
   if (!isServableName(name)) {
     return { kind: 'not-found', reason: `"${name}" cannot be a workspace` };

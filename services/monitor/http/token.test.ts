@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { silentLogger } from '../../common/logger.ts';
-import { loadOrCreateToken } from './token.ts';
+import { loadOrCreateToken, tokenProblem } from './token.ts';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -69,16 +69,36 @@ describe('loadOrCreateToken', () => {
       { token: 'a-configured-token-that-is-long', created: false, source: 'configured' },
     );
     assert.deepEqual(await readdir(dataDir), []);
-    assert.equal(
-      lines.filter((l) => l.level === 40).length,
-      0,
-      'no warning for a long configured token',
-    );
+    assert.equal(lines.filter((l) => l.level === 40).length, 0, 'no warning');
+  });
 
-    const short = capturingLogger();
-    await loadOrCreateToken({ dataDir, configured: 'short', logger: short.logger });
-    assert.equal(short.lines.filter((l) => l.level === 40).length, 1, 'short token warned about');
-    assert.ok(!JSON.stringify(short.lines).includes('"short"'));
+  test('short MONITOR_TOKENs are refused, not warned about', async () => {
+    const dataDir = await tempDir();
+    for (const configured of [
+      'short',
+      'fifteen-chars-x',
+      '  padded-short  ',
+      'has space in the middle',
+    ]) {
+      await assert.rejects(
+        loadOrCreateToken({ dataDir, configured, logger: silentLogger() }),
+        (err: Error) =>
+          err.message.startsWith('MONITOR_TOKEN must') && !err.message.includes(configured.trim()),
+        configured,
+      );
+    }
+    assert.deepEqual(await readdir(dataDir), [], 'nothing generated instead');
+    assert.equal(tokenProblem('sixteen-chars-xx'), undefined);
+  });
+
+  test('a short token in the token file is refused with the file named', async () => {
+    const dataDir = await tempDir();
+    await writeFile(join(dataDir, 'token'), 'abc\n', { mode: 0o600 });
+    await assert.rejects(
+      loadOrCreateToken({ dataDir, logger: silentLogger() }),
+      (err: Error) =>
+        err.message.includes(join(dataDir, 'token')) && /at least 16/.test(err.message),
+    );
   });
 
   test('an empty configured token means "generate one"', async () => {
@@ -93,10 +113,10 @@ describe('loadOrCreateToken', () => {
   test('a token file readable by others is restricted to 0600; an empty one is replaced', async () => {
     const dataDir = await tempDir();
     const path = join(dataDir, 'token');
-    await writeFile(path, 'existing-token-value\n');
+    await writeFile(path, 'existing-token-value-long\n');
     await chmod(path, 0o644);
     const res = await loadOrCreateToken({ dataDir, logger: silentLogger() });
-    assert.equal(res.token, 'existing-token-value');
+    assert.equal(res.token, 'existing-token-value-long');
     assert.equal((await stat(path)).mode & 0o777, 0o600);
 
     await writeFile(path, '\n');

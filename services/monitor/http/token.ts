@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localError, systemErrorCode } from '../../common/errors.ts';
+import { BucketspaceError, localError, systemErrorCode } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 
 export interface LoadTokenOptions {
@@ -21,8 +21,23 @@ export interface LoadedToken {
   path: string;
 }
 
-/** Shorter configured tokens are accepted but warned about. */
-const MIN_CONFIGURED_LENGTH = 16;
+/**
+ * The shortest token the monitor accepts (decision 0027): with 10 guesses per
+ * client per 15 minutes, 16 characters of a random alphabet are out of reach;
+ * anything shorter is refused at start, not warned about.
+ */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** What is wrong with a token (already trimmed), or undefined. One rule for MONITOR_TOKEN and the token file. */
+export function tokenProblem(token: string): string | undefined {
+  if (token.length < MIN_TOKEN_LENGTH) {
+    return `must be at least ${MIN_TOKEN_LENGTH} characters (it has ${token.length}); generate one with: openssl rand -base64 32`;
+  }
+  if (/\s/.test(token)) {
+    return 'must not contain spaces or other whitespace (it could never be sent as a bearer token)';
+  }
+  return undefined;
+}
 
 /** 32 random bytes, base64url: 43 characters, 256 bits. */
 export function generateToken(): string {
@@ -41,11 +56,9 @@ export async function loadOrCreateToken(options: LoadTokenOptions): Promise<Load
   const path = join(options.dataDir, 'token');
   const configured = options.configured?.trim();
   if (configured !== undefined && configured !== '') {
-    if (configured.length < MIN_CONFIGURED_LENGTH) {
-      log.warn(
-        { length: configured.length },
-        `MONITOR_TOKEN is shorter than ${MIN_CONFIGURED_LENGTH} characters; use a long random token`,
-      );
+    const problem = tokenProblem(configured);
+    if (problem !== undefined) {
+      throw new BucketspaceError('CONFIG_INVALID', `MONITOR_TOKEN ${problem}`);
     }
     return { token: configured, created: false, source: 'configured', path };
   }
@@ -90,6 +103,13 @@ async function readToken(path: string, log: Logger): Promise<string | undefined>
     log.warn({ path }, 'the monitor token file is empty; generating a new token');
     await unlink(path).catch(() => undefined);
     return undefined;
+  }
+  const problem = tokenProblem(token);
+  if (problem !== undefined) {
+    throw new BucketspaceError(
+      'CONFIG_INVALID',
+      `the monitor token in ${path} ${problem}; replace it, or delete the file to have a new one generated`,
+    );
   }
   const mode = (await stat(path)).mode & 0o777;
   if ((mode & 0o077) !== 0) {

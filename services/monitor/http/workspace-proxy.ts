@@ -2,26 +2,49 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { ClientRequest } from 'node:http';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { Clock } from '../../common/clock.ts';
 import { systemErrorCode } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { MonitorApi, WorkspaceState, WorkspaceView } from '../types.ts';
-import { clientHost, clientProto, forwardedHeaders } from './forwarded.ts';
-import { MonitorAuth, SESSION_COOKIE, withoutCookie } from './monitor-auth.ts';
+import { forwardedHeaders } from './forwarded.ts';
+import { SESSION_COOKIE, withoutCookie } from './monitor-auth.ts';
 import type { MonitorMetrics } from './monitor-metrics.ts';
 import { messagePage, PAGE_CSP } from './pages.ts';
-import { rewriteCookiePath, rewriteLocation, type LocationRewrite } from './prefix-rewrite.ts';
+import {
+  limitServiceWorkerScope,
+  rewriteLocation,
+  rewriteSetCookie,
+  type LocationRewrite,
+} from './prefix-rewrite.ts';
 import type { Route } from './route-map.ts';
 
 type WorkspaceRoute = Extract<Route, { kind: 'workspace' }>;
 
 export interface WorkspaceProxyOptions {
   api: MonitorApi;
-  auth: MonitorAuth;
   metrics: MonitorMetrics;
   logger: Logger;
   trustProxy: boolean;
+  /** How long an app may take, once the request is sent, to start its answer (headers): then 504. */
+  timeoutMs: number;
+  clock: Clock;
+  /** The dashboard on the admin origin, for the links of error pages. */
+  dashboardUrl(req: IncomingMessage): string;
 }
+
+/** `MONITOR_PROXY_TIMEOUT`'s default, like nginx's proxy_read_timeout. */
+export const DEFAULT_PROXY_TIMEOUT_MS = 60_000;
+
+/** Per request: what to put back in front of the app's answers, and where the browser asked. */
+interface ProxyContext extends LocationRewrite {
+  /** The path the browser requested, prefix included (a service worker's script URL). */
+  requestPath: string;
+}
+
+/** Cookies no app may set: the monitor's session (cookies ignore ports, so the host's jar is shared). */
+const FORBIDDEN_COOKIES: ReadonlySet<string> = new Set([SESSION_COOKIE]);
 
 /** States in which the workspace is on its way up: the 503 page reloads itself. */
 const TRANSITIONAL: ReadonlySet<WorkspaceState> = new Set(['pending', 'starting', 'restarting']);
@@ -42,30 +65,43 @@ export class WorkspaceProxy {
   private readonly log: Logger;
   private readonly sockets = new Set<Duplex>();
   private readonly upgrades = new WeakMap<IncomingMessage, { name: string; upgraded: boolean }>();
-  /** Per request: what to put back in front of the app's redirects and cookie paths. */
-  private readonly contexts = new WeakMap<IncomingMessage, LocationRewrite>();
+  private readonly contexts = new WeakMap<IncomingMessage, ProxyContext>();
+  /** Per request: the upstream request once sent, so a timeout can abort it. */
+  private readonly waits = new WeakMap<IncomingMessage, (proxyReq: ClientRequest) => void>();
 
   constructor(options: WorkspaceProxyOptions) {
     this.options = options;
     this.log = options.logger;
     this.proxy = createProxyServer({ xfwd: false, ws: true, agent: false });
+    this.proxy.on('proxyReq', (proxyReq, req) => this.waits.get(req)?.(proxyReq));
     this.proxy.on('proxyRes', (proxyRes, req) => {
       for (const h of HOP_BY_HOP) delete proxyRes.headers[h];
       const context = this.contexts.get(req);
       const prefix = context?.prefix ?? '';
-      // An app must not set or clear the monitor's session cookie (same origin in path mode).
+      // Cookies stay under the app's prefix, host-only, never the monitor's session.
       const setCookie = proxyRes.headers['set-cookie'];
       if (setCookie) {
-        proxyRes.headers['set-cookie'] = setCookie
-          .filter((c) => c.split('=', 1)[0]?.trim() !== SESSION_COOKIE)
-          .map((c) => rewriteCookiePath(c, prefix));
+        proxyRes.headers['set-cookie'] = setCookie.flatMap((c) => {
+          const safe = rewriteSetCookie(c, { prefix, forbidden: FORBIDDEN_COOKIES });
+          return safe === undefined ? [] : [safe];
+        });
       }
       if (context) {
         for (const h of ['location', 'content-location'] as const) {
           const value = proxyRes.headers[h];
           if (typeof value === 'string') proxyRes.headers[h] = rewriteLocation(value, context);
         }
+        // A service worker of one app must not answer for the others (or for `/`).
+        const scope = proxyRes.headers['service-worker-allowed'];
+        if (typeof scope === 'string') {
+          proxyRes.headers['service-worker-allowed'] = limitServiceWorkerScope(scope, {
+            prefix,
+            scriptPath: context.requestPath,
+          });
+        }
       }
+      // Clears the cookies and storage of the whole host: the other apps' (and the admin's session).
+      if (prefix !== '') delete proxyRes.headers['clear-site-data'];
     });
     this.proxy.on('open', (proxySocket) => this.track(proxySocket));
     // Errors not handed to a per-request callback (client sockets failing mid-stream):
@@ -107,18 +143,38 @@ export class WorkspaceProxy {
         seconds: (performance.now() - started) / 1000,
       });
     });
+    const timeout = this.armTimeout(req, res);
     this.prepare(req, route, resolved.target);
     this.proxy.web(
       req,
       res,
       { target: { host: resolved.target.host, port: resolved.target.port } },
       (err) => {
-        const code = systemErrorCode(err) ?? 'error';
-        this.log.warn({ workspace: name, code, err }, 'the app did not answer');
+        timeout.clear();
         if (res.headersSent) {
           res.destroy();
           return;
         }
+        if (timeout.fired()) {
+          const seconds = this.options.timeoutMs / 1000;
+          this.log.warn({ workspace: name, seconds }, 'the app did not answer in time');
+          this.sendPage(req, res, 504, {
+            title: `${name} did not answer in time`,
+            status: '504 · gateway timeout',
+            lines: [
+              `The app of ${name} did not start its answer within ${seconds} s (MONITOR_PROXY_TIMEOUT).`,
+              'It may be stuck or overloaded: its logs are on the dashboard.',
+            ],
+            json: {
+              code: 'UPSTREAM_TIMEOUT',
+              message: `the app of ${name} did not answer within ${seconds} s`,
+            },
+            link: this.dashboardLink(req),
+          });
+          return;
+        }
+        const code = systemErrorCode(err) ?? 'error';
+        this.log.warn({ workspace: name, code, err }, 'the app did not answer');
         this.sendPage(req, res, 502, {
           title: `${name} did not answer`,
           status: '502 · bad gateway',
@@ -127,7 +183,7 @@ export class WorkspaceProxy {
             'It may still be starting, or it may have crashed: its logs are on the dashboard.',
           ],
           json: { code: 'UPSTREAM_ERROR', message: `the app of ${name} did not answer (${code})` },
-          link: this.dashboardLink(req, route),
+          link: this.dashboardLink(req),
         });
       },
     );
@@ -174,6 +230,51 @@ export class WorkspaceProxy {
     this.sockets.clear();
   }
 
+  /**
+   * The upstream timeout: the app must make progress. While the request is
+   * connected and sent, each chunk of it restarts the clock (a slow upload is
+   * not a dead app); once it is all sent, the app has `timeoutMs` to start its
+   * answer. A stream the app has started is never cut. When it fires, the
+   * upstream request is aborted and the error path answers 504.
+   */
+  private armTimeout(
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): { clear(): void; fired(): boolean } {
+    const { clock, timeoutMs } = this.options;
+    let timer: unknown;
+    let fired = false;
+    let answered = false;
+    const clear = () => {
+      if (timer !== undefined) clock.clearTimeout(timer);
+      timer = undefined;
+    };
+    this.waits.set(req, (proxyReq) => {
+      const arm = () => {
+        clear();
+        if (answered || res.closed) return;
+        timer = clock.setTimeout(() => {
+          timer = undefined;
+          fired = true;
+          proxyReq.destroy();
+        }, timeoutMs);
+      };
+      arm();
+      req.on('data', arm);
+      proxyReq.once('finish', arm);
+      proxyReq.once('response', () => {
+        answered = true;
+        req.off('data', arm);
+        clear();
+      });
+    });
+    res.once('close', () => {
+      answered = true;
+      clear();
+    });
+    return { clear, fired: () => fired };
+  }
+
   private track(socket: Duplex | Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
@@ -211,16 +312,19 @@ export class WorkspaceProxy {
     this.contexts.set(req, {
       prefix: route.prefix,
       upstreamHost: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+      requestPath: `${route.prefix}${route.forwardPath}`.split('?', 1)[0] ?? '/',
     });
     const headers = forwardedHeaders({
       req,
       trustProxy: this.options.trustProxy,
       prefix: route.prefix,
     });
+    // Cookies ignore ports: the admin's session cookie reaches the apps' host too. Never the app.
     const cookie = withoutCookie(req.headers.cookie, SESSION_COOKIE);
     if (cookie === undefined) delete headers.cookie;
     else headers.cookie = cookie;
-    if (this.options.auth.checkBearer(req.headers.authorization)) delete headers.authorization;
+    // Answered by this server already (Node sends `100 Continue` itself).
+    delete headers.expect;
     req.headers = headers;
     req.url = route.forwardPath;
   }
@@ -231,7 +335,7 @@ export class WorkspaceProxy {
     route: WorkspaceRoute,
     resolved: { kind: 'unknown'; name: string } | { kind: 'not-ready'; view: WorkspaceView },
   ): void {
-    const link = this.dashboardLink(req, route);
+    const link = this.dashboardLink(req);
     if (resolved.kind === 'unknown') {
       this.sendPage(req, res, 404, {
         title: 'No such workspace',
@@ -265,17 +369,8 @@ export class WorkspaceProxy {
     });
   }
 
-  private dashboardLink(
-    req: IncomingMessage,
-    route: WorkspaceRoute,
-  ): { href: string; text: string } {
-    if (route.via === 'path') return { href: '/monitor', text: 'Open the dashboard' };
-    const host = clientHost(req, this.options.trustProxy) ?? '';
-    const parent = host.slice(host.indexOf('.') + 1);
-    return {
-      href: `${clientProto(req, this.options.trustProxy)}://${parent}/monitor`,
-      text: 'Open the dashboard',
-    };
+  private dashboardLink(req: IncomingMessage): { href: string; text: string } {
+    return { href: this.options.dashboardUrl(req), text: 'Open the dashboard' };
   }
 
   private sendPage(
