@@ -104,7 +104,9 @@ export function checkExternalS3(input: ExternalS3CheckInput): StackCheckResult {
   ] as const;
   for (const [name, value] of keys) {
     if (value === '') {
-      invalid.push(`${name} is empty: the external-S3 variant needs your S3's keys. ${EXTERNAL_FIX}`);
+      invalid.push(
+        `${name} is empty: the external-S3 variant needs your S3's keys. ${EXTERNAL_FIX}`,
+      );
       continue;
     }
     const placeholder = PLACEHOLDER_KEYS.find((p) => p.value === value);

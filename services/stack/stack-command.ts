@@ -178,7 +178,9 @@ function bucketCommand(io: CommandIo): Command {
 
 export function stackCommand(io: CommandIo): Command {
   return new Command('stack')
-    .description('One-shot steps of the Compose stack: settings check and bucket creation or check.')
+    .description(
+      'One-shot steps of the Compose stack: settings check and bucket creation or check.',
+    )
     .addCommand(checkCommand(io))
     .addCommand(bucketCommand(io));
 }
