@@ -11,7 +11,7 @@
 // Run just this file: npm run test:e2e
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -236,14 +236,20 @@ interface Variant {
   stackDown?: { restart: boolean };
 }
 
-/** The address containers reach the host on (the default bridge's gateway). */
+/**
+ * The address containers reach the host on: the host's own address on the
+ * default bridge (docker0), where the test's "outside" S3 listens.
+ */
 async function hostGateway(): Promise<string> {
   const bridge = (await docker.getNetwork('bridge').inspect()) as {
-    IPAM?: { Config?: Array<{ Gateway?: string }> };
+    Options?: Record<string, string>;
   };
-  const gateway = bridge.IPAM?.Config?.[0]?.Gateway;
-  if (gateway === undefined) throw new Error('the bridge network has no gateway');
-  return gateway;
+  const name = bridge.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
+  // (os.networkInterfaces() leaves out a bridge with no container on it.)
+  const shown = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', name], { encoding: 'utf8' });
+  const address = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(shown)?.[1];
+  if (address === undefined) throw new Error(`no IPv4 address on ${name}: ${shown}`);
+  return address;
 }
 
 /** The mount container and its FUSE process killed: the apps keep running and the mount comes back. */
@@ -687,7 +693,11 @@ describe('stack: the credentials check', { skip, timeout: 300_000 }, () => {
         timeoutMs: 120_000,
       });
       assert.notEqual(refused.code, 0);
-      assert.deepEqual(await stack.containers('minio'), [], 'the S3 server was never created');
+      // v2 creates the container of a service whose dependency failed, but
+      // never starts it; v1 does not create it.
+      for (const minio of await stack.containers('minio')) {
+        assert.equal(minio.State, 'created', 'the S3 server never ran');
+      }
       const check = await stack.containerOf('check');
       assert.equal(await inspect(check, '{{.State.ExitCode}}'), '3');
       // What `up -d` does not say, the doctor does: the reason, where the user looks.
