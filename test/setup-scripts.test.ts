@@ -167,7 +167,12 @@ test('setup-s3-mount.sh --external-s3 records the variant and stops at the place
   const envFile = join(dir, 'env');
   const project = `bssetup${randomBytes(3).toString('hex')}`;
   // The settings check runs in a one-off container on the project's network.
-  t.after(() => docker.getNetwork(`${project}_default`).remove().catch(() => undefined));
+  t.after(() =>
+    docker
+      .getNetwork(`${project}_default`)
+      .remove()
+      .catch(() => undefined),
+  );
   const r = await run(SETUP, ['--external-s3', '--variant', 's3fs', '--mount-root', mountRoot], {
     ...baseEnv(),
     BUCKETSPACE_ENV_FILE: envFile,
