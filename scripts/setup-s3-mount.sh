@@ -96,7 +96,9 @@ case "$variant" in
   *) die "--variant must be rclone, s3fs or direct (got '$variant')" ;;
 esac
 
-env_file=${BUCKETSPACE_ENV_FILE:-$ROOT/.env}
+# Compose in this checkout with its .env (env_file, run_compose): the files
+# come from COMPOSE_FILE there.
+stack_compose "$ROOT"
 # The Compose files of this variant, relative to this checkout when inside it:
 # they go into .env as COMPOSE_FILE, which Compose reads from the checkout.
 compose_files=(docker-compose.yml)
@@ -147,10 +149,6 @@ find_compose || case $? in
     ;;
 esac
 ok "$COMPOSE_LABEL"
-compose_args=()
-[[ $env_file == "$ROOT/.env" ]] || compose_args=(--env-file "$env_file")
-# Compose in this checkout with its .env: the files come from COMPOSE_FILE there.
-run_compose() { (cd "$ROOT" && "${COMPOSE[@]}" ${compose_args[@]+"${compose_args[@]}"} "$@"); }
 
 # ---------------------------------------------------------------- FUSE
 [[ -c /dev/fuse ]] ||

@@ -53,13 +53,8 @@ while (($# > 0)); do
 done
 [[ $lines =~ ^[0-9]+$ ]] || die "--lines must be a number (got '$lines')"
 
-command -v docker >/dev/null 2>&1 || die "Docker is not installed"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon (is it running? DOCKER_HOST?)"
-find_compose || die "Docker Compose (v2, or v1 1.29) is not installed"
-env_file=${BUCKETSPACE_ENV_FILE:-$ROOT/.env}
-compose_args=()
-[[ $env_file == "$ROOT/.env" ]] || compose_args=(--env-file "$env_file")
-run_compose() { (cd "$ROOT" && "${COMPOSE[@]}" ${compose_args[@]+"${compose_args[@]}"} "$@"); }
+need_docker_and_compose
+stack_compose "$ROOT"
 
 services=$(run_compose config --services) || die "the Compose files are not valid (above)"
 [[ -f $env_file ]] || say "note: $env_file does not exist: the stack runs on its defaults (scripts/setup-s3-mount.sh writes one)"

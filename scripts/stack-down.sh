@@ -63,13 +63,8 @@ while (($# > 0)); do
 done
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout must be a number of seconds (got '$timeout')"
 
-command -v docker >/dev/null 2>&1 || die "Docker is not installed"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon (is it running? DOCKER_HOST?)"
-find_compose || die "Docker Compose (v2, or v1 1.29) is not installed"
-env_file=${BUCKETSPACE_ENV_FILE:-$ROOT/.env}
-compose_args=()
-[[ $env_file == "$ROOT/.env" ]] || compose_args=(--env-file "$env_file")
-run_compose() { (cd "$ROOT" && "${COMPOSE[@]}" ${compose_args[@]+"${compose_args[@]}"} "$@"); }
+need_docker_and_compose
+stack_compose "$ROOT"
 
 # Every profile on, so that `down` sees every service the stack may have
 # started (Caddy, the sync of the direct variant, the local S3 server of the

@@ -2,7 +2,7 @@
 // directory; starting the stack is what test/stack-e2e.test.ts does) and
 // s3-workspace-sync.sh (the sync CLI against a real S3 server, with the
 // checkout's Node and in the control-plane image).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +45,21 @@ function propagationOf(dir: string): string {
   return execFileSync('findmnt', ['-n', '-o', 'PROPAGATION', '--target', dir], {
     encoding: 'utf8',
   }).trim();
+}
+
+/** A temp dir for one run of the setup script, with its mount root (unmounted after). */
+async function setupDir(t: TestContext): Promise<{ dir: string; mountRoot: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'bucketspace-setup-'));
+  const mountRoot = join(dir, 'mnt');
+  t.after(async () => {
+    try {
+      execFileSync('umount', ['-l', mountRoot], { stdio: 'ignore' });
+    } catch {
+      // not mounted
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, mountRoot };
 }
 
 // No registry is reachable here: the S3 server's image is pointed at a local
@@ -124,16 +139,7 @@ test('setup-s3-mount.sh names a missing prerequisite and how to get it', async (
 
 test("setup-s3-mount.sh names an image that cannot be pulled, the registry's answer and the setting that replaces it; nothing starts", async (t) => {
   if (!(await dockerAvailable())) return t.skip('needs a Docker engine');
-  const dir = await mkdtemp(join(tmpdir(), 'bucketspace-setup-'));
-  const mountRoot = join(dir, 'mnt');
-  t.after(async () => {
-    try {
-      execFileSync('umount', ['-l', mountRoot], { stdio: 'ignore' });
-    } catch {
-      // not mounted
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { dir, mountRoot } = await setupDir(t);
   const missing = `bucketspace-test/no-such-image:${randomBytes(4).toString('hex')}`;
   const r = await run(SETUP, ['--mount-root', mountRoot], {
     ...baseEnv(),
@@ -154,16 +160,7 @@ test("setup-s3-mount.sh names an image that cannot be pulled, the registry's ans
 test('setup-s3-mount.sh --external-s3 records the variant and stops at the placeholder keys, saying what to edit', async (t) => {
   if (!(await dockerAvailable())) return t.skip('needs a Docker engine');
   await ensureImages(['control-plane']);
-  const dir = await mkdtemp(join(tmpdir(), 'bucketspace-setup-'));
-  const mountRoot = join(dir, 'mnt');
-  t.after(async () => {
-    try {
-      execFileSync('umount', ['-l', mountRoot], { stdio: 'ignore' });
-    } catch {
-      // not mounted
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { dir, mountRoot } = await setupDir(t);
   const envFile = join(dir, 'env');
   const project = `bssetup${randomBytes(3).toString('hex')}`;
   // The settings check runs in a one-off container on the project's network.

@@ -27,3 +27,24 @@ find_compose() {
   fi
   return 0
 }
+
+# stack_compose ROOT
+#   Compose for the checkout at ROOT, as users run it there: sets env_file
+#   (BUCKETSPACE_ENV_FILE, default ROOT/.env) and compose_args (--env-file when
+#   it is not ROOT/.env); run_compose then runs Compose in ROOT, so the files
+#   come from -f or from COMPOSE_FILE in that env file.
+stack_compose() {
+  STACK_ROOT=$1
+  env_file=${BUCKETSPACE_ENV_FILE:-$STACK_ROOT/.env}
+  compose_args=()
+  [[ $env_file == "$STACK_ROOT/.env" ]] || compose_args=(--env-file "$env_file")
+}
+run_compose() { (cd "$STACK_ROOT" && "${COMPOSE[@]}" ${compose_args[@]+"${compose_args[@]}"} "$@"); }
+
+# need_docker_and_compose: a reachable Docker engine and a Compose, or die
+# (the calling script's) with what is missing.
+need_docker_and_compose() {
+  command -v docker >/dev/null 2>&1 || die "Docker is not installed"
+  docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon (is it running? DOCKER_HOST?)"
+  find_compose || die "Docker Compose (v2, or v1 1.29) is not installed"
+}

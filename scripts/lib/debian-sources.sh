@@ -10,7 +10,7 @@
 #   when DEBIAN_MIRROR gave it). Returns 1 when there is none.
 #   DEBIAN_MIRROR, when set, is the answer.
 debian_archive_source() {
-  local suite=$1 f uri
+  local suite=$1 f="" uri=""
   DEBIAN_ARCHIVE_URI=""
   DEBIAN_ARCHIVE_FILE=""
   if [[ -n ${DEBIAN_MIRROR:-} ]]; then
@@ -42,24 +42,18 @@ debian_archive_source() {
         }
         if (found && uri != "" && uri !~ /security/) { print uri; exit }
       }' "$f")
-    if [[ -n $uri ]]; then
-      DEBIAN_ARCHIVE_URI=$uri
-      DEBIAN_ARCHIVE_FILE=$f
-      return 0
-    fi
+    [[ -n $uri ]] && break
   done
   # One-line format: deb [options] URI SUITE COMPONENTS...
-  for f in "${lists[@]}"; do
+  [[ -n $uri ]] || for f in "${lists[@]}"; do
     [[ -f $f ]] || continue
     uri=$(awk -v suite="$suite" '
       $1 == "deb" && $0 !~ /security/ {
         for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { if ($(i + 1) == suite) { print $i; exit } }
       }' "$f")
-    if [[ -n $uri ]]; then
-      DEBIAN_ARCHIVE_URI=$uri
-      DEBIAN_ARCHIVE_FILE=$f
-      return 0
-    fi
+    [[ -n $uri ]] && break
   done
-  return 1
+  [[ -n $uri ]] || return 1
+  DEBIAN_ARCHIVE_URI=$uri
+  DEBIAN_ARCHIVE_FILE=$f
 }
