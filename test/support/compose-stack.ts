@@ -307,11 +307,16 @@ export class ComposeStack {
         .remove()
         .catch(() => undefined);
     }
-    for (const target of [join(this.mountRoot, 'workspaces'), this.mountRoot, this.mountRoot]) {
-      try {
-        execFileSync('umount', ['-l', target], { stdio: 'ignore' });
-      } catch {
-        // not mounted (any more)
+    // The bucket's mount, then the shared bind of the mount root (which may
+    // be stacked more than once): detach until neither is a mount point.
+    for (const target of [join(this.mountRoot, 'workspaces'), this.mountRoot]) {
+      for (let i = 0; i < 5; i++) {
+        try {
+          execFileSync('mountpoint', ['-q', target], { stdio: 'ignore' });
+          execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+        } catch {
+          break; // not (or no longer) a mount point
+        }
       }
     }
     await rm(this.dir, { recursive: true, force: true });
