@@ -41,6 +41,8 @@ EOF
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SUITE=bookworm
+# shellcheck source=lib/debian-sources.sh
+source "$ROOT/scripts/lib/debian-sources.sh"
 
 say() { printf 'build-local-images: %s\n' "$*" >&2; }
 die() {
@@ -138,41 +140,13 @@ cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- base-debian
-debian_mirror() {
-  if [[ -n ${DEBIAN_MIRROR:-} ]]; then
-    echo "$DEBIAN_MIRROR"
-    return
-  fi
-  local f uri
-  shopt -s nullglob
-  for f in /etc/apt/sources.list.d/*.sources; do
-    # deb822: the first URIs line of a stanza that is not the security archive
-    uri=$(awk 'tolower($1)=="uris:" && $2 !~ /security/ { print $2; exit }' "$f")
-    if [[ -n $uri ]] && grep -qiE '^suites:.*\b'"$SUITE"'\b' "$f"; then
-      echo "$uri"
-      echo "$f" >"$WORK/apt-source-file"
-      return
-    fi
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [[ -f $f ]] || continue
-    uri=$(awk '$1=="deb" && $0 ~ /'"$SUITE"'/ && $0 !~ /security/ { for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
-    if [[ -n $uri ]]; then
-      echo "$uri"
-      echo "$f" >"$WORK/apt-source-file"
-      return
-    fi
-  done
-  return 1
-}
-
 build_base_debian() {
   local img=$1
   [[ $(id -u) -eq 0 ]] || die "debootstrap needs root: run as root (or sudo) to build $img"
   command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (apt-get install debootstrap)"
-  local mirror
-  mirror=$(debian_mirror) ||
+  debian_archive_source "$SUITE" ||
     die "no Debian $SUITE mirror in /etc/apt/sources.list(.d); set DEBIAN_MIRROR=<mirror URL>"
+  local mirror=$DEBIAN_ARCHIVE_URI
   local dir="$WORK/rootfs"
   say "debootstrap --variant=minbase $SUITE (mirror from ${DEBIAN_MIRROR:+DEBIAN_MIRROR}${DEBIAN_MIRROR:-the apt sources})"
   if ! debootstrap --variant=minbase "$SUITE" "$dir" "$mirror" >"$WORK/debootstrap.log" 2>&1; then
@@ -180,9 +154,8 @@ build_base_debian() {
     die "debootstrap failed (log above)"
   fi
   # apt inside the image uses the same sources as this machine.
-  if [[ -f $WORK/apt-source-file ]]; then
-    local src
-    src=$(cat "$WORK/apt-source-file")
+  if [[ -n $DEBIAN_ARCHIVE_FILE ]]; then
+    local src=$DEBIAN_ARCHIVE_FILE
     rm -f "$dir/etc/apt/sources.list"
     case "$src" in
       *.sources) cp "$src" "$dir/etc/apt/sources.list.d/" ;;

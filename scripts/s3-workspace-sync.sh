@@ -16,8 +16,9 @@ Flags go to `bucketspace sync` (--dry-run, --json, --no-delete, --max-delete,
 --concurrency, --force, ...; see `npm run sync -- --help`).
 
 Settings: S3_* and WORKSPACES_DIR from the environment when set; otherwise the
-stack's .env (MinIO on 127.0.0.1:$MINIO_API_PORT with MINIO_ROOT_USER /
-MINIO_ROOT_PASSWORD). Runs with this checkout's Node (after `npm ci`), or in
+stack's .env: its local S3 server on 127.0.0.1:$MINIO_API_PORT with
+MINIO_ROOT_USER / MINIO_ROOT_PASSWORD, or, when its COMPOSE_FILE names
+docker-compose.external-s3.yml, your own S3 (S3_ENDPOINT, S3_ACCESS_KEY_ID, ...). Runs with this checkout's Node (after `npm ci`), or in
 the bucketspace/control-plane image when node_modules is missing.
 
 Environment:
@@ -42,29 +43,29 @@ esac
 
 # Values from .env, without sourcing it (it is data, not a script).
 env_file=${BUCKETSPACE_ENV_FILE:-$ROOT/.env}
-env_value() {
-  local key=$1 line value=""
-  [[ -f $env_file ]] || return 0
-  line=$(grep -E "^${key}=" "$env_file" | tail -n 1 || true)
-  value=${line#*=}
-  value=${value%$'\r'}
-  value=${value#\"}
-  value=${value%\"}
-  value=${value#\'}
-  value=${value%\'}
-  printf '%s' "$value"
-}
+# shellcheck source=lib/env-file.sh
+source "$ROOT/scripts/lib/env-file.sh"
+env_value() { env_file_value "$env_file" "$1"; }
 
 if [[ -z ${S3_ENDPOINT:-} && -z ${S3_ACCESS_KEY_ID:-} ]]; then
   [[ -f $env_file ]] ||
     die "no S3 settings: set S3_ENDPOINT, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or create $env_file (scripts/setup-s3-mount.sh)"
-  user=$(env_value MINIO_ROOT_USER)
-  password=$(env_value MINIO_ROOT_PASSWORD)
-  [[ -n $user && -n $password ]] || die "$env_file has no MINIO_ROOT_USER / MINIO_ROOT_PASSWORD"
-  port=$(env_value MINIO_API_PORT)
-  export S3_ENDPOINT="http://127.0.0.1:${port:-9000}"
-  export S3_ACCESS_KEY_ID=$user
-  export S3_SECRET_ACCESS_KEY=$password
+  if [[ $(env_value COMPOSE_FILE) == *docker-compose.external-s3.yml* ]]; then
+    # The stack runs against your own S3: the same settings it uses.
+    for key in S3_ENDPOINT S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY S3_REGION S3_FORCE_PATH_STYLE; do
+      value=$(env_value "$key")
+      [[ -n $value ]] && export "$key=$value"
+    done
+    [[ -n ${S3_ACCESS_KEY_ID:-} ]] || die "$env_file has no S3_ACCESS_KEY_ID (your own S3's keys)"
+  else
+    user=$(env_value MINIO_ROOT_USER)
+    password=$(env_value MINIO_ROOT_PASSWORD)
+    [[ -n $user && -n $password ]] || die "$env_file has no MINIO_ROOT_USER / MINIO_ROOT_PASSWORD"
+    port=$(env_value MINIO_API_PORT)
+    export S3_ENDPOINT="http://127.0.0.1:${port:-9000}"
+    export S3_ACCESS_KEY_ID=$user
+    export S3_SECRET_ACCESS_KEY=$password
+  fi
   bucket=$(env_value S3_BUCKET)
   [[ -n $bucket && -z ${S3_BUCKET:-} ]] && export S3_BUCKET=$bucket
 fi
@@ -113,7 +114,7 @@ case "$runner" in
     # As you, so pulled files are yours; sync state is kept for this run only.
     exec docker run --rm "${tty[@]}" --network host --user "$(id -u):$(id -g)" \
       -e SYNC_STATE_DIR=/tmp/bucketspace-sync-state \
-      -e S3_ENDPOINT -e S3_ACCESS_KEY_ID -e S3_SECRET_ACCESS_KEY -e S3_BUCKET -e S3_REGION \
+      -e S3_ENDPOINT -e S3_ACCESS_KEY_ID -e S3_SECRET_ACCESS_KEY -e S3_BUCKET -e S3_REGION -e S3_FORCE_PATH_STYLE \
       -e SYNC_EXCLUDE -e SYNC_MAX_DELETE -e SYNC_CONCURRENCY -e LOG_LEVEL \
       -e WORKSPACES_DIR=/local-workspaces \
       -v "$WORKSPACES_DIR:/local-workspaces:$mode" \

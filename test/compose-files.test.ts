@@ -1,20 +1,36 @@
 // The Compose files as files: every variable they read is documented in
-// .env.example, every variant is valid for Compose, nothing is privileged,
-// and the direct mount's rclone filter is the sync's default exclude list.
+// .env.example, every variant (and the external-S3 file with each) is valid
+// for every Compose this machine has (v2 and v1: their `config` output
+// differs, so it is parsed, not matched as text), nothing is privileged, the
+// direct mount's rclone filter is the sync's default exclude list, and every
+// image reference is pinned to a release of a repository that still exists.
 // (test/stack-e2e.test.ts runs them.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { DEFAULT_EXCLUDES } from '../services/common/ignore/default-excludes.ts';
-import { composeCommand, REPO } from './support/compose-stack.ts';
+import { composeVersions, REPO } from './support/compose-stack.ts';
+import {
+  dockerfileImageReferences,
+  imageReferenceProblem,
+  imageReferencesOf,
+} from './support/image-references.ts';
 
 const FILES = [
   'docker-compose.yml',
   'docker-compose.rclone.yml',
   'docker-compose.s3fs.yml',
   'docker-compose.s3-direct.yml',
+  'docker-compose.external-s3.yml',
+];
+const MOUNT_VARIANTS = [
+  [],
+  ['docker-compose.rclone.yml'],
+  ['docker-compose.s3fs.yml'],
+  ['docker-compose.s3-direct.yml'],
 ];
 
 test('every variable the Compose files read is in .env.example', async () => {
@@ -30,21 +46,137 @@ test('every variable the Compose files read is in .env.example', async () => {
   assert.deepEqual([...new Set(missing)], []);
 });
 
-test('every variant is a valid Compose project and nothing runs privileged', () => {
-  const [bin, ...pre] = composeCommand();
-  for (const variant of [[], ...FILES.slice(1).map((f) => [f])]) {
-    const files = ['docker-compose.yml', ...variant].flatMap((f) => ['-f', join(REPO, f)]);
-    const config = execFileSync(bin!, [...pre, ...files, 'config'], {
+interface Volume {
+  source?: string;
+  target?: string;
+  readOnly: boolean;
+  propagation?: string;
+}
+
+/** v1 prints `src:dst:opts` strings, v2 long-syntax objects: one shape for both. */
+function volumeOf(entry: unknown): Volume {
+  if (typeof entry === 'string') {
+    const [source, target, opts = ''] = entry.split(':');
+    const flags = opts.split(',');
+    return {
+      source,
+      target,
+      readOnly: flags.includes('ro'),
+      propagation: flags.find((f) => /^r?(shared|slave|private)$/.test(f)),
+    };
+  }
+  const v = entry as {
+    source?: string;
+    target?: string;
+    read_only?: boolean;
+    bind?: { propagation?: string };
+  };
+  return {
+    source: v.source,
+    target: v.target,
+    readOnly: v.read_only === true,
+    propagation: v.bind?.propagation,
+  };
+}
+
+interface Service {
+  privileged?: boolean;
+  cap_add?: string[];
+  volumes?: unknown[];
+  profiles?: string[];
+  depends_on?: Record<string, unknown> | string[];
+  environment?: Record<string, string | null> | string[];
+  image?: string;
+}
+
+function environmentOf(service: Service | undefined): Record<string, string> {
+  const env = service?.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(env.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)]));
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? '']));
+}
+
+function config(command: string[], files: string[], env: Record<string, string> = {}) {
+  const [bin, ...pre] = command;
+  const text = execFileSync(
+    bin!,
+    [...pre, ...files.flatMap((f) => ['-f', join(REPO, f)]), 'config'],
+    {
       cwd: REPO,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BUCKETSPACE_MOUNT_ROOT: '/mnt/x' },
-    });
-    assert.doesNotMatch(config, /privileged:\s*true/, variant.join(' '));
-    assert.match(config, /SYS_ADMIN/);
-    assert.match(config, /\/mnt\/x:\/mnt\/bucketspace:rshared/);
-    assert.match(config, /\/mnt\/x:\/mnt\/bucketspace:ro,rslave/);
-  }
-});
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BUCKETSPACE_MOUNT_ROOT: '/mnt/x', ...env },
+    },
+  );
+  return parse(text) as { services: Record<string, Service> };
+}
+
+for (const compose of composeVersions()) {
+  test(`${compose.name}: every variant is a valid Compose project and nothing runs privileged`, () => {
+    for (const external of [false, true]) {
+      for (const variant of MOUNT_VARIANTS) {
+        const files = [
+          'docker-compose.yml',
+          ...(external ? ['docker-compose.external-s3.yml'] : []),
+          ...variant,
+        ];
+        const { services } = config(compose.command, files);
+        const label = files.join(' ');
+        for (const [name, service] of Object.entries(services)) {
+          assert.notEqual(service.privileged, true, `${label}: ${name} is privileged`);
+        }
+        assert.ok(services.mount?.cap_add?.includes('SYS_ADMIN'), label);
+        const mountRoot = (s: Service | undefined) =>
+          (s?.volumes ?? []).map(volumeOf).find((v) => v.target === '/mnt/bucketspace');
+        assert.deepEqual(mountRoot(services.mount), {
+          source: '/mnt/x',
+          target: '/mnt/bucketspace',
+          readOnly: false,
+          propagation: 'rshared',
+        });
+        assert.deepEqual(mountRoot(services.monitor), {
+          source: '/mnt/x',
+          target: '/mnt/bucketspace',
+          readOnly: true,
+          propagation: 'rslave',
+        });
+      }
+    }
+  });
+
+  test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user`, () => {
+    const env = {
+      S3_ENDPOINT: 'https://s3.eu.example.net',
+      S3_ACCESS_KEY_ID: 'AKIAOWN',
+      S3_SECRET_ACCESS_KEY: 'own-secret',
+      S3_BUCKET: 'team-workspaces',
+    };
+    const { services } = config(
+      compose.command,
+      ['docker-compose.yml', 'docker-compose.external-s3.yml'],
+      env,
+    );
+    // v2 drops a service whose profile is off; v1 prints it with its profile.
+    const minio = services.minio;
+    assert.ok(minio === undefined || minio.profiles?.includes('local-s3'), 'no local S3 server');
+    for (const name of ['bucket', 'mount', 'sync']) {
+      const got = environmentOf(services[name]);
+      assert.equal(got.S3_ENDPOINT, env.S3_ENDPOINT, name);
+      assert.equal(got.S3_ACCESS_KEY_ID, env.S3_ACCESS_KEY_ID, name);
+      assert.equal(got.S3_SECRET_ACCESS_KEY, env.S3_SECRET_ACCESS_KEY, name);
+      assert.equal(got.S3_BUCKET, env.S3_BUCKET, name);
+    }
+    assert.equal(environmentOf(services.check).BUCKETSPACE_S3, 'external');
+    assert.equal(environmentOf(services.bucket).STACK_CREATE_BUCKET, 'false');
+    // Nothing waits on the local server, so nothing pulls it back in.
+    for (const [name, service] of Object.entries(services)) {
+      const deps = Array.isArray(service.depends_on)
+        ? service.depends_on
+        : Object.keys(service.depends_on ?? {});
+      assert.ok(!deps.includes('minio'), `${name} depends on minio`);
+    }
+  });
+}
 
 test("the direct mount's rclone filter is the sync's default exclude list", async () => {
   const rules = (await readFile(join(REPO, 'images/mount-rclone/default-excludes.rclone'), 'utf8'))
@@ -54,4 +186,58 @@ test("the direct mount's rclone filter is the sync's default exclude list", asyn
   // gitignore `dir/` (a directory anywhere) is rclone `dir/**`.
   const expected = DEFAULT_EXCLUDES.map((p) => (p.endsWith('/') ? `${p}**` : p));
   assert.deepEqual(rules, expected);
+});
+
+test('what counts as pinned: a release tag or a digest; latest, no tag, a bare major version and withdrawn repositories do not', () => {
+  for (const ok of [
+    'pgsty/silo:RELEASE.2026-09-16T00-00-00Z',
+    'node:24.21.0-bookworm-slim',
+    'debian:bookworm-20260824-slim',
+    'caddy:2.11.4',
+    `caddy@sha256:${'a'.repeat(64)}`,
+    'bucketspace/control-plane:latest',
+    'bucketspace-local/node:24',
+  ]) {
+    assert.equal(imageReferenceProblem(ok), undefined, ok);
+  }
+  for (const [bad, why] of [
+    ['minio/minio:RELEASE.2025-04-22T22-12-26Z', /withdrawn/],
+    ['docker.io/minio/mc:latest', /withdrawn/],
+    ['bitnami/minio:2025.4.22', /withdrawn/],
+    ['quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z', /withdrawn/],
+    ['pgsty/silo', /no tag/],
+    ['pgsty/silo:latest', /latest/],
+    ['caddy:2', /does not name a release/],
+    ['node:24-bookworm-slim', /does not name a release/],
+    ['nginx:stable-bookworm', /does not name a release/],
+  ] as const) {
+    assert.match(imageReferenceProblem(bad) ?? '', why, bad);
+  }
+  // A Dockerfile's FROM of an earlier stage is not an image reference.
+  assert.deepEqual(
+    dockerfileImageReferences(
+      'x',
+      'ARG BASE_IMAGE=node:24\nFROM ${BASE_IMAGE} AS build\nFROM build\n',
+    ),
+    [{ where: 'x: ARG BASE_IMAGE', ref: 'node:24' }],
+  );
+});
+
+test('minio/minio was withdrawn: every image reference in the Compose files and Dockerfiles is pinned, none to a withdrawn repository', async () => {
+  const refs = await imageReferencesOf(REPO);
+  // The files this is about are really read.
+  for (const where of [
+    'docker-compose.yml: services.minio.image',
+    'images/control-plane/Dockerfile: ARG BASE_IMAGE',
+  ]) {
+    assert.ok(
+      refs.some((r) => r.where === where),
+      `no reference found at ${where}`,
+    );
+  }
+  const problems = refs.flatMap((r) => {
+    const problem = imageReferenceProblem(r.ref);
+    return problem === undefined ? [] : [`${r.where}: ${problem}`];
+  });
+  assert.deepEqual(problems, []);
 });

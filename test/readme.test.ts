@@ -6,6 +6,7 @@ import { S3_SETTINGS } from '../services/common/s3-settings.ts';
 import { SYNC_SETTINGS } from '../services/sync/sync-settings.ts';
 import { MOUNT_SETTINGS } from '../services/mounts/mount-settings.ts';
 import { MONITOR_SETTINGS } from '../services/monitor/monitor-settings.ts';
+import { STACK_SETTINGS } from '../services/stack/stack-command.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8');
@@ -16,6 +17,7 @@ test('every setting has a row in the README settings table, with its flag', () =
     ...Object.values(SYNC_SETTINGS),
     ...Object.values(MOUNT_SETTINGS),
     ...Object.values(MONITOR_SETTINGS),
+    ...Object.values(STACK_SETTINGS),
   ]) {
     const row = readme.split('\n').find((l) => l.split('|')[1]?.trim() === `\`${s.env}\``);
     assert.ok(row, `README has no row for ${s.env}`);

@@ -2,15 +2,16 @@
 // directory; starting the stack is what test/stack-e2e.test.ts does) and
 // s3-workspace-sync.sh (the sync CLI against a real S3 server, with the
 // checkout's Node and in the control-plane image).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listKeys } from './support/bucket.ts';
-import { dockerAvailable } from './support/docker.ts';
+import { docker, dockerAvailable } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { makeTree } from './support/workspace-tree.ts';
@@ -46,6 +47,25 @@ function propagationOf(dir: string): string {
   }).trim();
 }
 
+/** A temp dir for one run of the setup script, with its mount root (unmounted after). */
+async function setupDir(t: TestContext): Promise<{ dir: string; mountRoot: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'bucketspace-setup-'));
+  const mountRoot = join(dir, 'mnt');
+  t.after(async () => {
+    try {
+      execFileSync('umount', ['-l', mountRoot], { stdio: 'ignore' });
+    } catch {
+      // not mounted
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, mountRoot };
+}
+
+// No registry is reachable here: the S3 server's image is pointed at a local
+// one so that the image check passes (a user's machine pulls the default).
+const LOCAL_S3_IMAGE = { MINIO_IMAGE: 'bucketspace-local/node:24' };
+
 test('setup-s3-mount.sh writes .env with generated secrets, shares the mount dir, and is idempotent', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bucketspace-setup-'));
   const envFile = join(dir, 'env');
@@ -58,10 +78,15 @@ test('setup-s3-mount.sh writes .env with generated secrets, shares the mount dir
     }
     await rm(dir, { recursive: true, force: true });
   });
-  const env = { ...baseEnv(), BUCKETSPACE_ENV_FILE: envFile };
+  const env = { ...baseEnv(), ...LOCAL_S3_IMAGE, BUCKETSPACE_ENV_FILE: envFile };
   const first = await run(SETUP, ['--no-start', '--mount-root', mountRoot], env);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stderr, /wrote .* with generated credentials/);
+  assert.match(
+    first.stderr,
+    /COMPOSE_FILE=docker-compose\.yml:docker-compose\.rclone\.yml written/,
+  );
+  assert.match(first.stderr, /every image the stack needs is here or can be pulled/);
 
   const written = await readFile(envFile, 'utf8');
   assert.equal((await stat(envFile)).mode & 0o777, 0o600);
@@ -69,6 +94,8 @@ test('setup-s3-mount.sh writes .env with generated secrets, shares the mount dir
   assert.match(value('MINIO_ROOT_PASSWORD') ?? '', /^[0-9a-f]{48}$/);
   assert.match(value('MINIO_ROOT_USER') ?? '', /^bucketspace-[0-9a-f]{8}$/);
   assert.match(value('MONITOR_TOKEN') ?? '', /^[0-9a-f]{48}$/);
+  // A later plain `docker compose up` uses the same files as the setup.
+  assert.equal(value('COMPOSE_FILE'), 'docker-compose.yml:docker-compose.rclone.yml');
   assert.equal(value('BUCKETSPACE_MOUNT_ROOT'), mountRoot);
   // Every other setting of the example is there, unchanged.
   const example = await readFile(join(ROOT, '.env.example'), 'utf8');
@@ -80,6 +107,7 @@ test('setup-s3-mount.sh writes .env with generated secrets, shares the mount dir
 
   const second = await run(SETUP, ['--no-start', '--mount-root', mountRoot], env);
   assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /ok +COMPOSE_FILE=docker-compose\.yml:docker-compose\.rclone\.yml$/m);
   assert.match(second.stderr, /exists \(kept as it is\)/);
   assert.match(second.stderr, /is on a shared mount/);
   assert.equal(await readFile(envFile, 'utf8'), written, '.env unchanged by a second run');
@@ -107,6 +135,69 @@ test('setup-s3-mount.sh names a missing prerequisite and how to get it', async (
   const badVariant = await run(SETUP, ['--variant', 'nfs'], baseEnv());
   assert.equal(badVariant.code, 1);
   assert.match(badVariant.stderr, /--variant must be rclone, s3fs or direct/);
+});
+
+test("setup-s3-mount.sh names an image that cannot be pulled, the registry's answer and the setting that replaces it; nothing starts", async (t) => {
+  if (!(await dockerAvailable())) return t.skip('needs a Docker engine');
+  const { dir, mountRoot } = await setupDir(t);
+  const missing = `bucketspace-test/no-such-image:${randomBytes(4).toString('hex')}`;
+  const r = await run(SETUP, ['--mount-root', mountRoot], {
+    ...baseEnv(),
+    BUCKETSPACE_ENV_FILE: join(dir, 'env'),
+    MINIO_IMAGE: missing,
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(`image ${missing} \\(service minio\\) is not here and cannot be pulled`),
+  );
+  assert.match(r.stderr, /The registry answered: \S/);
+  assert.match(r.stderr, /Set MINIO_IMAGE in .* to an image you can pull/);
+  assert.match(r.stderr, /nothing was started/);
+  assert.doesNotMatch(r.stderr, /starting the stack/);
+});
+
+test('setup-s3-mount.sh --external-s3 records the variant and stops at the placeholder keys, saying what to edit', async (t) => {
+  if (!(await dockerAvailable())) return t.skip('needs a Docker engine');
+  await ensureImages(['control-plane']);
+  const { dir, mountRoot } = await setupDir(t);
+  const envFile = join(dir, 'env');
+  const project = `bssetup${randomBytes(3).toString('hex')}`;
+  // The settings check runs in a one-off container on the project's network.
+  t.after(() =>
+    docker
+      .getNetwork(`${project}_default`)
+      .remove()
+      .catch(() => undefined),
+  );
+  const r = await run(SETUP, ['--external-s3', '--variant', 's3fs', '--mount-root', mountRoot], {
+    ...baseEnv(),
+    BUCKETSPACE_ENV_FILE: envFile,
+    COMPOSE_PROJECT_NAME: project,
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    await readFile(envFile, 'utf8'),
+    /^COMPOSE_FILE=docker-compose\.yml:docker-compose\.external-s3\.yml:docker-compose\.s3fs\.yml$/m,
+  );
+  // No local S3 server, so its image is not needed.
+  assert.match(r.stderr, /every image the stack needs is here or can be pulled/);
+  assert.match(r.stderr, /S3_ACCESS_KEY_ID is the placeholder from \.env\.example/);
+  assert.match(r.stderr, /edit the S3_\* settings in .*, then run this again/);
+});
+
+test('stack-down.sh and stack-doctor.sh explain themselves and refuse unknown options', async () => {
+  for (const script of ['scripts/stack-down.sh', 'scripts/stack-doctor.sh']) {
+    const help = await run(join(ROOT, script), ['--help'], baseEnv());
+    assert.equal(help.code, 0, script);
+    assert.match(help.stdout, /^usage: /);
+    const bad = await run(join(ROOT, script), ['--bogus'], baseEnv());
+    assert.notEqual(bad.code, 0, script);
+    assert.match(bad.stderr, /unknown option --bogus/);
+  }
+  const down = await run(join(ROOT, 'scripts/stack-down.sh'), ['--help'], baseEnv());
+  assert.match(down.stdout, /bucketspace\.managed-by/);
+  assert.match(down.stdout, /--forget/);
 });
 
 test('setup-s3-mount.sh refuses an existing .env that still has the placeholder password', async (t) => {

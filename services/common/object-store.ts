@@ -43,8 +43,11 @@ export interface ObjectStore {
   /** A short human name for logs, e.g. `s3://workspaces @ http://minio:9000`. */
   readonly description: string;
   readonly bucket: string;
-  /** Create the bucket when missing. */
-  ensureBucket(signal?: AbortSignal): Promise<'created' | 'exists'>;
+  /**
+   * Create the bucket when missing; with `create: false`, only check that it
+   * exists (S3_NO_SUCH_BUCKET when it does not).
+   */
+  ensureBucket(signal?: AbortSignal, options?: { create?: boolean }): Promise<'created' | 'exists'>;
   /** Every object under `prefix` (paginated internally: one listing). */
   list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]>;
   put(options: PutOptions): Promise<{ etag: string }>;

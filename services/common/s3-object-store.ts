@@ -15,6 +15,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from './logger.ts';
 import type { S3Config } from './s3-settings.ts';
 import { classifyS3Error } from './s3-errors.ts';
+import { BucketspaceError } from './errors.ts';
 import type {
   DeleteResult,
   GetOptions,
@@ -76,7 +77,10 @@ export class S3ObjectStore implements ObjectStore {
     });
   }
 
-  async ensureBucket(signal?: AbortSignal): Promise<'created' | 'exists'> {
+  async ensureBucket(
+    signal?: AbortSignal,
+    options: { create?: boolean } = {},
+  ): Promise<'created' | 'exists'> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
@@ -88,6 +92,9 @@ export class S3ObjectStore implements ObjectStore {
       if (status !== 404 && name !== 'NotFound' && name !== 'NoSuchBucket') {
         throw classifyS3Error(err, `checking bucket ${this.bucket}`);
       }
+    }
+    if (options.create === false) {
+      throw new BucketspaceError('S3_NO_SUCH_BUCKET', `bucket ${this.bucket} does not exist`);
     }
     try {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), {

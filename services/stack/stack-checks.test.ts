@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkStack, isLoopback } from './stack-checks.ts';
+import { checkExternalS3, checkStack, isLoopback } from './stack-checks.ts';
 
 const local = { MINIO_BIND: '127.0.0.1', MONITOR_BIND: '127.0.0.1' };
 
@@ -69,4 +69,33 @@ test('loopback addresses', () => {
   for (const a of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'])
     assert.ok(isLoopback(a), a);
   for (const a of ['0.0.0.0', '192.168.1.4', '::', '']) assert.ok(!isLoopback(a), a);
+});
+
+test('your own S3: empty keys are invalid, naming both settings and the fix', () => {
+  const r = checkExternalS3({ accessKeyId: undefined, secretAccessKey: '' });
+  assert.deepEqual(r.refused, []);
+  assert.equal(r.invalid.length, 2);
+  assert.match(r.invalid[0]!, /^S3_ACCESS_KEY_ID is empty/);
+  assert.match(r.invalid[1]!, /^S3_SECRET_ACCESS_KEY is empty/);
+  assert.match(r.invalid[0]!, /docker-compose\.external-s3\.yml/);
+});
+
+test("your own S3: .env.example's placeholders and MinIO's defaults are refused", () => {
+  const placeholders = checkExternalS3({
+    accessKeyId: 'your-access-key-id',
+    secretAccessKey: 'your-secret-access-key',
+  });
+  assert.deepEqual(placeholders.invalid, []);
+  assert.equal(placeholders.refused.length, 2);
+  assert.match(placeholders.refused.join('\n'), /placeholder from \.env\.example/);
+  const defaults = checkExternalS3({ accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin' });
+  assert.equal(defaults.refused.length, 2);
+  assert.match(defaults.refused[0]!, /MinIO's default credentials/);
+});
+
+test('your own S3: real keys pass', () => {
+  assert.deepEqual(
+    checkExternalS3({ accessKeyId: 'AKIAEXAMPLE0001', secretAccessKey: 'f3a9c2e1b7d84f60a1' }),
+    { invalid: [], refused: [], warnings: [] },
+  );
 });

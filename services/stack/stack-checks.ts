@@ -1,6 +1,8 @@
-// What the Compose stack checks before MinIO starts: credentials an attacker
-// could guess are refused unless the user says the setup is local-only, and
-// "local-only" must then really mean nothing is published beyond loopback.
+// What the Compose stack checks before anything else starts. With the local
+// S3 server: credentials an attacker could guess are refused unless the user
+// says the setup is local-only, and "local-only" must then really mean
+// nothing is published beyond loopback. With your own S3 (the external-S3
+// variant): the keys must be set and must not be a placeholder.
 
 /** MinIO's documented defaults, and the placeholder of .env.example. */
 const GUESSABLE: ReadonlyArray<{ user?: string; password: string; what: string }> = [
@@ -74,4 +76,43 @@ export function checkStack(input: StackCheckInput): StackCheckResult {
     }
   }
   return { invalid, refused, warnings };
+}
+
+/** The placeholders of .env.example's "your own S3" section, and MinIO's defaults. */
+const PLACEHOLDER_KEYS: ReadonlyArray<{ value: string; what: string }> = [
+  { value: 'your-access-key-id', what: 'the placeholder from .env.example' },
+  { value: 'your-secret-access-key', what: 'the placeholder from .env.example' },
+  { value: 'minioadmin', what: "MinIO's default credentials" },
+];
+
+export interface ExternalS3CheckInput {
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+}
+
+const EXTERNAL_FIX =
+  'Fix: set S3_ENDPOINT (empty for AWS), S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_BUCKET ' +
+  'in .env to those of your S3, or leave out docker-compose.external-s3.yml to run the local server.';
+
+/** The check of the external-S3 variant: real keys for the endpoint in .env. */
+export function checkExternalS3(input: ExternalS3CheckInput): StackCheckResult {
+  const invalid: string[] = [];
+  const refused: string[] = [];
+  const keys = [
+    ['S3_ACCESS_KEY_ID', input.accessKeyId ?? ''],
+    ['S3_SECRET_ACCESS_KEY', input.secretAccessKey ?? ''],
+  ] as const;
+  for (const [name, value] of keys) {
+    if (value === '') {
+      invalid.push(
+        `${name} is empty: the external-S3 variant needs your S3's keys. ${EXTERNAL_FIX}`,
+      );
+      continue;
+    }
+    const placeholder = PLACEHOLDER_KEYS.find((p) => p.value === value);
+    if (placeholder !== undefined) {
+      refused.push(`${name} is ${placeholder.what}, not a key of your S3. ${EXTERNAL_FIX}`);
+    }
+  }
+  return { invalid, refused, warnings: [] };
 }

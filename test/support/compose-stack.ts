@@ -1,29 +1,54 @@
 // The real Compose stack of this repository, brought up by the end-to-end
-// test: `docker compose` (v2) when present, else `docker-compose` (v1), with
-// the repository's Compose files plus the test-only override that runs s3rver
-// in place of MinIO. Each stack gets its own project name, ports, network,
-// monitor instance label and host mount directory, so nothing it touches
-// belongs to anything else on the machine.
+// test with testcontainers' DockerComposeEnvironment (health-check waits,
+// Compose v2 `docker compose` or v1 `docker-compose`), from the repository's
+// Compose files plus, for the variants with the local S3 server, the
+// test-only override that runs s3rver in place of it (no image can be pulled
+// here). Each stack gets its own project name, ports, network, monitor
+// instance label and host mount directory, so nothing it touches belongs to
+// anything else on the machine.
+//
+// s3rver 3.7.1 quirk: a delimiter listing (`ListObjectsV2` with `/`) leaves
+// out a prefix whose objects are all nested deeper (a workspace holding only
+// `public/index.html`), so the mount never shows that workspace; real S3
+// servers list it. Tests that run on s3rver give every workspace a top-level
+// file (see test/stack-e2e.test.ts).
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
-import { cleanupDocker } from './docker.ts';
+import { DockerComposeEnvironment, type StartedDockerComposeEnvironment } from 'testcontainers';
+import { cleanupDocker, docker } from './docker.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `['docker', 'compose']` or `['docker-compose']`, whichever this machine has. */
-export function composeCommand(): string[] {
+/** The local images only: testcontainers' reaper image cannot be pulled here. */
+process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+
+export interface ComposeVersion {
+  name: 'v2' | 'v1';
+  /** `['docker', 'compose']` or `['docker-compose']`. */
+  command: string[];
+}
+
+const V2: ComposeVersion = { name: 'v2', command: ['docker', 'compose'] };
+const V1: ComposeVersion = { name: 'v1', command: ['docker-compose'] };
+
+function answers(command: string[]): boolean {
   try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
-    return ['docker', 'compose'];
+    execFileSync(command[0]!, [...command.slice(1), 'version'], { stdio: 'ignore' });
+    return true;
   } catch {
-    return ['docker-compose'];
+    return false;
   }
+}
+
+/** The Compose versions this machine has, v2 first. */
+export function composeVersions(): ComposeVersion[] {
+  return [V2, V1].filter((v) => answers(v.command));
 }
 
 export function freePort(): Promise<number> {
@@ -44,20 +69,53 @@ export interface ComposeResult {
   stderr: string;
 }
 
+export interface CreateOptions {
+  /** Compose files after docker-compose.yml (e.g. docker-compose.s3fs.yml). */
+  files?: string[];
+  /** Settings, over the stack's generated ones. */
+  env?: Record<string, string>;
+  compose?: ComposeVersion;
+  /** Run s3rver in place of the local S3 server (default true; false with your own S3). */
+  s3rver?: boolean;
+}
+
+/** Every variable the repository's Compose files read. */
+async function composeVariables(files: string[]): Promise<string[]> {
+  const names = new Set<string>(['COMPOSE_PROFILES', 'COMPOSE_FILE']);
+  for (const file of files) {
+    for (const [, name] of (await readFile(file, 'utf8')).matchAll(/\$\{([A-Z0-9_]+)/g)) {
+      names.add(name!);
+    }
+  }
+  return [...names];
+}
+
+/** testcontainers rejects with Compose's `{ exitCode, err }` result, not an Error. */
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const r = err as { exitCode?: number; err?: string };
+  return `exit ${r.exitCode ?? '?'}: ${r.err ?? String(err)}`;
+}
+
 export class ComposeStack {
   readonly project: string;
   readonly dir: string;
   readonly mountRoot: string;
   readonly workspacesDir: string;
   readonly env: Record<string, string>;
+  /** Absolute paths of the Compose files, in order. */
   readonly files: string[];
-  readonly #command = composeCommand();
+  readonly version: ComposeVersion;
+  #variables: string[];
+  #started: StartedDockerComposeEnvironment | undefined;
 
   private constructor(init: {
     project: string;
     dir: string;
     env: Record<string, string>;
     files: string[];
+    version: ComposeVersion;
+    variables: string[];
   }) {
     this.project = init.project;
     this.dir = init.dir;
@@ -65,18 +123,14 @@ export class ComposeStack {
     this.workspacesDir = join(init.dir, 'workspaces');
     this.env = init.env;
     this.files = init.files;
+    this.version = init.version;
+    this.#variables = init.variables;
   }
 
-  /**
-   * A stack in a fresh temp dir. `variantFiles` are Compose files added after
-   * docker-compose.yml (e.g. docker-compose.s3fs.yml); `extraEnv` overrides.
-   */
-  static async create(
-    name: string,
-    variantFiles: string[],
-    extraEnv: Record<string, string> = {},
-  ): Promise<ComposeStack> {
-    const project = `bse2e${name}${randomBytes(3).toString('hex')}`;
+  /** A stack in a fresh temp dir, with its own ports, names and shared mount root. */
+  static async create(name: string, options: CreateOptions = {}): Promise<ComposeStack> {
+    const version = options.compose ?? composeVersions()[0] ?? V1;
+    const project = `bse2e${name}${version.name}${randomBytes(3).toString('hex')}`;
     const dir = await mkdtemp(join(tmpdir(), `bucketspace-e2e-${name}-`));
     const mountRoot = join(dir, 'mnt');
     await mkdir(mountRoot, { recursive: true });
@@ -97,30 +151,81 @@ export class ComposeStack {
       MONITOR_INSTANCE: project,
       BUCKETSPACE_MOUNT_ROOT: mountRoot,
       WORKSPACES_DIR: join(dir, 'workspaces'),
-      ...extraEnv,
+      ...options.env,
     };
-    const files = ['docker-compose.yml', ...variantFiles, 'test/e2e/docker-compose.s3rver.yml'].map(
-      (f) => join(REPO, f),
-    );
-    return new ComposeStack({ project, dir, env, files });
+    const files = [
+      'docker-compose.yml',
+      ...(options.files ?? []),
+      ...(options.s3rver === false ? [] : ['test/e2e/docker-compose.s3rver.yml']),
+    ].map((f) => join(REPO, f));
+    const variables = await composeVariables(files);
+    return new ComposeStack({ project, dir, env, files, version, variables });
+  }
+
+  /**
+   * What Compose runs with: this stack's settings, every other variable the
+   * files read set empty (their defaults apply), so no S3_*, MINIO_* or
+   * COMPOSE_* of the machine leaks into the stack.
+   */
+  composeEnv(): Record<string, string> {
+    const blank = Object.fromEntries(this.#variables.map((v) => [v, '']));
+    delete blank.COMPOSE_FILE;
+    return { ...blank, ...this.env };
+  }
+
+  /** COMPOSE_FILE for this stack's files (for scripts that read it as users' .env does). */
+  composeFileSetting(): string {
+    return this.files.join(':');
+  }
+
+  /**
+   * `compose up -d` through testcontainers: returns once every started
+   * container with a health check is healthy (the S3 server, the mount, the
+   * monitor) and the others listen on their ports.
+   */
+  async up(options: { timeoutMs?: number } = {}): Promise<void> {
+    // testcontainers picks each container's wait: its health check when it
+    // has one (the S3 server, the mount, the monitor), else its ports.
+    let environment = new DockerComposeEnvironment(REPO, this.files)
+      .withProjectName(this.project)
+      .withEnvironment(this.composeEnv())
+      .withStartupTimeout(options.timeoutMs ?? 300_000);
+    if (this.version.name === 'v1') {
+      environment = environment.withClientOptions({
+        executable: { standalone: true, executablePath: 'docker-compose' },
+      });
+    }
+    try {
+      this.#started = await environment.up();
+    } catch (err) {
+      const logs = await this.compose(['logs', '--no-color', '--tail', '40']);
+      throw new Error(
+        `compose up failed: ${errorText(err)}\n--- service logs ---\n${logs.stdout}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   /** Runs Compose with this stack's files and environment; never rejects. */
-  compose(args: string[], options: { timeoutMs?: number } = {}): Promise<ComposeResult> {
-    const [bin, ...pre] = this.#command;
-    const argv = [...pre, ...this.files.flatMap((f) => ['-f', f]), ...args];
-    // Only what Compose needs from the test's environment: no S3_* or
-    // MINIO_* of the machine leak into the stack.
+  compose(
+    args: string[],
+    options: { timeoutMs?: number; files?: boolean; env?: Record<string, string> } = {},
+  ): Promise<ComposeResult> {
+    const [bin, ...pre] = this.version.command;
+    const fileArgs = options.files === false ? [] : this.files.flatMap((f) => ['-f', f]);
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/root',
       ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
-      ...this.env,
+      ...this.composeEnv(),
+      ...options.env,
     };
     return new Promise((resolve) => {
       execFile(
         bin!,
-        argv,
+        [...pre, ...fileArgs, ...args],
         { cwd: REPO, env, timeout: options.timeoutMs ?? 600_000, maxBuffer: 64 * 1024 * 1024 },
         (err, stdout, stderr) => {
           const code =
@@ -142,14 +247,29 @@ export class ComposeStack {
     return r;
   }
 
-  /** The container of a service (Compose v1 and v2 both answer `ps -q`). */
-  async containerOf(service: string): Promise<string> {
-    const r = await this.mustCompose(['ps', '-q', service]);
-    const id = r.stdout.trim().split('\n')[0] ?? '';
-    if (id === '') throw new Error(`service ${service} has no container`);
-    return id;
+  /** Every container of the project (exited one-shots too), by its Compose labels. */
+  async containers(service?: string): Promise<Array<{ Id: string; State: string }>> {
+    const label = [`com.docker.compose.project=${this.project}`];
+    if (service !== undefined) label.push(`com.docker.compose.service=${service}`);
+    return docker.listContainers({ all: true, filters: { label } });
   }
 
+  /** The container of a service (the same with Compose v1 and v2). */
+  async containerOf(service: string): Promise<string> {
+    const [found] = await this.containers(service);
+    if (found === undefined) throw new Error(`service ${service} has no container`);
+    return found.Id;
+  }
+
+  /** The project's volumes, by Compose label. */
+  async volumes(): Promise<string[]> {
+    const { Volumes } = await docker.listVolumes({
+      filters: { label: [`com.docker.compose.project=${this.project}`] },
+    });
+    return (Volumes ?? []).map((v) => v.Name).sort();
+  }
+
+  /** The apps' routes (MONITOR_PORT). */
   url(path: string): string {
     return `http://127.0.0.1:${this.env.MONITOR_PORT}${path}`;
   }
@@ -176,19 +296,28 @@ export class ComposeStack {
   async destroy(): Promise<void> {
     await this.compose(['stop', '-t', '5', 'monitor']);
     await cleanupDocker(this.env.MONITOR_INSTANCE!, this.env.MONITOR_NETWORK!);
+    if (this.#started !== undefined) {
+      await this.#started.down({ timeout: 5_000, removeVolumes: true }).catch(() => undefined);
+    }
     await this.compose(['down', '-v', '--remove-orphans', '-t', '5']);
     await cleanupDocker(this.env.MONITOR_INSTANCE!, this.env.MONITOR_NETWORK!);
-    for (const target of [join(this.mountRoot, 'workspaces'), this.mountRoot]) {
-      try {
-        execFileSync('umount', ['-l', target], { stdio: 'ignore' });
-      } catch {
-        // not mounted
-      }
+    for (const volume of await this.volumes()) {
+      await docker
+        .getVolume(volume)
+        .remove()
+        .catch(() => undefined);
     }
-    try {
-      execFileSync('umount', ['-l', this.mountRoot], { stdio: 'ignore' });
-    } catch {
-      // the shared bind is gone
+    // The bucket's mount, then the shared bind of the mount root (which may
+    // be stacked more than once): detach until neither is a mount point.
+    for (const target of [join(this.mountRoot, 'workspaces'), this.mountRoot]) {
+      for (let i = 0; i < 5; i++) {
+        try {
+          execFileSync('mountpoint', ['-q', target], { stdio: 'ignore' });
+          execFileSync('umount', ['-l', target], { stdio: 'ignore' });
+        } catch {
+          break; // not (or no longer) a mount point
+        }
+      }
     }
     await rm(this.dir, { recursive: true, force: true });
   }
