@@ -28,6 +28,7 @@ import {
   type Transition,
 } from './outcomes.ts';
 import { StoppedSet } from './stopped-set.ts';
+import { WakeTimer } from './wake-timer.ts';
 import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
 export interface Scanner {
@@ -78,7 +79,7 @@ export class Supervisor implements MonitorApi {
   #settled = new Set<string>();
   #status: MonitorStatus = { mount: 'ok', mountReason: null, docker: 'ok', dockerReason: null };
   #controller = new AbortController();
-  #timer: unknown;
+  readonly #wake: WakeTimer;
   #ticking: Promise<void> | undefined;
   #again = false;
   readonly #tasks = new Set<Promise<void>>();
@@ -98,6 +99,9 @@ export class Supervisor implements MonitorApi {
     this.#outcome = { readyTimeoutMs: options.readyTimeoutMs, drainMs: options.drainMs ?? 1_000 };
     this.#stopped = new StoppedSet(path.join(options.dataDir, 'stopped.json'));
     this.#events.setMaxListeners(0);
+    this.#wake = new WakeTimer(this.#clock, () => {
+      void this.tick().finally(() => this.#schedule(this.#o.pollIntervalMs));
+    });
   }
 
   /** Begin supervising: load state, reconcile once, then poll. */
@@ -112,8 +116,7 @@ export class Supervisor implements MonitorApi {
 
   /** Stop polling and wait for running work; containers keep running (adopted next start). */
   async close(): Promise<void> {
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#wake.cancel();
     this.#controller.abort();
     await this.#ticking;
     await Promise.allSettled([...this.#tasks]);
@@ -140,12 +143,10 @@ export class Supervisor implements MonitorApi {
     return this.#ticking;
   }
 
+  /** The next pass in `delayMs`, unless one is due sooner (WakeTimer). */
   #schedule(delayMs: number): void {
     if (this.#controller.signal.aborted) return;
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = this.#clock.setTimeout(() => {
-      void this.tick().finally(() => this.#schedule(this.#o.pollIntervalMs));
-    }, delayMs);
+    this.#wake.at(delayMs);
   }
 
   // ---- the reconcile pass ------------------------------------------------
