@@ -49,7 +49,8 @@ shared mount directory, the locally built images) against s3rver on this host
 behind a counting proxy, once per variant and set of defaults:
   before  the defaults before the loop was reworked (rclone: --vfs-cache-mode
           full; listings trusted 5 s, attributes 1 s; the monitor polls every
-          5 s; no hints from the sync: bench/serve-before.yml)
+          5 s and waits 1 s of quiet; no hints from the sync:
+          bench/serve-before.yml)
   after   today's defaults
 and measures, for N successive code edits of each app (plain: no
 dependencies; deps: express, installed by the runtime), the time from the

@@ -30,6 +30,7 @@ function beforeEnv(variant: Variant): Record<string, string> {
     RCLONE_DIR_CACHE_TIME: '5s',
     RCLONE_ATTR_TIMEOUT: '1s',
     MONITOR_POLL_INTERVAL: '5s',
+    MONITOR_RESTART_DEBOUNCE: '1s',
   };
 }
 
