@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs } from './lib/bench-args.ts';
 import { BENCH_EXIT, UsageError, type BenchIo, type Benchmark } from './lib/bench-exit.ts';
 import { fmtCount, formatTable, passFail } from './lib/format.ts';
 import { machineLines } from './lib/machine.ts';
@@ -98,26 +98,16 @@ function wholeNumber(name: string, text: string, min: number, max: number): numb
 }
 
 function parseOptions(args: string[]): ServeOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        variants: { type: 'string', default: VARIANTS.join(',') },
-        settings: { type: 'string', default: SETTINGS.join(',') },
-        apps: { type: 'string', default: APP_NAMES.join(',') },
-        edits: { type: 'string', default: '20' },
-        'idle-minutes': { type: 'string', default: '3' },
-        'idle-workspaces': { type: 'string', default: '20' },
-        'idle-files': { type: 'string', default: '200' },
-        'edit-timeout': { type: 'string', default: '120' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseBenchArgs(args, {
+    variants: { type: 'string', default: VARIANTS.join(',') },
+    settings: { type: 'string', default: SETTINGS.join(',') },
+    apps: { type: 'string', default: APP_NAMES.join(',') },
+    edits: { type: 'string', default: '20' },
+    'idle-minutes': { type: 'string', default: '3' },
+    'idle-workspaces': { type: 'string', default: '20' },
+    'idle-files': { type: 'string', default: '200' },
+    'edit-timeout': { type: 'string', default: '120' },
+  });
   return {
     variants: listOf('variants', values.variants, VARIANTS),
     settings: listOf('settings', values.settings, SETTINGS),

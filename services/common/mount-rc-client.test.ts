@@ -1,10 +1,13 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import {
+  startJsonHookServer,
+  type HookHandler,
+  type JsonHookServer,
+} from '../../test/support/json-hook-server.ts';
 import { MountRcClient, mountRcPassword, refreshCalls } from './mount-rc-client.ts';
 
 const RC_PASSWORD_SH = fileURLToPath(
@@ -16,35 +19,11 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c();
 });
 
-interface Received {
-  url: string;
-  authorization: string | undefined;
-  body: unknown;
-}
-
-/** A real HTTP server on loopback answering as rclone's remote control does. */
-async function fakeRc(
-  answer: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        body: JSON.parse(body) as unknown,
-      });
-      answer(req, res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+/** The stand-in receiver, closed after each test. */
+async function fakeRc(handler: HookHandler): Promise<JsonHookServer> {
+  const server = await startJsonHookServer(handler);
+  closers.push(() => server.close());
+  return server;
 }
 
 function capture() {
