@@ -992,6 +992,7 @@ if (v2 !== undefined) {
     direct: false,
     externalS3: true,
     mountKills: false,
+    stress: false, // the rclone mount of the rclone variant, stressed there
   });
 }
 if (v1 !== undefined) {
