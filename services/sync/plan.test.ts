@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WalkedFile } from '../common/walk.ts';
-import { groupRemoteByWorkspace, planPush } from './plan.ts';
+import { groupRemoteByWorkspace } from './object-keys.ts';
+import { planPush } from './plan.ts';
 import type { RemoteFile, StateEntry } from './types.ts';
 
 const file = (relPath: string, size: number, mtimeMs = 1000): WalkedFile => ({

@@ -1,4 +1,4 @@
-import { RESERVED_WORKSPACE_NAMES } from '../reserved-names.ts';
+import { RESERVED_WORKSPACE_NAMES } from '../../common/workspace-name.ts';
 
 /** First path segments served by the monitor for machines (JSON errors). */
 const API_SEGMENTS: ReadonlySet<string> = new Set(['api', 'healthz', 'metrics']);

@@ -12,9 +12,12 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Logger } from './logger.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import { normalizeEtag } from './etag.ts';
 import type { S3Config } from './s3-settings.ts';
 import { classifyS3Error } from './s3-errors.ts';
+import { S3RetryPolicy } from './s3-retry.ts';
 import type {
   DeleteResult,
   GetOptions,
@@ -32,13 +35,26 @@ export interface S3ObjectStoreOptions {
   logger: Logger;
   /** Sockets kept open to the server; should be at least the transfer concurrency. */
   maxSockets?: number;
+  /** Waits between attempts of signed PUTs run on it. */
+  clock?: Clock;
 }
 
-/** The one adapter over @aws-sdk/client-s3. */
+/** How long a connection to S3 may take to open. */
+const CONNECTION_TIMEOUT_MS = 5_000;
+/** How long a request may go without a byte sent or received. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * The one adapter over @aws-sdk/client-s3 (and the only code that imports
+ * it): its SDK client is private, every request it makes is retried by one
+ * policy (S3RetryPolicy), and every error leaves it classified.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly description: string;
-  readonly client: S3Client;
+  readonly #client: S3Client;
+  readonly #retry: S3RetryPolicy;
+  readonly #clock: Clock;
   private readonly logger: Logger;
   private readonly config: S3Config;
   private readonly maxSockets: number;
@@ -57,19 +73,21 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = config.bucket;
     this.logger = options.logger;
     this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
+    this.#clock = options.clock ?? systemClock;
+    this.#retry = new S3RetryPolicy({ maxAttempts: config.maxAttempts });
     const checksum = config.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    this.client = new S3Client({
+    this.#client = new S3Client({
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: config.credentials } : {}),
       forcePathStyle: config.forcePathStyle,
       maxAttempts: config.maxAttempts,
-      retryMode: 'standard',
+      retryStrategy: this.#retry.sdkStrategy(),
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
       requestHandler: new NodeHttpHandler({
-        connectionTimeout: 5_000,
-        requestTimeout: 60_000,
+        connectionTimeout: CONNECTION_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
         httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
         httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
       }),
@@ -78,7 +96,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async ensureBucket(signal?: AbortSignal): Promise<'created' | 'exists'> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       return 'exists';
@@ -90,7 +108,7 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       this.logger.info({ bucket: this.bucket }, 'created bucket');
@@ -109,7 +127,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page;
       try {
-        page = await this.client.send(
+        page = await this.#client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
@@ -156,7 +174,7 @@ export class S3ObjectStore implements ObjectStore {
     const what = `uploading s3://${this.bucket}/${options.key}`;
     try {
       if (options.filePath === undefined) {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: options.key,
@@ -170,7 +188,7 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: options.signal },
         );
         options.onProgress?.(options.size);
-        return { etag: stripQuotes(res.ETag) };
+        return { etag: normalizeEtag(res.ETag) };
       }
       const filePath = options.filePath;
       return { etag: await this.multipartSlots(() => this.multipart(options, filePath)) };
@@ -183,7 +201,7 @@ export class S3ObjectStore implements ObjectStore {
     // Loaded on the first large file only.
     const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
-      client: this.client,
+      client: this.#client,
       params: {
         Bucket: this.bucket,
         Key: options.key,
@@ -206,7 +224,7 @@ export class S3ObjectStore implements ObjectStore {
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
       const res = await upload.done();
-      return stripQuotes(res.ETag);
+      return normalizeEtag(res.ETag);
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
@@ -215,7 +233,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(options: GetOptions): Promise<GetResult> {
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
-      const res = await this.client.send(
+      const res = await this.#client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: options.key }),
         {
           abortSignal: options.signal,
@@ -226,7 +244,7 @@ export class S3ObjectStore implements ObjectStore {
       else options.writeTo.end();
       return {
         size: res.ContentLength ?? 0,
-        etag: stripQuotes(res.ETag),
+        etag: normalizeEtag(res.ETag),
         metadata: res.Metadata ?? {},
       };
     } catch (err) {
@@ -239,7 +257,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false },
@@ -261,7 +279,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.#client.destroy();
     void this.putClient?.then((c) => c?.destroy());
   }
 
@@ -272,7 +290,7 @@ export class S3ObjectStore implements ObjectStore {
    * using the SDK.
    */
   private async makePutClient(): Promise<S3PutClient | undefined> {
-    const cfg = this.client.config;
+    const cfg = this.#client.config;
     try {
       const region = await cfg.region();
       const endpoint = cfg.endpointProvider({
@@ -303,8 +321,11 @@ export class S3ObjectStore implements ObjectStore {
             cfg.systemClockOffset = ms;
           },
         },
-        maxAttempts: this.config.maxAttempts,
+        retry: this.#retry,
+        clock: this.#clock,
         maxSockets: this.maxSockets,
+        connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
         logger: this.logger,
       });
     } catch (err) {
@@ -320,15 +341,11 @@ interface AuthScheme {
   signingRegion?: string;
 }
 
-function stripQuotes(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"+|"+$/g, '').toLowerCase();
-}
-
 function toInfo(obj: _Object): ObjectInfo {
   return {
     key: obj.Key ?? '',
     size: obj.Size ?? 0,
-    etag: stripQuotes(obj.ETag),
+    etag: normalizeEtag(obj.ETag),
     lastModified: obj.LastModified ?? new Date(0),
   };
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exceedsMaxDelete } from './safety.ts';
+import { exceedsMaxDelete } from './rails.ts';
 import { parseMaxDelete } from './sync-settings.ts';
 
 test('default delete limit: refuse only when more than half AND more than 10', () => {
