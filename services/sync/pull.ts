@@ -1,43 +1,15 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { asBucketspaceError, errorMessage, systemErrorCode } from '../common/errors.ts';
-import { explainPath, isIgnoreFile, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
-import { walkWorkspace, type WalkedFile, type WalkResult } from '../common/walk.ts';
+import { errorMessage, systemErrorCode } from '../common/errors.ts';
 import { groupRemoteByWorkspace } from './object-keys.ts';
 import { LocalBackup } from './operations/backup.ts';
-import { downloadFile, readObjectText } from './operations/download.ts';
-import { stateOf } from './operations/state.ts';
-import { verifyByContent } from './operations/verify.ts';
-import { planPull } from './plan.ts';
-import { deleteRefusals, deleteVerdict } from './rails.ts';
-import {
-  addFailure,
-  addSkip,
-  deleteLine,
-  emptySummary,
-  formatRule,
-  summaryLogFields,
-} from './report.ts';
+import { downloadFile } from './operations/download.ts';
+import { planWorkspace, type PullWork } from './pull-planning.ts';
+import { deleteVerdict } from './rails.ts';
+import { addFailure, deleteLine, emptySummary, summaryLogFields } from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
 import { runTransfers } from './transfer-queue.ts';
-import type { PlanLine, Refusal, RemoteFile, StateEntry, SyncSummary } from './types.ts';
-
-export { BACKUP_DIR_NAME } from './operations/backup.ts';
-
-interface Download {
-  workspace: string;
-  remote: RemoteFile;
-  reason: string;
-}
-
-/** One workspace, planned for a pull. */
-interface PullWork {
-  name: string;
-  downloads: Download[];
-  deletes: WalkedFile[];
-  refusals: Refusal[];
-  state: Map<string, StateEntry>;
-}
+import type { PlanLine, SyncSummary } from './types.ts';
 
 /**
  * Bucket -> local: for rollback and for moving to a new machine. The filter is
@@ -182,92 +154,4 @@ export async function pullSync(
     );
   log.info(summaryLogFields(summary), 'pull finished');
   return { summary, plan: lines, ...(backup.moved > 0 ? { backupDir: backup.dir } : {}) };
-}
-
-/** The rules in the bucket, the local walk and state; the diff, hashing when needed, and the rails. */
-async function planWorkspace(
-  ctx: SyncContext,
-  name: string,
-  remote: RemoteFile[],
-  summary: SyncSummary,
-  lines: PlanLine[],
-): Promise<PullWork | undefined> {
-  const root = join(ctx.workspacesDir, name);
-  let filter: WorkspaceFilter;
-  let walk: WalkResult;
-  try {
-    filter = await remoteFilter(ctx, remote);
-    const exists = await stat(root).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    walk = exists
-      ? await walkWorkspace({ root, filter, signal: ctx.signal })
-      : { files: [], skipped: [], ignored: [], errors: [] };
-  } catch (err) {
-    const e = asBucketspaceError(err);
-    addFailure(summary, { workspace: name, path: '', code: e.code, message: e.message });
-    summary.refusals.push({
-      workspace: name,
-      rule: 'walk-errors',
-      message: `${name}: ${e.message}; nothing pulled into this workspace`,
-      deletesWithheld: 0,
-    });
-    return undefined;
-  }
-  const state = await ctx.state.load(name);
-  const plan = planPull({
-    local: walk.files,
-    remote,
-    state,
-    excluded: (relPath) => {
-      const why = explainPath(filter, relPath, false);
-      return why.ignored ? formatRule(why.rule) : undefined;
-    },
-  });
-  for (const { remote: r, rule } of plan.excluded) {
-    addSkip(summary, {
-      workspace: name,
-      path: r.relPath,
-      reason: 'excluded',
-      message: `in the bucket but excluded by ${rule}; not pulled`,
-    });
-    lines.push({ action: 'skip', workspace: name, path: r.relPath, reason: `excluded by ${rule}` });
-  }
-  summary.unchanged += plan.unchanged;
-  const downloads: Download[] = plan.downloads.map((d) => ({ workspace: name, ...d }));
-  const verdicts = await verifyByContent(plan.verify, 8);
-  for (const { file, remote: r } of verdicts.same) state.set(file.relPath, stateOf(file, r.etag));
-  summary.unchanged += verdicts.same.length;
-  for (const { remote: r } of [...verdicts.changed, ...verdicts.vanished])
-    downloads.push({ workspace: name, remote: r, reason: 'content differs' });
-  downloads.sort((a, b) => (a.remote.relPath < b.remote.relPath ? -1 : 1));
-  const refusals = deleteRefusals({
-    workspace: name,
-    target: 'local files',
-    deletes: plan.deletes.length,
-    total: walk.files.length,
-    maxDelete: ctx.maxDelete,
-    unreadable: { count: walk.errors.length, first: walk.errors[0] },
-    ...(plan.included > 0
-      ? {}
-      : {
-          empty: {
-            rule: 'remote-empty',
-            reason: 'nothing in the bucket is pulled into this workspace',
-          },
-        }),
-  });
-  return { name, downloads, deletes: plan.deletes, refusals, state };
-}
-
-/** The workspace's filter as the bucket has it: its ignore files, read from there. */
-async function remoteFilter(
-  ctx: SyncContext,
-  remote: readonly RemoteFile[],
-): Promise<WorkspaceFilter> {
-  const files = new Map<string, string>();
-  for (const r of remote.filter((o) => isIgnoreFile(o.relPath)))
-    files.set(r.relPath, await readObjectText(ctx, r.key));
-  return WorkspaceFilter.fromIgnoreFiles(files, { extraExcludes: ctx.extraExcludes });
 }

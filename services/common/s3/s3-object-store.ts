@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import {
@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { systemClock, type Clock } from '../clock.ts';
+import { localError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { S3Config } from './s3-settings.ts';
@@ -198,6 +199,23 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async multipart(options: PutOptions, filePath: string): Promise<string> {
+    // An abort before the start would never reach lib-storage's listener.
+    if (options.signal?.aborted) throw options.signal.reason;
+    // Opened here, so a vanished or unreadable file is a local error, never a network one.
+    let file: FileHandle;
+    try {
+      file = await open(filePath, 'r');
+    } catch (err) {
+      throw localError(err, filePath, 'reading');
+    }
+    try {
+      return await this.upload(options, file);
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  private async upload(options: PutOptions, file: FileHandle): Promise<string> {
     // Loaded on the first large file only.
     const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
@@ -205,7 +223,7 @@ export class S3ObjectStore implements ObjectStore {
       params: {
         Bucket: this.bucket,
         Key: options.key,
-        Body: createReadStream(filePath),
+        Body: file.createReadStream({ autoClose: false }),
         Metadata: options.metadata,
       },
       partSize: partSizeFor(options.size),
