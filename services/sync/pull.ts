@@ -59,9 +59,10 @@ export async function pullSync(
   summary.refusals.push(...verdict.refusals);
   summary.overridden = verdict.overridden;
   const downloads = works.flatMap((w) => w.downloads);
-  const deletes = verdict.blocked
-    ? []
-    : works.flatMap((w) => w.deletes.map((file) => ({ workspace: w.name, file })));
+  const deletes =
+    verdict.blockedBy !== undefined
+      ? []
+      : works.flatMap((w) => w.deletes.map((file) => ({ workspace: w.name, file })));
   for (const d of downloads)
     lines.push({
       action: 'download',
@@ -70,18 +71,13 @@ export async function pullSync(
       reason: d.reason,
       bytes: d.remote.size,
     });
-  const blockedBy = !verdict.blocked
-    ? undefined
-    : options.noDelete
-      ? '--no-delete'
-      : 'safety refusal';
   for (const w of works)
     for (const f of w.deletes)
       lines.push(
         deleteLine(
           'delete-local',
           { workspace: w.name, path: f.relPath, reason: 'not in the bucket' },
-          blockedBy,
+          verdict.blockedBy,
         ),
       );
   if (options.dryRun) {

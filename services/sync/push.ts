@@ -86,7 +86,7 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
 
   const plannedUploads: PlannedUpload[] = works.flatMap((w) => w.plan.uploads);
   const plannedDeletes = [...works.flatMap((w) => w.plan.deletes), ...missing];
-  const deletes: PlannedDelete[] = verdict.blocked ? [] : plannedDeletes;
+  const deletes: PlannedDelete[] = verdict.blockedBy !== undefined ? [] : plannedDeletes;
   for (const u of plannedUploads)
     lines.push({
       action: 'upload',
@@ -95,17 +95,12 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
       reason: u.reason,
       bytes: u.file.size,
     });
-  const blockedBy = !verdict.blocked
-    ? undefined
-    : options.noDelete
-      ? '--no-delete'
-      : 'safety refusal';
   for (const d of plannedDeletes)
     lines.push(
       deleteLine(
         'delete',
         { workspace: splitKey(d.key).workspace, path: d.relPath, reason: d.reason },
-        blockedBy,
+        verdict.blockedBy,
       ),
     );
   summary.unchanged = works.reduce((n, w) => n + w.plan.unchanged, 0);

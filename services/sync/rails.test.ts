@@ -155,16 +155,16 @@ describe('missingWorkspacesRefusal and deleteVerdict', () => {
       maxDelete: { kind: 'default' },
     });
     assert.deepEqual(deleteVerdict(refusal, { force: false, noDelete: false }), {
-      blocked: true,
+      blockedBy: 'safety refusal',
       refusals: refusal,
       overridden: [],
     });
     assert.deepEqual(deleteVerdict(refusal, { force: true, noDelete: false }), {
-      blocked: false,
+      blockedBy: undefined,
       refusals: [],
       overridden: refusal,
     });
-    assert.equal(deleteVerdict([], { force: false, noDelete: true }).blocked, true);
-    assert.equal(deleteVerdict([], { force: false, noDelete: false }).blocked, false);
+    assert.equal(deleteVerdict([], { force: false, noDelete: true }).blockedBy, '--no-delete');
+    assert.equal(deleteVerdict([], { force: false, noDelete: false }).blockedBy, undefined);
   });
 });

@@ -89,9 +89,17 @@ export function missingWorkspacesRefusal(input: {
 export function deleteVerdict(
   refusals: readonly Refusal[],
   options: { force: boolean; noDelete: boolean },
-): { blocked: boolean; refusals: Refusal[]; overridden: Refusal[] } {
+): {
+  blockedBy: '--no-delete' | 'safety refusal' | undefined;
+  refusals: Refusal[];
+  overridden: Refusal[];
+} {
   return {
-    blocked: options.noDelete || (refusals.length > 0 && !options.force),
+    blockedBy: options.noDelete
+      ? '--no-delete'
+      : refusals.length > 0 && !options.force
+        ? 'safety refusal'
+        : undefined,
     refusals: options.force ? [] : [...refusals],
     overridden: options.force ? [...refusals] : [],
   };

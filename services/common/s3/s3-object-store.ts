@@ -158,16 +158,7 @@ export class S3ObjectStore implements ObjectStore {
     if (options.size < this.config.uploadCutoff) {
       const direct = await (this.putClient ??= this.makePutClient());
       if (direct) {
-        const etag = await direct.put({
-          key: options.key,
-          body: options.body,
-          filePath: options.filePath,
-          size: options.size,
-          md5Hex: options.md5Hex,
-          metadata: options.metadata,
-          signal: options.signal,
-          onProgress: options.onProgress,
-        });
+        const etag = await direct.put(options);
         if (options.body) options.onProgress?.(options.size);
         return { etag };
       }

@@ -10,6 +10,7 @@ import { sleep, systemClock, type Clock } from '../clock.ts';
 import { BucketspaceError, errorMessage, localError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
+import type { PutOptions } from './object-store.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
 import type { S3RetryPolicy } from './s3-retry.ts';
 
@@ -73,20 +74,6 @@ export interface S3PutClientOptions {
   clock?: Clock;
 }
 
-export interface SignedPut {
-  key: string;
-  /** The bytes (small files) ... */
-  body?: Uint8Array;
-  /** ... or a file, opened afresh for every attempt, so a retry sends the whole body again. */
-  filePath?: string;
-  size: number;
-  /** Hex MD5 of `body`, when the caller has it; for files it is computed here (one extra read). */
-  md5Hex?: string;
-  metadata?: Record<string, string>;
-  signal?: AbortSignal;
-  onProgress?: (bytes: number) => void;
-}
-
 /** The S3 error of one response, shaped like the SDK's errors so classifyS3Error applies. */
 class S3ResponseError extends Error {
   readonly Code: string;
@@ -143,8 +130,11 @@ export class S3PutClient {
     this.agent = this.https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 
-  /** Uploads the object and returns its ETag (lower case, no quotes). */
-  async put(req: SignedPut): Promise<string> {
+  /**
+   * Uploads the object and returns its ETag (lower case, no quotes). A file
+   * body is opened afresh for every attempt, so a retry sends it whole again.
+   */
+  async put(req: PutOptions): Promise<string> {
     let md5Hex = req.md5Hex ?? (req.body ? md5Of(req.body) : undefined);
     const { retry } = this.options;
     for (let attempt = 1; ; attempt++) {
@@ -217,7 +207,7 @@ export class S3PutClient {
     return true;
   }
 
-  private async once(req: SignedPut, md5Hex: string): Promise<string> {
+  private async once(req: PutOptions, md5Hex: string): Promise<string> {
     const { baseUrl } = this.options.target;
     const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(req.key)}`;
     const headers: Record<string, string> = {
@@ -331,7 +321,7 @@ export class S3PutClient {
  * reused buffers: a buffer is read into again only once the socket has taken
  * it, so a large file costs 2 x STREAM_CHUNK of memory and no garbage.
  */
-async function sendFile(request: ClientRequest, req: SignedPut): Promise<void> {
+async function sendFile(request: ClientRequest, req: PutOptions): Promise<void> {
   const closed = new Promise<void>((resolve) => request.once('close', resolve));
   let writeError: unknown;
   const write = (chunk: Buffer) =>
