@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { runCli, summaryOf } from './support/run-cli.ts';
 import { makeTree } from './support/workspace-tree.ts';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 const fixture = useTestS3();
 
@@ -151,6 +151,28 @@ describe('sync pull', () => {
       assert.equal(res.code, 3);
       assert.equal(summaryOf(res).refusals[0]?.rule, 'max-delete');
       assert.equal((await listLocal(tree.workspacesDir)).length, 16, 'no local file deleted');
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('regression: pull never empties a workspace the bucket has nothing to pull into (exit 3, rule remote-empty)', async () => {
+    const tree = await makeTree({ 'app/a.js': 'a', 'app/b.js': 'b', 'app/c.js': 'c' });
+    const bucket = fixture.s3.newBucketName();
+    try {
+      const env = fixture.env(tree, bucket);
+      // The bucket holds only what the filter never pulls (a stray secret).
+      await fixture.client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await fixture.client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: 'app/.env', Body: 'REMOTE=1' }),
+      );
+      const res = await runCli(['sync', 'pull', '--json'], env);
+      assert.equal(res.code, 3, res.stdout);
+      const summary = summaryOf(res);
+      assert.equal(summary.refusals[0]?.rule, 'remote-empty');
+      assert.match(summary.refusals[0]?.message ?? '', /refusing to delete its 3 local files/);
+      assert.equal(summary.deleted, 0);
+      assert.deepEqual(await listLocal(tree.workspacesDir), ['app/a.js', 'app/b.js', 'app/c.js']);
     } finally {
       await tree.remove();
     }

@@ -188,7 +188,13 @@ describe('sync watch', () => {
         (l) => typeof l.msg === 'string' && l.msg.includes('workspace directory removed'),
       );
       for (let i = 0; i < 15; i++) await rm(join(tree.workspacesDir, `app/f${i}.txt`));
-      await watch.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('refused:'));
+      await watch.waitForLog(
+        (l) =>
+          l.rule === 'max-delete' &&
+          l.workspace === 'app' &&
+          typeof l.msg === 'string' &&
+          l.msg.startsWith('refused:'),
+      );
       const keys = await listKeys(fixture.client, bucket);
       assert.ok(keys.includes('gone/a.txt'), 'removed workspace kept');
       // The burst may reach the watcher as more than one batch; the rail
@@ -215,7 +221,10 @@ describe('sync watch', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
       await watch.waitForLog(
-        (l) => typeof l.msg === 'string' && /refused: .* in the last 60 s/.test(l.msg),
+        (l) =>
+          l.rule === 'max-delete' &&
+          typeof l.msg === 'string' &&
+          /refused: .* in the last 60 s/.test(l.msg),
       );
       const kept = (await listKeys(fixture.client, bucket)).length;
       assert.ok(kept >= 10, `at most 10 of 20 deleted one by one: ${kept} kept`);

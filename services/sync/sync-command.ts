@@ -1,30 +1,24 @@
 import { Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { CommandIo } from '../common/command-io.ts';
+import { logEffectiveConfig, redactSecrets } from '../common/effective-config.ts';
 import { BucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
-import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
+import { explainAfterEntering, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { MonitorClient } from '../common/monitor-client.ts';
-import { S3ObjectStore } from '../common/s3-object-store.ts';
-import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
+import { S3ObjectStore } from '../common/s3/s3-object-store.ts';
+import { finishS3Config, loggableS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
 import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
 import { noProgress, terminalProgress } from './progress.ts';
-import { changedWorkspaces, pushSync, validateWorkspaceName, type PlanLine } from './push.ts';
-import { formatPlan, formatSummary } from './report.ts';
-import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
+import { pushSync } from './push.ts';
+import { changedWorkspaces, formatPlan, formatRule, formatSummary } from './report.ts';
+import type { RunOptions, SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
 import { SyncState } from './sync-state.ts';
-import type { SyncSummary } from './types.ts';
-
-export interface CommandIo {
-  env: Readonly<Record<string, string | undefined>>;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  /** Resolves when SIGINT/SIGTERM arrives (wired in main). */
-  signal: AbortSignal;
-  setExitCode(code: number): void;
-}
+import type { PlanLine, SyncSummary } from './types.ts';
+import { assertWorkspaceArgument } from './workspaces.ts';
 
 interface SyncFlags {
   dryRun?: boolean;
@@ -178,24 +172,10 @@ async function withContext(
 ): Promise<void> {
   const settings = loadSyncSettings(io.env, flags);
   const logger = makeLogger(io, flags, settings.sync.logLevel);
-  const { credentials, ...s3 } = settings.s3;
-  logger.info(
-    {
-      config: {
-        s3: {
-          ...s3,
-          credentials: credentials
-            ? `static key ${credentials.accessKeyId.slice(0, 4)}… (secret redacted)`
-            : 'AWS default chain',
-        },
-        sync: {
-          ...settings.sync,
-          monitorToken: settings.sync.monitorToken === undefined ? undefined : '(redacted)',
-        },
-      },
-    },
-    'effective configuration',
-  );
+  logEffectiveConfig(logger, {
+    s3: loggableS3Config(settings.s3),
+    sync: redactSecrets(SYNC_SETTINGS, settings.sync),
+  });
   const ctx = makeContext(io, settings, logger, flags);
   try {
     await fn(ctx, settings);
@@ -253,7 +233,7 @@ export function syncCommand(io: CommandIo): Command {
     .argument('<name>', 'workspace (directory name under WORKSPACES_DIR)')
     .action(async (name: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
-      validateWorkspaceName(name);
+      assertWorkspaceArgument(name);
       await withContext(io, flags, async (ctx, settings) => {
         const res = await pushSync(ctx, runOptions(flags, name));
         report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
@@ -271,7 +251,7 @@ export function syncCommand(io: CommandIo): Command {
           'watch does not take --dry-run; run `sync --dry-run` to see the plan',
         );
       await withContext(io, flags, async (ctx, settings) => {
-        const { SyncWatcher } = await import('./watch.ts');
+        const { SyncWatcher } = await import('./watch/sync-watcher.ts');
         const monitor = monitorClient(settings, ctx.logger);
         const watcher = new SyncWatcher({
           ctx: { ...ctx, progress: noProgress },
@@ -302,7 +282,7 @@ export function syncCommand(io: CommandIo): Command {
     .argument('[name]', 'only this workspace')
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
-      if (name !== undefined) validateWorkspaceName(name);
+      if (name !== undefined) assertWorkspaceArgument(name);
       await withContext(io, flags, async (ctx) => {
         const { pullSync } = await import('./pull.ts');
         const res = await pullSync(ctx, runOptions(flags, name));
@@ -358,9 +338,7 @@ export async function explain(
     root: resolve(workspacesDir, workspace),
     extraExcludes,
   });
-  const dirs = inner.split('/').slice(0, -1);
-  for (let i = 0; i < dirs.length; i++) await filter.enterDirectory(dirs.slice(0, i + 1).join('/'));
-  const why = explainPath(filter, inner, isDirectory);
+  const why = await explainAfterEntering(filter, inner, isDirectory);
   const shown = `${workspace}/${inner}${isDirectory ? '/' : ''}`;
   const ruleText = formatRule(why.rule);
   if (why.ignored) {

@@ -10,7 +10,7 @@ import {
   WORKSPACE_JSON,
   type WorkspaceConfig,
 } from './workspace-config.ts';
-import { validateWorkspaceName } from './workspace-name.ts';
+import { validateWorkspaceName } from '../../common/workspace-name.ts';
 
 /** In the order they are asked: the first that knows how to start the app wins. */
 export const DETECTORS: readonly Detector[] = [

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { bucketNameProblems } from './bucket-name.ts';
+import { bucketNameProblems } from '../bucket-name.ts';
 import { DEFAULT_UPLOAD_CUTOFF, MAX_SINGLE_PUT, MIN_UPLOAD_CUTOFF } from './multipart.ts';
-import { booleanSchema, bytesSchema, intSchema, setting } from './settings.ts';
+import { booleanSchema, bytesSchema, intSchema, setting } from '../settings.ts';
 
 /** S3 settings shared by every service. */
 export const S3_SETTINGS = {
@@ -124,5 +124,16 @@ export function finishS3Config(raw: RawS3): { config: S3Config; problems: string
       checksums: raw.checksums ?? (raw.endpoint !== undefined ? 'when_required' : 'when_supported'),
     },
     problems,
+  };
+}
+
+/** The S3 config as it may be logged: the key id's first characters, never the secret. */
+export function loggableS3Config(config: S3Config): Record<string, unknown> {
+  const { credentials, ...rest } = config;
+  return {
+    ...rest,
+    credentials: credentials
+      ? `static key ${credentials.accessKeyId.slice(0, 4)}… (secret redacted)`
+      : 'AWS default chain',
   };
 }

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import {
@@ -12,10 +12,13 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Logger } from './logger.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { BucketspaceError, localError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { normalizeEtag } from './etag.ts';
 import type { S3Config } from './s3-settings.ts';
 import { classifyS3Error } from './s3-errors.ts';
-import { BucketspaceError } from './errors.ts';
+import { S3RetryPolicy } from './s3-retry.ts';
 import type {
   DeleteResult,
   GetOptions,
@@ -33,13 +36,26 @@ export interface S3ObjectStoreOptions {
   logger: Logger;
   /** Sockets kept open to the server; should be at least the transfer concurrency. */
   maxSockets?: number;
+  /** Waits between attempts of signed PUTs run on it. */
+  clock?: Clock;
 }
 
-/** The one adapter over @aws-sdk/client-s3. */
+/** How long a connection to S3 may take to open. */
+const CONNECTION_TIMEOUT_MS = 5_000;
+/** How long a request may go without a byte sent or received. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * The one adapter over @aws-sdk/client-s3 (and the only code that imports
+ * it): its SDK client is private, every request it makes is retried by one
+ * policy (S3RetryPolicy), and every error leaves it classified.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly description: string;
-  readonly client: S3Client;
+  readonly #client: S3Client;
+  readonly #retry: S3RetryPolicy;
+  readonly #clock: Clock;
   private readonly logger: Logger;
   private readonly config: S3Config;
   private readonly maxSockets: number;
@@ -58,19 +74,21 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = config.bucket;
     this.logger = options.logger;
     this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
+    this.#clock = options.clock ?? systemClock;
+    this.#retry = new S3RetryPolicy({ maxAttempts: config.maxAttempts });
     const checksum = config.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    this.client = new S3Client({
+    this.#client = new S3Client({
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: config.credentials } : {}),
       forcePathStyle: config.forcePathStyle,
       maxAttempts: config.maxAttempts,
-      retryMode: 'standard',
+      retryStrategy: this.#retry.sdkStrategy(),
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
       requestHandler: new NodeHttpHandler({
-        connectionTimeout: 5_000,
-        requestTimeout: 60_000,
+        connectionTimeout: CONNECTION_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
         httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
         httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
       }),
@@ -82,7 +100,7 @@ export class S3ObjectStore implements ObjectStore {
     options: { create?: boolean } = {},
   ): Promise<'created' | 'exists'> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       return 'exists';
@@ -97,7 +115,7 @@ export class S3ObjectStore implements ObjectStore {
       throw new BucketspaceError('S3_NO_SUCH_BUCKET', `bucket ${this.bucket} does not exist`);
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       this.logger.info({ bucket: this.bucket }, 'created bucket');
@@ -116,7 +134,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page;
       try {
-        page = await this.client.send(
+        page = await this.#client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
@@ -146,16 +164,7 @@ export class S3ObjectStore implements ObjectStore {
     if (options.size < this.config.uploadCutoff) {
       const direct = await (this.putClient ??= this.makePutClient());
       if (direct) {
-        const etag = await direct.put({
-          key: options.key,
-          body: options.body,
-          filePath: options.filePath,
-          size: options.size,
-          md5Hex: options.md5Hex,
-          metadata: options.metadata,
-          signal: options.signal,
-          onProgress: options.onProgress,
-        });
+        const etag = await direct.put(options);
         if (options.body) options.onProgress?.(options.size);
         return { etag };
       }
@@ -163,7 +172,7 @@ export class S3ObjectStore implements ObjectStore {
     const what = `uploading s3://${this.bucket}/${options.key}`;
     try {
       if (options.filePath === undefined) {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: options.key,
@@ -177,7 +186,7 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: options.signal },
         );
         options.onProgress?.(options.size);
-        return { etag: stripQuotes(res.ETag) };
+        return { etag: normalizeEtag(res.ETag) };
       }
       const filePath = options.filePath;
       return { etag: await this.multipartSlots(() => this.multipart(options, filePath)) };
@@ -187,14 +196,31 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async multipart(options: PutOptions, filePath: string): Promise<string> {
+    // An abort before the start would never reach lib-storage's listener.
+    if (options.signal?.aborted) throw options.signal.reason;
+    // Opened here, so a vanished or unreadable file is a local error, never a network one.
+    let file: FileHandle;
+    try {
+      file = await open(filePath, 'r');
+    } catch (err) {
+      throw localError(err, filePath, 'reading');
+    }
+    try {
+      return await this.upload(options, file);
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  private async upload(options: PutOptions, file: FileHandle): Promise<string> {
     // Loaded on the first large file only.
     const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
-      client: this.client,
+      client: this.#client,
       params: {
         Bucket: this.bucket,
         Key: options.key,
-        Body: createReadStream(filePath),
+        Body: file.createReadStream({ autoClose: false }),
         Metadata: options.metadata,
       },
       partSize: partSizeFor(options.size),
@@ -213,7 +239,7 @@ export class S3ObjectStore implements ObjectStore {
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
       const res = await upload.done();
-      return stripQuotes(res.ETag);
+      return normalizeEtag(res.ETag);
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
@@ -222,7 +248,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(options: GetOptions): Promise<GetResult> {
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
-      const res = await this.client.send(
+      const res = await this.#client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: options.key }),
         {
           abortSignal: options.signal,
@@ -233,7 +259,7 @@ export class S3ObjectStore implements ObjectStore {
       else options.writeTo.end();
       return {
         size: res.ContentLength ?? 0,
-        etag: stripQuotes(res.ETag),
+        etag: normalizeEtag(res.ETag),
         metadata: res.Metadata ?? {},
       };
     } catch (err) {
@@ -246,7 +272,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false },
@@ -268,7 +294,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   destroy(): void {
-    this.client.destroy();
+    this.#client.destroy();
     void this.putClient?.then((c) => c?.destroy());
   }
 
@@ -279,7 +305,7 @@ export class S3ObjectStore implements ObjectStore {
    * using the SDK.
    */
   private async makePutClient(): Promise<S3PutClient | undefined> {
-    const cfg = this.client.config;
+    const cfg = this.#client.config;
     try {
       const region = await cfg.region();
       const endpoint = cfg.endpointProvider({
@@ -310,8 +336,11 @@ export class S3ObjectStore implements ObjectStore {
             cfg.systemClockOffset = ms;
           },
         },
-        maxAttempts: this.config.maxAttempts,
+        retry: this.#retry,
+        clock: this.#clock,
         maxSockets: this.maxSockets,
+        connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
+        requestTimeoutMs: REQUEST_TIMEOUT_MS,
         logger: this.logger,
       });
     } catch (err) {
@@ -327,15 +356,11 @@ interface AuthScheme {
   signingRegion?: string;
 }
 
-function stripQuotes(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"+|"+$/g, '').toLowerCase();
-}
-
 function toInfo(obj: _Object): ObjectInfo {
   return {
     key: obj.Key ?? '',
     size: obj.Size ?? 0,
-    etag: stripQuotes(obj.ETag),
+    etag: normalizeEtag(obj.ETag),
     lastModified: obj.LastModified ?? new Date(0),
   };
 }
