@@ -375,12 +375,13 @@ if ((count > 0)) && [[ $migrate != no ]]; then
   fi
 fi
 
-port=$(env_value MONITOR_PORT)
-console=$(env_value MINIO_CONSOLE_PORT)
+port=$(setting_value "$env_file" MONITOR_PORT)
+admin_port=$(setting_value "$env_file" MONITOR_ADMIN_PORT)
+console=$(setting_value "$env_file" MINIO_CONSOLE_PORT)
 cat >&2 <<EOF
 
 bucketspace is running.
-  Dashboard:      http://127.0.0.1:${port:-8080}/monitor   (token: MONITOR_TOKEN in $env_file)
+  Dashboard:      http://127.0.0.1:${admin_port:-8081}/monitor   (token: MONITOR_TOKEN in $env_file)
   Apps:           http://127.0.0.1:${port:-8080}/<workspace>/
   Workspaces:     ${mount_root}/workspaces (the bucket, mounted)
   Stop it all:    scripts/stack-down.sh   (apps included; --forget also removes every volume)

@@ -108,3 +108,6 @@ if ((problems > 0)); then
   exit 1
 fi
 say "nothing wrong found"
+admin_port=$(setting_value "$env_file" MONITOR_ADMIN_PORT)
+apps_port=$(setting_value "$env_file" MONITOR_PORT)
+say "dashboard: http://127.0.0.1:${admin_port:-8081}/monitor; apps: http://127.0.0.1:${apps_port:-8080}/<workspace>/"

@@ -87,6 +87,23 @@ interface Service {
   depends_on?: Record<string, unknown> | string[];
   environment?: Record<string, string | null> | string[];
   image?: string;
+  ports?: unknown[];
+}
+
+interface Port {
+  hostIp: string;
+  published: string;
+  target: string;
+}
+
+/** v1 prints `ip:published:target/tcp` strings, v2 objects: one shape for both. */
+function portOf(entry: unknown): Port {
+  if (typeof entry === 'string') {
+    const [hostIp = '', published = '', target = ''] = entry.replace(/\/tcp$/, '').split(':');
+    return { hostIp, published, target };
+  }
+  const p = entry as { host_ip?: string; published?: string | number; target?: string | number };
+  return { hostIp: p.host_ip ?? '', published: String(p.published), target: String(p.target) };
 }
 
 function environmentOf(service: Service | undefined): Record<string, string> {
@@ -142,6 +159,30 @@ for (const compose of composeVersions()) {
         });
       }
     }
+  });
+
+  test(`${compose.name}: the monitor publishes its apps and admin ports on loopback, each under its own number`, () => {
+    const defaults = config(compose.command, ['docker-compose.yml']).services.monitor;
+    assert.deepEqual((defaults?.ports ?? []).map(portOf), [
+      { hostIp: '127.0.0.1', published: '8080', target: '8080' },
+      { hostIp: '127.0.0.1', published: '8081', target: '8081' },
+    ]);
+    const env = environmentOf(defaults);
+    assert.equal(env.MONITOR_PORT, '8080');
+    assert.equal(env.MONITOR_ADMIN_PORT, '8081');
+    assert.equal(env.MONITOR_ADMIN_HOST, '0.0.0.0', 'reachable from the published port');
+    // The links the monitor builds from its own ports are the ones browsers use.
+    const moved = config(compose.command, ['docker-compose.yml'], {
+      MONITOR_PORT: '18080',
+      MONITOR_ADMIN_PORT: '18081',
+      MONITOR_ADMIN_BIND: '10.0.0.5',
+    }).services;
+    assert.deepEqual((moved.monitor?.ports ?? []).map(portOf), [
+      { hostIp: '127.0.0.1', published: '18080', target: '18080' },
+      { hostIp: '10.0.0.5', published: '18081', target: '18081' },
+    ]);
+    assert.equal(environmentOf(moved.monitor).MONITOR_ADMIN_PORT, '18081');
+    assert.equal(environmentOf(moved.check).MONITOR_ADMIN_BIND, '10.0.0.5', 'checked');
   });
 
   test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user`, () => {

@@ -407,7 +407,7 @@ function smoke(variant: Variant): void {
         assert.match(setupOutput, /ok +uploaded 3 workspaces/);
         assert.match(
           setupOutput,
-          new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${stack.env.MONITOR_PORT}/monitor`),
+          new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${stack.env.MONITOR_ADMIN_PORT}/monitor`),
         );
         assert.match(setupOutput, /Stop it all: +scripts\/stack-down\.sh/);
       });
@@ -511,9 +511,7 @@ function smoke(variant: Variant): void {
         240_000,
       );
       assert.deepEqual([...(await appContainers(stack)).keys()].sort(), ['pyapp', 'shop', 'site']);
-      const api = await fetch(stack.url('/api/workspaces'), {
-        headers: { authorization: `Bearer ${stack.env.MONITOR_TOKEN}` },
-      });
+      const api = await stack.api('/api/workspaces');
       assert.equal(api.status, 200);
       const { workspaces } = (await api.json()) as {
         workspaces: Array<{ name: string; state: string; detection?: { type?: string } }>;
@@ -522,6 +520,23 @@ function smoke(variant: Variant): void {
       assert.equal(byName.shop?.state, 'running');
       assert.equal(byName.pyapp?.state, 'running');
       assert.equal(byName.site?.state, 'running');
+    });
+
+    test('the apps port serves no API and only redirects the dashboard to the admin port', async () => {
+      const api = await fetch(stack.url('/api/workspaces'), {
+        headers: { authorization: `Bearer ${stack.env.MONITOR_TOKEN}` },
+        redirect: 'manual',
+      });
+      assert.equal(api.status, 404, 'no API on the apps origin, whatever the token');
+      const dashboard = await fetch(stack.url('/monitor'), { redirect: 'manual' });
+      assert.equal(dashboard.status, 302);
+      const location = new URL(dashboard.headers.get('location') ?? '');
+      assert.equal(location.port, stack.env.MONITOR_ADMIN_PORT);
+      assert.equal(location.pathname, '/monitor');
+      const admin = await fetch(stack.adminUrl('/monitor'), { redirect: 'manual' });
+      assert.equal(admin.status, 401, 'the dashboard asks for its token on the admin port');
+      assert.match(await admin.text(), /<form/i);
+      assert.equal((await fetch(stack.adminUrl('/shop/'))).status, 404, 'no app on the admin port');
     });
 
     test('editing a file changes the response within seconds', async () => {
@@ -562,7 +577,7 @@ function smoke(variant: Variant): void {
     if (variant.mountKills !== false) mountKillTests(variant, () => stack, timings);
 
     if (variant.https) {
-      test('Caddy serves the monitor over HTTPS for DOMAIN', async () => {
+      test('Caddy serves the apps on DOMAIN and the dashboard and API on monitor.DOMAIN only', async () => {
         const caddy = await stack.containerOf('caddy');
         const domain = stack.env.DOMAIN!;
         // Caddy's own CA for *.localhost: the test trusts exactly that root.
@@ -580,34 +595,49 @@ function smoke(variant: Variant): void {
           },
           60_000,
         );
-        let body = '';
+        const viaCaddy = (host: string, path: string, token?: string) =>
+          new Promise<{ status: number; body: string }>((resolve) => {
+            const req = httpsRequest(
+              {
+                host: '127.0.0.1',
+                port: Number(stack.env.HTTPS_PORT),
+                path,
+                servername: host,
+                headers: { host, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+                ca,
+                timeout: 5000,
+              },
+              (res) => {
+                let body = '';
+                res.setEncoding('utf8');
+                res.on('data', (c: string) => (body += c));
+                res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+              },
+            );
+            req.on('error', (err) => resolve({ status: 0, body: err.message }));
+            req.end();
+          });
         await eventually(
           'GET https://DOMAIN/shop/ through Caddy',
-          () =>
-            new Promise<boolean>((resolve) => {
-              const req = httpsRequest(
-                {
-                  host: '127.0.0.1',
-                  port: Number(stack.env.HTTPS_PORT),
-                  path: '/shop/',
-                  servername: domain,
-                  headers: { host: domain },
-                  ca,
-                  timeout: 5000,
-                },
-                (res) => {
-                  body = '';
-                  res.setEncoding('utf8');
-                  res.on('data', (c: string) => (body += c));
-                  res.on('end', () => resolve(res.statusCode === 200 && body.includes(NODE_V2)));
-                },
-              );
-              req.on('error', () => resolve(false));
-              req.end();
-            }),
+          async () => {
+            const r = await viaCaddy(domain, '/shop/');
+            return r.status === 200 && r.body.includes(NODE_V2);
+          },
           60_000,
         );
-        assert.match(body, /node:shop v2/);
+        const token = stack.env.MONITOR_TOKEN!;
+        let admin = { status: 0, body: '' };
+        await eventually(
+          'GET https://monitor.DOMAIN/api/workspaces through Caddy',
+          async () => {
+            admin = await viaCaddy(`monitor.${domain}`, '/api/workspaces', token);
+            return admin.status === 200;
+          },
+          60_000,
+        );
+        assert.match(admin.body, /"name":"shop"/);
+        assert.equal((await viaCaddy(domain, '/api/workspaces', token)).status, 404);
+        assert.equal((await viaCaddy(`monitor.${domain}`, '/shop/')).status, 404);
       });
     }
 
@@ -716,6 +746,14 @@ describe('stack: the credentials check', { skip, timeout: 300_000 }, () => {
       const exposed = await stack.compose(['run', '--rm', 'check']);
       assert.equal(exposed.code, 3);
       assert.match(exposed.stdout + exposed.stderr, /MONITOR_BIND=0\.0\.0\.0/);
+      stack.env.MONITOR_BIND = '127.0.0.1';
+      stack.env.MONITOR_ADMIN_BIND = '0.0.0.0';
+      const dashboardExposed = await stack.compose(['run', '--rm', 'check']);
+      assert.equal(dashboardExposed.code, 3);
+      assert.match(
+        dashboardExposed.stdout + dashboardExposed.stderr,
+        /MONITOR_ADMIN_BIND=0\.0\.0\.0/,
+      );
     } finally {
       await stack.destroy();
     }

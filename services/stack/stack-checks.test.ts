@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkExternalS3, checkStack, isLoopback } from './stack-checks.ts';
 
-const local = { MINIO_BIND: '127.0.0.1', MONITOR_BIND: '127.0.0.1' };
+const local = {
+  MINIO_BIND: '127.0.0.1',
+  MONITOR_BIND: '127.0.0.1',
+  MONITOR_ADMIN_BIND: '127.0.0.1',
+};
 
 test("MinIO's default credentials are refused, with the three ways to fix it", () => {
   const r = checkStack({
@@ -49,6 +53,18 @@ test('local-only is refused when a port is published beyond loopback, naming the
   });
   assert.equal(r.refused.length, 1);
   assert.match(r.refused[0]!, /MONITOR_BIND=0\.0\.0\.0/);
+});
+
+test('local-only is refused when the dashboard is published beyond loopback (MONITOR_ADMIN_BIND)', () => {
+  const r = checkStack({
+    user: 'minioadmin',
+    password: 'minioadmin',
+    localOnly: true,
+    binds: { ...local, MONITOR_ADMIN_BIND: '0.0.0.0' },
+  });
+  assert.equal(r.refused.length, 1);
+  assert.match(r.refused[0]!, /MONITOR_ADMIN_BIND=0\.0\.0\.0 publishes a port beyond this machine/);
+  assert.match(r.refused[0]!, /set MONITOR_ADMIN_BIND=127\.0\.0\.1/);
 });
 
 test('real credentials pass on any bind; short passwords and empty users are invalid', () => {

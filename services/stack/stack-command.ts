@@ -57,7 +57,14 @@ export const STACK_SETTINGS = {
   }),
   monitorBind: setting({
     env: 'MONITOR_BIND',
-    description: "Address the monitor's port (dashboard and apps) is published on.",
+    description: "Address the monitor's apps port (MONITOR_PORT) is published on.",
+    defaultText: '127.0.0.1',
+    schema: z.string().min(1).default('127.0.0.1'),
+  }),
+  monitorAdminBind: setting({
+    env: 'MONITOR_ADMIN_BIND',
+    description:
+      "Address the monitor's admin port (MONITOR_ADMIN_PORT: dashboard, API, mount API) is published on.",
     defaultText: '127.0.0.1',
     schema: z.string().min(1).default('127.0.0.1'),
   }),
@@ -119,7 +126,11 @@ function checkCommand(io: CommandIo): Command {
         user: s.minioUser ?? 'minioadmin',
         password: s.minioPassword ?? 'minioadmin',
         localOnly: s.localOnly,
-        binds: { MINIO_BIND: s.minioBind, MONITOR_BIND: s.monitorBind },
+        binds: {
+          MINIO_BIND: s.minioBind,
+          MONITOR_BIND: s.monitorBind,
+          MONITOR_ADMIN_BIND: s.monitorAdminBind,
+        },
       });
       for (const w of result.warnings) logger.warn({ localOnly: true }, w);
       reportCheck(result);

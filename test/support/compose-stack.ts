@@ -146,6 +146,7 @@ export class ComposeStack {
       MINIO_API_PORT: String(await freePort()),
       MINIO_CONSOLE_PORT: String(await freePort()),
       MONITOR_PORT: String(await freePort()),
+      MONITOR_ADMIN_PORT: String(await freePort()),
       MONITOR_TOKEN: randomBytes(16).toString('hex'),
       MONITOR_NETWORK: `${project}-apps`,
       MONITOR_INSTANCE: project,
@@ -272,6 +273,20 @@ export class ComposeStack {
   /** The apps' routes (MONITOR_PORT). */
   url(path: string): string {
     return `http://127.0.0.1:${this.env.MONITOR_PORT}${path}`;
+  }
+
+  /** The dashboard, the API and the mount API (MONITOR_ADMIN_PORT), an origin no app shares. */
+  adminUrl(path: string): string {
+    return `http://127.0.0.1:${this.env.MONITOR_ADMIN_PORT}${path}`;
+  }
+
+  /** A call of the monitor's API with its token. */
+  api(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(this.adminUrl(path), {
+      ...init,
+      headers: { authorization: `Bearer ${this.env.MONITOR_TOKEN}`, ...init.headers },
+      signal: init.signal ?? AbortSignal.timeout(10_000),
+    });
   }
 
   s3(): S3Client {
