@@ -24,7 +24,8 @@ import { listKeys, testClient } from './support/bucket.ts';
 
 const ID = randomBytes(4).toString('hex');
 const NETWORK = `bs-images-${ID}`;
-const LABEL = `bucketspace.test=images-${ID}`;
+const LABEL_KEY = 'bucketspace.test';
+const LABEL = `${LABEL_KEY}=images-${ID}`;
 const BUILD_TIMEOUT = 45 * 60_000;
 /** Installs (pip, go mod download) on a loaded machine. */
 const STARTUP_TIMEOUT = 120_000;
@@ -67,11 +68,10 @@ async function workspace(files: Record<string, string>): Promise<string> {
 
 /** One of our containers, on the test network, labelled for cleanup. */
 function container(image: string): LocalContainer {
-  const [key = '', value = ''] = LABEL.split('=');
   if (!network) throw new Error('the test network is not started');
   return new LocalContainer(imageRef(image))
     .withName(`bs-images-${ID}-${++counter}`)
-    .withLabels({ [key]: value })
+    .withLabels({ [LABEL_KEY]: `images-${ID}` })
     .withNetwork(network)
     .withStartupTimeout(STARTUP_TIMEOUT);
 }
@@ -154,7 +154,7 @@ const NODE_FILES = {
 };
 
 describe('runtime images under the monitor restrictions', () => {
-  test('node: /workspace copied to a writable /app, `npm start` answers on PORT as uid 10001 with no capabilities; SIGTERM reaches the app through npm, which waits for its shutdown', async (t) => {
+  test('node: /workspace copied to a writable /app, `npm start` answers on PORT as uid 10001 with no capabilities; SIGTERM reaches the app through npm, which waits for its shutdown (npm ran it with `sh -c`, which died first and took the app down)', async (t) => {
     const dir = await workspace(NODE_FILES);
     await symlink('sub/dir/deep.txt', join(dir, 'link.txt'));
     const { app, url } = await serve({ image: 'runtime-node', dir }, 3000);
@@ -277,7 +277,7 @@ describe('runtime images under the monitor restrictions', () => {
     assert.match(logs, /^shut down$/m);
   });
 
-  test('go: `go mod download`, the default start builds and execs the program, which answers on PORT; SIGTERM reaches it and it shuts down in its own time', async (t) => {
+  test('go: `go mod download`, the default start builds and execs the program, which answers on PORT; SIGTERM reaches it and it shuts down in its own time (`go run .` died first and took it down)', async (t) => {
     const dir = await workspace({ 'main.go': GO_MAIN, 'go.mod': GO_MOD });
     const { app, url } = await serve({ image: 'runtime-go', dir }, 8080);
     const res = await httpGet(url);

@@ -48,10 +48,8 @@ export class LocalContainer extends GenericContainer {
       return await super.start();
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      throw new Error(
-        `${this.imageName.string} did not start: ${reason}\n--- what it printed ---\n${this.output}`,
-        { cause: err },
-      );
+      const output = this.output ? `\n--- what it printed ---\n${this.output}` : '';
+      throw new Error(`${this.imageName.string} did not start: ${reason}${output}`, { cause: err });
     }
   }
 }
