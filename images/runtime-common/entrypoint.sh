@@ -156,13 +156,20 @@ if [ -z "$start" ]; then
   case "$RUNTIME" in
     node) start="npm start" ;;
     python) start="python app.py" ;;
-    go) start="go run ." ;;
+    # Not `go run .`: it stays the program's parent and dies at once on SIGTERM.
+    go) start="go build -o /tmp/bucketspace-app . && exec /tmp/bucketspace-app" ;;
     *) fail 64 "BUCKETSPACE_RUNTIME must be node, python, go or static, got '$RUNTIME'" ;;
   esac
 fi
 say "starting: $start"
 # bash runs a simple command by exec (the app is then tini's child and its exit
 # code is the container's); tini (PID 1, -g) sends SIGTERM to this whole
-# process group, so the app gets it even through npm or a pipeline.
-if command -v bash >/dev/null 2>&1; then exec bash -c "$start"; fi
+# process group, so the app gets it even through npm or a pipeline. A parent
+# that dies on SIGTERM before the app has finished shutting down takes it down
+# (tini exits with its child, and the container with tini): npm's default
+# script shell, `sh -c`, is such a parent even for a simple command; bash is not.
+if command -v bash >/dev/null 2>&1; then
+  [ -n "${npm_config_script_shell:-}${NPM_CONFIG_SCRIPT_SHELL:-}" ] || export npm_config_script_shell=bash
+  exec bash -c "$start"
+fi
 exec sh -c "$start"
