@@ -12,7 +12,7 @@ import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { PutOptions } from './object-store.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
-import type { S3RetryPolicy } from './s3-retry.ts';
+import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -137,6 +137,7 @@ export class S3PutClient {
   async put(req: PutOptions): Promise<string> {
     let md5Hex = req.md5Hex ?? (req.body ? md5Of(req.body) : undefined);
     const { retry } = this.options;
+    const startedAt = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
         if (md5Hex === undefined) md5Hex = await fileMd5(req.filePath ?? '', req.size);
@@ -153,7 +154,7 @@ export class S3PutClient {
         if (req.signal?.aborted)
           throw classifyS3Error(req.signal.reason ?? err, `uploading ${req.key}`);
         const error = classifyS3Error(err, `uploading s3://${this.bucketPath()}/${req.key}`);
-        const delay = this.retryDelay(err, error, attempt);
+        const delay = this.retryDelay(err, error, attempt, startedAt);
         this.options.logger.debug(
           {
             err,
@@ -164,7 +165,7 @@ export class S3PutClient {
           },
           delay !== undefined ? 'PUT failed; retrying' : 'PUT failed',
         );
-        if (delay === undefined) throw error;
+        if (delay === undefined) throw gaveUp(error, attempt);
         retry.notify({ attempt, maxAttempts: retry.maxAttempts, delayMs: delay, error });
         if (err instanceof S3ResponseError && err.Code === 'BadDigest' && req.filePath)
           md5Hex = undefined; // the file changed since it was hashed: hash it again
@@ -188,9 +189,14 @@ export class S3PutClient {
    * skewed clock is retried at once, if correcting it from the server's
    * Date changed anything.
    */
-  private retryDelay(err: unknown, error: BucketspaceError, attempt: number): number | undefined {
+  private retryDelay(
+    err: unknown,
+    error: BucketspaceError,
+    attempt: number,
+    startedAt: number,
+  ): number | undefined {
     const { retry } = this.options;
-    if (!isClockSkewError(err)) return retry.retryDelay(error, attempt);
+    if (!isClockSkewError(err)) return retry.retryDelay(error, attempt, startedAt);
     const corrected =
       err instanceof S3ResponseError &&
       this.correctClock(err.serverDate) &&
