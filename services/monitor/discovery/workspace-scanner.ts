@@ -12,9 +12,11 @@ import {
 import { WorkspaceFilter, type IgnoreFileReader } from '../../common/ignore/workspace-filter.ts';
 import type { Logger } from '../../common/logger.ts';
 import { walkWorkspace, type WalkResult } from '../../common/walk.ts';
+import { DEPENDENCY_FILES } from '../detect/dependency-manifest.ts';
 import { DETECTION_FILES, isDetectionPath } from '../detect/detect-workspace.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
 import { FileTextCache } from './file-text-cache.ts';
+import { hashFile } from './hash-file.ts';
 import { fingerprintFiles } from './fingerprint.ts';
 import { MountRoot } from './mount-health.ts';
 
@@ -31,6 +33,8 @@ export interface WorkspaceScannerOptions {
   concurrency?: number;
   /** Reads ignore and detection files (default: WorkspaceFilter's reader); tests count reads here. */
   readFile?: IgnoreFileReader;
+  /** Hashes dependency files (default: hashFile); tests count reads here. */
+  hashFile?: IgnoreFileReader;
   clock?: Clock;
   /** A root that does not answer for this long makes the mount unavailable. Default 10 s. */
   rootTimeoutMs?: number;
@@ -63,8 +67,10 @@ const LOGGED_IGNORED = 20;
  * .dockerignore, .syncignore), never entering an ignored directory, and
  * fingerprints the non-ignored files from their `stat`s. Files are read only
  * when their `stat` changed since the previous scan: ignore files (needed to
- * filter) and DETECTION_FILES (for detection), so an unchanged rescan reads
- * no file at all.
+ * filter) and DETECTION_FILES (for detection), and DEPENDENCY_FILES are
+ * hashed (for the dependency cache's key), so an unchanged rescan reads no
+ * file at all. The snapshot keeps each fingerprinted file's size and mtime:
+ * what a container's copy is checked against.
  *
  * The workspaces are the directories directly under the root (a symlink to a
  * directory counts), as for the sync; names starting with `.` are not
@@ -82,6 +88,8 @@ export class WorkspaceScanner {
   readonly #extraExcludes: readonly string[];
   readonly #concurrency: number;
   readonly #cache: FileTextCache;
+  /** SHA-256 of DEPENDENCY_FILES, kept like the texts: hashed again only when their stat changed. */
+  readonly #hashes: FileTextCache;
   readonly #mountRoot: MountRoot;
   #previous = new Map<string, WorkspaceSnapshot>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -92,6 +100,7 @@ export class WorkspaceScanner {
     this.#extraExcludes = options.extraExcludes ?? [];
     this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     this.#cache = new FileTextCache(options.readFile);
+    this.#hashes = new FileTextCache(options.hashFile ?? hashFile);
     this.#mountRoot = new MountRoot({
       root: this.#root,
       clock: options.clock ?? systemClock,
@@ -119,6 +128,7 @@ export class WorkspaceScanner {
     }
     const names = await this.#workspaceNames(root.entries);
     this.#cache.beginScan();
+    this.#hashes.beginScan();
     const limit = pLimit(this.#concurrency);
     const settled = await Promise.allSettled(
       names.map((name) => limit(() => this.#scanWorkspace(name, signal))),
@@ -130,6 +140,7 @@ export class WorkspaceScanner {
       if (outcome.value !== undefined) workspaces.set(outcome.value.name, outcome.value);
     }
     this.#cache.endScan();
+    this.#hashes.endScan();
     const failed = [...workspaces.values()].filter((w) => w.errors.length > 0);
     if (failed.length > 0) {
       // Errors in workspaces may be the mount dying during the scan: ask the root again.
@@ -207,6 +218,7 @@ export class WorkspaceScanner {
       if (file.mtimeMs > lastChangeMs) lastChangeMs = file.mtimeMs;
     }
     const texts = await this.#detectionTexts(walked, errors);
+    const hashes = await this.#dependencyHashes(walked, errors);
     const snapshot: WorkspaceSnapshot = {
       name,
       dir,
@@ -214,6 +226,8 @@ export class WorkspaceScanner {
       fileCount: walked.files.length,
       lastChangeMs: Math.floor(lastChangeMs),
       probe: { name, files, texts },
+      files: walked.files.map((f) => ({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs })),
+      hashes,
       errors,
     };
     if (snapshot.fingerprint !== previous?.fingerprint) this.#logSkipped(name, walked);
@@ -240,6 +254,22 @@ export class WorkspaceScanner {
       }
     }
     return texts;
+  }
+
+  /** The SHA-256 of the DEPENDENCY_FILES there are, hashed only when their stat changed. */
+  async #dependencyHashes(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
+    const hashes = new Map<string, string>();
+    const wanted = new Set(DEPENDENCY_FILES);
+    for (const file of walked.files) {
+      if (!wanted.has(file.relPath)) continue;
+      try {
+        const digest = await this.#hashes.read(file.absPath, file, { followSymlink: true });
+        if (digest !== undefined) hashes.set(file.relPath, digest);
+      } catch (err) {
+        errors.push(`${file.relPath}: cannot read (${codeOf(err)})`);
+      }
+    }
+    return hashes;
   }
 
   #logSkipped(name: string, walked: WalkResult): void {
@@ -284,6 +314,8 @@ function failedSnapshot(
     fileCount: 0,
     lastChangeMs: 0,
     probe: { name, files: new Set(), texts: new Map() },
+    files: [],
+    hashes: new Map(),
     errors: [problem],
   };
 }
