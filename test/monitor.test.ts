@@ -1,22 +1,21 @@
 // The monitor against a real Docker engine: `bucketspace monitor` in a child
 // process, real runtime images, real containers, requests through its proxy.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
 import { startCliProcess, type CliProcess } from './support/cli-process.ts';
+import { writeDepsApp } from './support/deps-app.ts';
+import { GO_MAIN, GO_MOD, PYTHON_APP } from './support/image-apps.ts';
 import type Docker from 'dockerode';
 import { cleanupDocker, containersOf, docker, volumesOf } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
 import { eventually } from './support/watch-process.ts';
 
-const execFileAsync = promisify(execFile);
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const token = `test-token-${randomBytes(12).toString('hex')}`;
 
@@ -153,69 +152,6 @@ process.on('SIGTERM', () => process.exit(0));
 `,
   );
   await writeFile(path.join(dir, 'message.txt'), message);
-}
-
-/**
- * A Node app with a real dependency to install: a package in a vendored tarball
- * (`file:`), locked in package-lock.json, so `npm ci` installs it with no registry.
- */
-async function writeDepsApp(
-  dir: string,
-  options: { greeting: string; message: string },
-): Promise<void> {
-  const pkgDir = path.join(dir, '.pack', 'package');
-  await mkdir(pkgDir, { recursive: true });
-  await writeFile(
-    path.join(pkgDir, 'package.json'),
-    JSON.stringify({ name: 'greeting', version: '1.0.0', main: 'index.js' }),
-  );
-  await writeFile(
-    path.join(pkgDir, 'index.js'),
-    `module.exports = (s) => ${JSON.stringify(options.greeting)} + ' ' + s;\n`,
-  );
-  // Not vendor/: the sync's default excludes leave that out of the bucket.
-  await mkdir(path.join(dir, 'packages'), { recursive: true });
-  const tarball = path.join(dir, 'packages', 'greeting-1.0.0.tgz');
-  await execFileAsync('tar', ['-C', path.join(dir, '.pack'), '-czf', tarball, 'package']);
-  await rm(path.join(dir, '.pack'), { recursive: true });
-  const integrity = `sha512-${createHash('sha512')
-    .update(await readFile(tarball))
-    .digest('base64')}`;
-  const spec = 'file:packages/greeting-1.0.0.tgz';
-  await writeFile(
-    path.join(dir, 'package.json'),
-    JSON.stringify({
-      name: 'deps-app',
-      version: '1.0.0',
-      private: true,
-      scripts: { start: 'node server.js' },
-      dependencies: { greeting: spec },
-    }),
-  );
-  await writeFile(
-    path.join(dir, 'package-lock.json'),
-    JSON.stringify({
-      name: 'deps-app',
-      version: '1.0.0',
-      lockfileVersion: 3,
-      requires: true,
-      packages: {
-        '': { name: 'deps-app', version: '1.0.0', dependencies: { greeting: spec } },
-        'node_modules/greeting': { version: '1.0.0', resolved: spec, integrity },
-      },
-    }),
-  );
-  await writeFile(
-    path.join(dir, 'server.js'),
-    `const greet = require('greeting');
-const fs = require('node:fs');
-require('node:http').createServer((req, res) => {
-  res.end(greet(fs.readFileSync(__dirname + '/message.txt', 'utf8').trim()));
-}).listen(Number(process.env.PORT));
-process.on('SIGTERM', () => process.exit(0));
-`,
-  );
-  await writeFile(path.join(dir, 'message.txt'), options.message);
 }
 
 describe('monitor with Docker', { timeout: 600_000 }, () => {
@@ -664,6 +600,47 @@ describe('monitor: dependencies reused across code edits', { timeout: 600_000 },
     assert.equal(volumeOf(blog).length, 1);
     assert.notEqual(volumeOf(shop)[0], volumeOf(blog)[0]);
     assert.match(volumeOf(blog)[0] ?? '', /-blog-/);
+  });
+
+  test('python and go: the venv and the module cache are reused too', async () => {
+    await ensureImages(['runtime-python', 'runtime-go']);
+    const py = path.join(m.workspaces, 'pyapp');
+    await mkdir(py, { recursive: true });
+    await writeFile(path.join(py, 'app.py'), PYTHON_APP);
+    await writeFile(path.join(py, 'requirements.txt'), '# nothing to download here\n');
+    await writeFile(path.join(py, 'note.txt'), '1');
+    const go = path.join(m.workspaces, 'goapp');
+    await mkdir(go, { recursive: true });
+    await writeFile(path.join(go, 'main.go'), GO_MAIN);
+    await writeFile(path.join(go, 'go.mod'), GO_MOD);
+    await writeFile(path.join(go, 'note.txt'), '1');
+    const answers = async (name: string, text: string) =>
+      eventually(`${name} answers`, async () => (await appText(name)).includes(text), 180_000);
+    await answers('pyapp', '"executable": "/app/.venv/bin/python');
+    await answers('goapp', 'go as uid 10001');
+    assert.equal((await deploy('pyapp')).dependencies, 'installed');
+    assert.equal((await deploy('goapp')).dependencies, 'installed');
+    const before = {
+      pyapp: (await view('pyapp')).containerId,
+      goapp: (await view('goapp')).containerId,
+    };
+    await writeFile(path.join(py, 'note.txt'), '2');
+    await writeFile(path.join(go, 'note.txt'), '2');
+    for (const name of ['pyapp', 'goapp'] as const) {
+      await eventually(
+        `${name} replaced`,
+        async () => {
+          const v = await view(name);
+          return v.state === 'running' && v.containerId !== before[name];
+        },
+        180_000,
+      );
+      assert.equal((await deploy(name)).dependencies, 'reused', name);
+    }
+    await answers('pyapp', '"executable": "/app/.venv/bin/python');
+    await answers('goapp', 'go as uid 10001');
+    await rm(py, { recursive: true });
+    await rm(go, { recursive: true });
   });
 
   test('a removed workspace takes its cache with it', async () => {
