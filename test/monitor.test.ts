@@ -1,131 +1,22 @@
 // The monitor against a real Docker engine: `bucketspace monitor` in a child
 // process, real runtime images, real containers, requests through its proxy.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
-import { startCliProcess, type CliProcess } from './support/cli-process.ts';
+import { startCliProcess } from './support/cli-process.ts';
 import { writeDepsApp } from './support/deps-app.ts';
 import { GO_MAIN, GO_MOD, PYTHON_APP } from './support/image-apps.ts';
 import type Docker from 'dockerode';
-import { cleanupDocker, containersOf, docker, volumesOf } from './support/docker.ts';
+import { containersOf, docker, volumesOf } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
+import { TEST_MONITOR_TOKEN, TestMonitor } from './support/test-monitor.ts';
 import { eventually } from './support/watch-process.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const token = `test-token-${randomBytes(12).toString('hex')}`;
-
-/** `bucketspace monitor` in a child process, with its own containers, network and directories. */
-class TestMonitor {
-  readonly managedBy: string;
-  readonly network: string;
-  readonly #extraEnv: () => Record<string, string>;
-  root = '';
-  workspaces = '';
-  base = '';
-  proc: CliProcess | undefined;
-
-  /** `extraEnv` is read at each start (after init, so it may use the directories). */
-  constructor(extraEnv: () => Record<string, string> = () => ({})) {
-    const id = randomBytes(3).toString('hex');
-    this.managedBy = `test-monitor-${id}`;
-    this.network = `bucketspace-test-${id}`;
-    this.#extraEnv = extraEnv;
-  }
-
-  async init(): Promise<void> {
-    this.root = await mkdtemp(path.join(tmpdir(), 'bs-monitor-'));
-    this.workspaces = path.join(this.root, 'workspaces');
-    await mkdir(this.workspaces, { recursive: true });
-  }
-
-  async start(): Promise<void> {
-    this.proc = await startCliProcess({
-      args: ['monitor'],
-      env: {
-        WORKSPACES_MOUNT: this.workspaces,
-        MONITOR_DATA_DIR: path.join(this.root, 'data'),
-        MONITOR_PORT: '0',
-        MONITOR_HOST: '127.0.0.1',
-        MONITOR_TOKEN: token,
-        MONITOR_POLL_INTERVAL: '500ms',
-        MONITOR_RESTART_DEBOUNCE: '200ms',
-        MONITOR_STOP_TIMEOUT: '5s',
-        MONITOR_INSTANCE: this.managedBy,
-        MONITOR_NETWORK: this.network,
-        MOUNT_REGISTRY: path.join(this.root, 'mounts.db'),
-        MOUNT_DIR: path.join(this.root, 'mnt'),
-        LOG_LEVEL: 'debug',
-        ...this.#extraEnv(),
-      },
-      readyMessage: 'started monitor',
-      readyTimeoutMs: 60_000,
-    });
-    const ready = this.proc.lines().find((l) => l.msg === 'started monitor');
-    this.base = `http://127.0.0.1:${String(ready?.port)}`;
-  }
-
-  lines(): ReturnType<CliProcess['lines']> {
-    return this.proc?.lines() ?? [];
-  }
-
-  readonly api = (p: string, init: RequestInit = {}): Promise<Response> =>
-    fetch(`${this.base}${p}`, {
-      ...init,
-      headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
-    });
-
-  readonly view = async (name: string): Promise<{ state: string; [k: string]: unknown }> => {
-    const res = await this.api(`/api/workspaces/${name}`);
-    assert.equal(res.status, 200, `GET /api/workspaces/${name}`);
-    return ((await res.json()) as { workspace: { state: string } }).workspace;
-  };
-
-  readonly appText = async (name: string): Promise<string> => {
-    const res = await fetch(`${this.base}/${name}/hello?x=1`);
-    return `${res.status} ${await res.text()}`;
-  };
-
-  /** The dashboard in headless Chromium, logged in. */
-  async dashboard(use: (page: Page) => Promise<void>): Promise<void> {
-    const profile = await mkdtemp(path.join(tmpdir(), 'bs-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1360, height: 600 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-quic',
-        '--disable-sync',
-      ],
-    });
-    try {
-      const page = await context.newPage();
-      await page.goto(`${this.base}/monitor`);
-      await page.getByLabel('Token').fill(token);
-      await page.getByRole('button', { name: 'Log in' }).click();
-      await use(page);
-    } finally {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.proc?.stop();
-    await cleanupDocker(this.managedBy, this.network);
-    if (this.root !== '') await rm(this.root, { recursive: true, force: true });
-  }
-}
+const token = TEST_MONITOR_TOKEN;
 
 /** A dependency-free Node app that answers with the text of message.txt. */
 async function writeNodeApp(dir: string, message: string): Promise<void> {
