@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import Docker from 'dockerode';
 import { writeDepsApp } from '../test/support/deps-app.ts';
+import { cleanupDocker } from '../test/support/docker.ts';
 import {
   BENCH_EXIT,
   PrerequisiteError,
@@ -125,27 +126,6 @@ async function writeExpressApp(dir: string): Promise<void> {
   }
 }
 
-/** The monitor's containers, volumes and network: removed after each run. */
-async function removeEngineState(docker: Docker, instance: string): Promise<void> {
-  const label = `bucketspace.managed-by=${instance}`;
-  for (const c of await docker.listContainers({ all: true, filters: { label: [label] } })) {
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true })
-      .catch(() => undefined);
-  }
-  for (const v of (await docker.listVolumes({ filters: { label: [label] } })).Volumes) {
-    await docker
-      .getVolume(v.Name)
-      .remove()
-      .catch(() => undefined);
-  }
-  await docker
-    .getNetwork(instance)
-    .remove()
-    .catch(() => undefined);
-}
-
 /** Poll the app through the monitor until it answers `text`; the time that took, in ms. */
 async function waitServed(base: string, text: string, timeoutMs: number): Promise<number> {
   const started = performance.now();
@@ -172,7 +152,7 @@ async function runOnce(
   io: BenchIo,
 ): Promise<RunResult> {
   const instance = `bench-deps-${randomBytes(3).toString('hex')}`;
-  io.cleanup.defer(() => removeEngineState(options.docker, instance));
+  io.cleanup.defer(() => cleanupDocker(instance, instance));
   const workspaces = join(options.root, options.cache ? 'cache' : 'no-cache');
   const app = join(workspaces, 'shop');
   if (options.app === 'express') await writeExpressApp(app);
@@ -216,7 +196,7 @@ async function runOnce(
     );
   }
   await monitor.stop(20_000);
-  await removeEngineState(options.docker, instance);
+  await cleanupDocker(instance, instance);
   return { cache: options.cache, firstStartMs, edits };
 }
 

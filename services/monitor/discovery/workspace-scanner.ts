@@ -235,41 +235,13 @@ export class WorkspaceScanner {
   }
 
   /** The texts of DETECTION_FILES there are, read only when their stat changed. */
-  async #detectionTexts(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
-    const texts = new Map<string, string>();
-    const wanted = new Set(DETECTION_FILES);
-    for (const file of walked.files) {
-      if (!wanted.has(file.relPath)) continue;
-      if (file.size > MAX_DETECTION_TEXT_BYTES) {
-        errors.push(
-          `${file.relPath}: ${file.size} bytes, too big to read for detection (at most ${MAX_DETECTION_TEXT_BYTES})`,
-        );
-        continue;
-      }
-      try {
-        const text = await this.#cache.read(file.absPath, file, { followSymlink: true });
-        if (text !== undefined) texts.set(file.relPath, text);
-      } catch (err) {
-        errors.push(`${file.relPath}: cannot read (${codeOf(err)})`);
-      }
-    }
-    return texts;
+  #detectionTexts(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
+    return readRootFiles(walked, DETECTION_FILES, this.#cache, errors, MAX_DETECTION_TEXT_BYTES);
   }
 
   /** The SHA-256 of the DEPENDENCY_FILES there are, hashed only when their stat changed. */
-  async #dependencyHashes(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
-    const hashes = new Map<string, string>();
-    const wanted = new Set(DEPENDENCY_FILES);
-    for (const file of walked.files) {
-      if (!wanted.has(file.relPath)) continue;
-      try {
-        const digest = await this.#hashes.read(file.absPath, file, { followSymlink: true });
-        if (digest !== undefined) hashes.set(file.relPath, digest);
-      } catch (err) {
-        errors.push(`${file.relPath}: cannot read (${codeOf(err)})`);
-      }
-    }
-    return hashes;
+  #dependencyHashes(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
+    return readRootFiles(walked, DEPENDENCY_FILES, this.#hashes, errors);
   }
 
   #logSkipped(name: string, walked: WalkResult): void {
@@ -297,6 +269,38 @@ export class WorkspaceScanner {
       );
     }
   }
+}
+
+/**
+ * What `cache` holds for each of `names` the walk found (texts, or digests),
+ * read through it only when the file's stat changed. A file over `maxBytes`
+ * and a file that cannot be read are errors of the scan.
+ */
+async function readRootFiles(
+  walked: WalkResult,
+  names: readonly string[],
+  cache: FileTextCache,
+  errors: string[],
+  maxBytes = Infinity,
+): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  const wanted = new Set(names);
+  for (const file of walked.files) {
+    if (!wanted.has(file.relPath)) continue;
+    if (file.size > maxBytes) {
+      errors.push(
+        `${file.relPath}: ${file.size} bytes, too big to read for detection (at most ${maxBytes})`,
+      );
+      continue;
+    }
+    try {
+      const value = await cache.read(file.absPath, file, { followSymlink: true });
+      if (value !== undefined) values.set(file.relPath, value);
+    } catch (err) {
+      errors.push(`${file.relPath}: cannot read (${codeOf(err)})`);
+    }
+  }
+  return values;
 }
 
 /** A workspace that could not be walked: its last known picture, with why it is stale. */
