@@ -9,6 +9,7 @@ import type { DeployReport } from '../containers/deploy-report.ts';
 import type { Action, CheckAction, DeployAction } from './actions.ts';
 import { decide, type Decision } from './decide.ts';
 import {
+  actionFailed,
   checkFinished,
   containersRemoved,
   crashCollected,
@@ -451,6 +452,16 @@ describe('decide', () => {
     assert.deepEqual(w.pass().actions, []);
   });
 
+  test('a serving container whose check did not happen (an engine error) is checked again', () => {
+    const w = new World();
+    w.engine = [container('alpha', 'f1')];
+    w.files(app('alpha', 'f1'));
+    const check = only(w.pass());
+    assert.ok(check.type === 'check');
+    w.set('alpha', (ws) => ({ ...actionFailed(ws, check, 'engine error', w.now), busy: false }));
+    assert.equal(only(w.pass()).type, 'check');
+  });
+
   test('adopted, but its copy does not match the scan: replaced, and it serves until then', () => {
     const w = new World();
     const running = container('alpha', 'f1');
@@ -462,12 +473,20 @@ describe('decide', () => {
     report.copied?.set('server.js', { size: 99, mtimeMs: 1_700_000_000_000 });
     const t = w.checked(check, report);
     assert.ok(t.notes.some((n) => n.level === 'warn'));
+    w.advance(DEBOUNCE);
     const deploy = deployOf(w.pass());
     assert.match(
       deploy.why,
       /adopted container: the copy in the container does not match the scan \(server\.js: 100 bytes in the scan, 99 in the copy\)/,
     );
     assert.equal(deploy.previous?.id, running.id);
+    // The replacement fails too: no check or deploy again before the backoff.
+    w.finish(deploy, { kind: 'failed', why: 'exited', exitCode: 1, lastLogLines: [] });
+    const waiting = w.pass();
+    assert.deepEqual(waiting.actions, []);
+    assert.equal(waiting.wakeAtMs, w.now + 2_000);
+    w.advance(2_000);
+    assert.equal(deployOf(w.pass()).why, deploy.why, 'still replacing it, for the same reason');
   });
 
   test('adopted but stale: it keeps serving while a replacement is deployed', () => {
@@ -490,9 +509,6 @@ describe('decide', () => {
     const exited = container('alpha', 'f1', { status: 'exited', ip: null });
     w.engine = [wanted, newerButOld, exited];
     w.files(app('alpha', 'f1'));
-    const check = only(w.pass());
-    assert.ok(check.type === 'check');
-    w.checked(check, reportOf(check.snapshot));
     const remove = only(w.pass());
     assert.equal(w.ws('alpha').serving?.id, wanted.id);
     assert.equal(remove.type, 'remove');
@@ -504,6 +520,9 @@ describe('decide', () => {
       );
     }
     w.removed(remove);
+    const check = only(w.pass());
+    assert.ok(check.type === 'check');
+    w.checked(check, reportOf(check.snapshot));
     assert.deepEqual(w.pass().actions, []);
     assert.equal(viewOf(w.ws('alpha')).state, 'running');
   });
@@ -514,9 +533,6 @@ describe('decide', () => {
     const halfStarted = container('alpha', 'f2', { status: 'created', ip: null });
     w.engine = [serving, halfStarted];
     w.files(app('alpha', 'f1'));
-    const check = only(w.pass());
-    assert.ok(check.type === 'check');
-    w.checked(check, reportOf(check.snapshot));
     const remove = only(w.pass());
     assert.equal(remove.type, 'remove');
     if (remove.type === 'remove') {
@@ -547,7 +563,7 @@ describe('decide', () => {
   test('a restart request skips the debounce and the backoff', () => {
     const w = new World();
     const serving = w.serving('alpha', 'f1');
-    w.set('alpha', (ws) => ({ ...ws, redeploy: 'restart requested' }));
+    w.set('alpha', (ws) => ({ ...ws, redeploy: { why: 'restart requested', skipWaits: true } }));
     const deploy = deployOf(w.pass());
     assert.equal(deploy.why, 'restart requested');
     assert.equal(deploy.previous?.id, serving.id);

@@ -69,8 +69,8 @@ export interface Decision {
  * -> adopt a running container (monitor restart); the serving one stopped ->
  * collect the crash; extra containers -> remove them; up to date -> running;
  * else deploy, once the files have been quiet for the debounce and a crash
- * of this version has backed off. An adopted container is checked (its
- * report against the scan) before it counts as up to date. When a workspace
+ * of this version has backed off. A serving container that was never checked
+ * (adopted) has its report read against the scan. When a workspace
  * needs nothing else, dependency-cache volumes that none of its containers
  * uses (and that are not its last container's) are removed.
  */
@@ -221,18 +221,6 @@ function decideWorkspace(
       });
       if (candidate.fingerprint === snapshot.fingerprint) {
         ws = show(ws, 'running', null, candidate.startedAtMs ?? now);
-        // It serves now; whether its copy is what the scan saw is read back before it counts.
-        return {
-          ws,
-          notes,
-          action: {
-            type: 'check',
-            workspace: name,
-            container: candidate,
-            snapshot,
-            dependencies: dependenciesOf(snapshot, detection.plan, options),
-          },
-        };
       }
     }
   }
@@ -261,18 +249,31 @@ function decideWorkspace(
   const wanted = snapshot.fingerprint;
   if (serving?.fingerprint === wanted && ws.redeploy === undefined) {
     if (ws.shown.state !== 'running') ws = show(ws, 'running', null, ws.shown.startedAtMs ?? now);
-    return { ws, notes };
+    if (ws.deploy !== undefined) return { ws, notes };
+    // Serving, but never checked (adopted after a monitor restart, or the last check failed):
+    // read back what it copied, and replace it if that is not what the scan saw.
+    return {
+      ws,
+      notes,
+      action: {
+        type: 'check',
+        workspace: name,
+        container: serving,
+        snapshot,
+        dependencies: dependenciesOf(snapshot, detection.plan, options),
+      },
+    };
   }
-  if (ws.redeploy === undefined) {
+  if (ws.redeploy?.skipWaits !== true) {
     const stableAt = ws.fingerprintSinceMs + options.debounceMs;
     if (now < stableAt) return { ws, notes, wakeAtMs: stableAt };
     if (ws.crash?.fingerprint === wanted && now < ws.crash.retryAtMs) {
       return { ws, notes, wakeAtMs: ws.crash.retryAtMs };
     }
   }
-  const why = ws.redeploy ?? (serving === undefined ? 'starting' : 'files changed');
+  const why = ws.redeploy?.why ?? (serving === undefined ? 'starting' : 'files changed');
   return {
-    ws: { ...ws, redeploy: undefined },
+    ws: { ...ws, redeploy: ws.redeploy?.skipWaits === true ? undefined : ws.redeploy },
     notes,
     action: {
       type: 'deploy',

@@ -115,6 +115,7 @@ export function deployFinished(
       const next: WorkspaceMemory = {
         ...serveFrom(ws, outcome.container, check.view),
         crash: undefined,
+        redeploy: undefined,
         shown: {
           state: 'running',
           message: null,
@@ -180,7 +181,7 @@ export function checkFinished(
   const check = checkDeploy(action.snapshot, action.dependencies, report);
   if (check.ok) return { ws: { ...ws, deploy: check.view }, actions: [], notes: [] };
   return {
-    ws: { ...ws, redeploy: `adopted container: ${check.reason}` },
+    ws: { ...ws, redeploy: { why: `adopted container: ${check.reason}`, skipWaits: false } },
     actions: [],
     notes: [
       {

@@ -310,7 +310,11 @@ export class Supervisor implements MonitorApi {
   async restart(name: string): Promise<void> {
     this.#requireRunnable(this.#known(name), 'restart');
     await this.#stopped.remove(name);
-    this.#update(name, (ws) => ({ ...ws, redeploy: 'restart requested', crash: undefined }));
+    this.#update(name, (ws) => ({
+      ...ws,
+      redeploy: { why: 'restart requested', skipWaits: true },
+      crash: undefined,
+    }));
     void this.tick();
   }
 

@@ -52,8 +52,13 @@ export interface WorkspaceMemory {
   readonly pendingId: string | undefined;
   /** An action on this workspace is in flight: decisions wait for it. */
   readonly busy: boolean;
-  /** Why a new container must start although the serving one matches (a restart asked for, a bad copy). */
-  readonly redeploy: string | undefined;
+  /**
+   * Why a new container must start although the serving one matches: a
+   * restart the user asked for (`skipWaits`: at once, no debounce or backoff,
+   * asked once), or a serving copy that does not match the scan (kept until
+   * a replacement serves; failed replacements back off).
+   */
+  readonly redeploy: { why: string; skipWaits: boolean } | undefined;
   readonly crash: CrashMemory | undefined;
   readonly shown: ShownState;
 }
