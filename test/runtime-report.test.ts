@@ -108,7 +108,7 @@ describe('runtime entrypoint: the dependency cache', () => {
     assert.match(other.logs, /^k2$/m);
   });
 
-  test('a cache directory without a key is a configuration error (64)', async () => {
+  test('a cache directory without a key, or not writable, is a configuration error (64)', async () => {
     const dir = path.join(root, 'bad');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'package.json'), '{}');
@@ -119,6 +119,21 @@ describe('runtime entrypoint: the dependency cache', () => {
     });
     assert.equal(run.exitCode, 64, run.logs);
     assert.match(run.logs, /BUCKETSPACE_DEPS_DIR is set but BUCKETSPACE_DEPS_KEY is not/);
+    const name = `bs-report-${ID}-${++counter}`;
+    containers.push(name);
+    // A cache directory the app user cannot write (root's tmpfs): said, with the way out.
+    await docker([
+      'run', '--detach', '--name', name, '--label', LABEL, '--cap-drop', 'ALL',
+      '--mount', `type=bind,source=${dir},target=/workspace,readonly`,
+      '--mount', 'type=tmpfs,target=/app/node_modules',
+      '--env', 'BUCKETSPACE_DEPS_DIR=/app/node_modules', '--env', 'BUCKETSPACE_DEPS_KEY=k',
+      imageRef('runtime-node'), 'true',
+    ]); // prettier-ignore
+    assert.equal(await waitExit(name), 64);
+    assert.match(
+      await containerLogs(name),
+      /not a directory writable by uid 10001 .*RUNTIME_DEPENDENCY_CACHE=false/,
+    );
   });
 });
 

@@ -42,7 +42,7 @@ fail() {
 if [ -n "$DEPS_DIR" ]; then
   [ -n "$DEPS_KEY" ] || fail 64 "BUCKETSPACE_DEPS_DIR is set but BUCKETSPACE_DEPS_KEY is not"
   [ -d "$DEPS_DIR" ] && [ -w "$DEPS_DIR" ] ||
-    fail 64 "BUCKETSPACE_DEPS_DIR $DEPS_DIR is not a directory writable by uid $(id -u)"
+    fail 64 "BUCKETSPACE_DEPS_DIR $DEPS_DIR is not a directory writable by uid $(id -u) (an image without it: create it owned by the app user, or set RUNTIME_DEPENDENCY_CACHE=false)"
 fi
 # The dependency cache, when it is mounted directly in /app (node_modules,
 # .venv), is neither emptied nor copied over. `..` is never an entry find
