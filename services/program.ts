@@ -6,7 +6,8 @@ import { EXIT, exitCodeFor } from './common/exit-codes.ts';
 import { monitorCommand } from './monitor/monitor-command.ts';
 import { mountCommand } from './mounts/mount-command.ts';
 import { stackCommand } from './stack/stack-command.ts';
-import { syncCommand, type CommandIo } from './sync/sync-command.ts';
+import type { CommandIo } from './common/command-io.ts';
+import { syncCommand } from './sync/sync-command.ts';
 
 function configure(program: Command, io: CommandIo): Command {
   program

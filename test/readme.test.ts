@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { S3_SETTINGS } from '../services/common/s3-settings.ts';
+import { S3_SETTINGS } from '../services/common/s3/s3-settings.ts';
 import { SYNC_SETTINGS } from '../services/sync/sync-settings.ts';
 import { MOUNT_SETTINGS } from '../services/mounts/mount-settings.ts';
 import { MONITOR_SETTINGS } from '../services/monitor/monitor-settings.ts';

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { isBucketspaceError } from '../services/common/errors.ts';
 import { silentLogger } from '../services/common/logger.ts';
-import { S3PutClient } from '../services/common/s3-put-client.ts';
+import type { Clock } from '../services/common/clock.ts';
+import { S3PutClient } from '../services/common/s3/s3-put-client.ts';
+import { S3RetryPolicy } from '../services/common/s3/s3-retry.ts';
 import { headObject } from './support/bucket.ts';
 import { startCountingProxy, type CountingProxy } from './support/counting-proxy.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
@@ -24,6 +26,20 @@ interface ClientSetup {
   proxy: CountingProxy;
   client: S3PutClient;
   offset: { value: number };
+  /** The waits between attempts, as asked of the clock (none of them slept). */
+  waits: number[];
+}
+
+/** Real time for signing; waits between attempts are recorded and skipped, never slept. */
+function skippingClock(waits: number[]): Clock {
+  return {
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => {
+      waits.push(ms);
+      return setImmediate(fn);
+    },
+    clearTimeout: (handle) => clearImmediate(handle as NodeJS.Immediate),
+  };
 }
 
 async function setUp(
@@ -41,6 +57,7 @@ async function setUp(
     verify: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
   });
   const offset = { value: options.clockOffsetMs ?? 0 };
+  const waits: number[] = [];
   const client = new S3PutClient({
     target: {
       baseUrl: new URL(`${proxy.url}/${options.bucketName ?? bucket}`),
@@ -53,12 +70,14 @@ async function setUp(
         secretAccessKey: options.secret ?? s3.secretAccessKey,
       }),
     clockOffset: { get: () => offset.value, set: (ms) => (offset.value = ms) },
-    maxAttempts: options.maxAttempts ?? 4,
+    retry: new S3RetryPolicy({ maxAttempts: options.maxAttempts ?? 4 }),
+    clock: skippingClock(waits),
     maxSockets: 4,
+    connectionTimeoutMs: 5_000,
+    requestTimeoutMs: 60_000,
     logger: silentLogger(),
-    backoff: { baseMs: 1, maxMs: 5 },
   });
-  return { proxy, client, offset };
+  return { proxy, client, offset, waits };
 }
 
 async function tearDown(setup: ClientSetup): Promise<void> {
@@ -140,6 +159,11 @@ describe('S3PutClient: one signed PUT', () => {
       const puts = setup.proxy.requests.filter((r) => r.method === 'PUT');
       assert.equal(puts.filter((r) => r.injectedFailure).length, 4, 'two 503s per object');
       assert.equal(puts.length, 6);
+      assert.equal(setup.waits.length, 4, 'a backoff before each retry, on the clock');
+      assert.ok(
+        setup.waits.every((ms) => ms > 0 && ms <= 200),
+        `first two backoffs: ${setup.waits.join(', ')} ms`,
+      );
       assert.deepEqual(await objectBytes('retry/small'), small);
       assert.deepEqual(await objectBytes('retry/mid'), mid);
     } finally {
@@ -233,10 +257,12 @@ describe('S3PutClient: one signed PUT', () => {
       },
       credentials: () => Promise.resolve({ accessKeyId: 'a', secretAccessKey: 'b' }),
       clockOffset: { get: () => 0, set: () => undefined },
-      maxAttempts: 2,
+      retry: new S3RetryPolicy({ maxAttempts: 2 }),
+      clock: skippingClock([]),
       maxSockets: 1,
+      connectionTimeoutMs: 5_000,
+      requestTimeoutMs: 60_000,
       logger: silentLogger(),
-      backoff: { baseMs: 1, maxMs: 5 },
     });
     try {
       const err = await expectRejection(dead.put({ key: 'a', body: Buffer.from('a'), size: 1 }));

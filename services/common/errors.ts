@@ -111,6 +111,13 @@ export function localError(err: unknown, path: string, action: string): Bucketsp
   });
 }
 
+/** Any thrown value as a BucketspaceError (INTERNAL when it is not one already). */
+export function asBucketspaceError(err: unknown): BucketspaceError {
+  return isBucketspaceError(err)
+    ? err
+    : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isBucketspaceError } from './errors.ts';
 import { bucketNameProblems } from './bucket-name.ts';
-import { finishS3Config, S3_SETTINGS } from './s3-settings.ts';
+import { finishS3Config, S3_SETTINGS } from './s3/s3-settings.ts';
 import { parseBytes, parseDuration, resolveSettings } from './settings.ts';
 
 test('defaults: us-east-1, bucket "workspaces", path style follows S3_ENDPOINT', () => {

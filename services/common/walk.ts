@@ -3,7 +3,7 @@ import { access, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BucketspaceError, errorMessage, localError, systemErrorCode } from './errors.ts';
 import type { RuleRef } from './ignore/types.ts';
-import { explainPath, type WorkspaceFilter } from './ignore/workspace-filter.ts';
+import { explainAfterEntering, type WorkspaceFilter } from './ignore/workspace-filter.ts';
 
 export interface WalkedFile {
   /** POSIX path relative to the workspace root. */
@@ -288,7 +288,7 @@ async function addSymlink(context: WalkContext, relPath: string, absPath: string
     context.skipped.push({ relPath, reason: 'special-file', message: 'symlink to a special file' });
   } else if (!readableByMode(context.reader, stats) && !(await isAccessible(target))) {
     context.skipped.push({ relPath, reason: 'unreadable', message: 'permission denied' });
-  } else if (await targetExcluded(context.filter, viaSymlink)) {
+  } else if ((await explainAfterEntering(context.filter, viaSymlink, false)).ignored) {
     // `cfg -> .env` must not upload the secret under another name.
     context.skipped.push({
       relPath,
@@ -298,13 +298,6 @@ async function addSymlink(context: WalkContext, relPath: string, absPath: string
   } else {
     context.files.push({ ...walkedFile(relPath, absPath, stats), viaSymlink });
   }
-}
-
-/** Whether a link target inside the workspace is excluded, by its own rule or an ancestor's. */
-async function targetExcluded(filter: WorkspaceFilter, target: string): Promise<boolean> {
-  const dirs = target.split('/').slice(0, -1);
-  for (let i = 1; i <= dirs.length; i++) await filter.enterDirectory(dirs.slice(0, i).join('/'));
-  return explainPath(filter, target, false).ignored;
 }
 
 function walkedFile(relPath: string, absPath: string, stats: Stats): WalkedFile {

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import { openMountContext, type MountContext } from '../mounts/mount-context.ts';
 import { mountsRouter } from '../mounts/mounts-router.ts';
 import { configError, resolveSettings, type SettingsOf } from '../common/settings.ts';
-import type { CommandIo } from '../sync/sync-command.ts';
+import type { CommandIo } from '../common/command-io.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
 import { detectWorkspace } from './detect/detect-workspace.ts';
 import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
@@ -162,6 +162,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     },
     hostRoot: settings.hostWorkspacesDir ?? settings.workspacesMount,
     caBundle: settings.caBundle,
+    dependencyCache: settings.dependencyCache,
     dataDir: settings.dataDir,
     pollIntervalMs: settings.pollInterval,
     debounceMs: settings.debounce,

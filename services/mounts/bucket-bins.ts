@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { BucketspaceError } from '../common/errors.ts';
-import type { CommandIo } from '../sync/sync-command.ts';
+import type { CommandIo } from '../common/command-io.ts';
 import {
   addInput,
   listAction,

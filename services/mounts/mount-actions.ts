@@ -1,6 +1,6 @@
 import { EXIT } from '../common/exit-codes.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import type { CommandIo } from '../sync/sync-command.ts';
+import type { CommandIo } from '../common/command-io.ts';
 import { loadMountSettings, openMountContext, type MountContext } from './mount-context.ts';
 import type { AddInput, MountResult, UnmountResult } from './mount-manager.ts';
 import { formatMountList, formatMountStatus } from './mount-report.ts';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { EXIT } from '../common/exit-codes.ts';
-import type { CommandIo } from '../sync/sync-command.ts';
+import type { CommandIo } from '../common/command-io.ts';
 import type { MountFlags } from './mount-actions.ts';
 import { CACHE_MODES, ENGINE_NAMES } from './types.ts';
 

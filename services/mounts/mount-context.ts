@@ -1,6 +1,6 @@
 import { homedir, userInfo } from 'node:os';
 import type { Logger } from '../common/logger.ts';
-import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
+import { finishS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
 import { configError, resolveAll } from '../common/settings.ts';
 import { FuseHost } from './fuse-host.ts';
 import { MountManager } from './mount-manager.ts';

@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { backoffDelay } from '../common/backoff.ts';
 import { BucketspaceError, errorMessage, isBucketspaceError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
-import { S3ObjectStore } from '../common/s3-object-store.ts';
-import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
+import { S3ObjectStore } from '../common/s3/s3-object-store.ts';
+import { finishS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
 import {
   booleanSchema,
   configError,
@@ -18,7 +18,7 @@ import {
   resolveAll,
   setting,
 } from '../common/settings.ts';
-import type { CommandIo } from '../sync/sync-command.ts';
+import type { CommandIo } from '../common/command-io.ts';
 import { checkExternalS3, checkStack, type StackCheckResult } from './stack-checks.ts';
 
 export const STACK_SETTINGS = {

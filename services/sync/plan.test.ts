@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WalkedFile } from '../common/walk.ts';
-import { groupRemoteByWorkspace, planPush } from './plan.ts';
+import { groupRemoteByWorkspace } from './object-keys.ts';
+import { planPull, planPush } from './plan.ts';
 import type { RemoteFile, StateEntry } from './types.ts';
 
 const file = (relPath: string, size: number, mtimeMs = 1000): WalkedFile => ({
@@ -82,4 +83,48 @@ test('listing grouped by workspace; directory markers and root keys ignored', ()
     ['y/z.txt'],
   );
   assert.equal(groups.get('a')?.length, 1);
+});
+
+test('pull plan: missing or different locally is downloaded, excluded never, local-only deleted', () => {
+  const state = new Map<string, StateEntry>([
+    ['same.txt', { size: 3, mtimeMs: 1000, ctimeMs: 1000, ino: 1, etag: 'e' }],
+  ]);
+  const plan = planPull({
+    local: [
+      file('same.txt', 3),
+      file('edited.txt', 3),
+      file('grown.txt', 9),
+      file('local-only.txt', 1),
+    ],
+    remote: [
+      remote('same.txt', 3),
+      remote('edited.txt', 3),
+      remote('grown.txt', 3),
+      remote('new.txt', 2),
+      remote('.env', 4),
+    ],
+    state,
+    excluded: (p) => (p === '.env' ? '<defaults>:4:.env*' : undefined),
+  });
+  assert.deepEqual(
+    plan.downloads.map((d) => [d.remote.relPath, d.reason]),
+    [
+      ['grown.txt', 'size differs'],
+      ['new.txt', 'not present locally'],
+    ],
+  );
+  assert.equal(plan.unchanged, 1);
+  assert.deepEqual(
+    plan.verify.map((v) => v.file.relPath),
+    ['edited.txt'],
+  );
+  assert.deepEqual(
+    plan.excluded.map((e) => [e.remote.relPath, e.rule]),
+    [['.env', '<defaults>:4:.env*']],
+  );
+  assert.deepEqual(
+    plan.deletes.map((f) => f.relPath),
+    ['local-only.txt'],
+  );
+  assert.equal(plan.included, 4);
 });

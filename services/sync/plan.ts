@@ -1,5 +1,13 @@
 import type { WalkedFile } from '../common/walk.ts';
-import type { PlannedDelete, RemoteFile, StateEntry, WorkspacePlan } from './types.ts';
+import { objectKey } from './object-keys.ts';
+import { isUnchanged } from './operations/state.ts';
+import type {
+  PlannedDelete,
+  RemoteFile,
+  SameSizePair,
+  StateEntry,
+  WorkspacePlan,
+} from './types.ts';
 
 export interface PlanPushInput {
   workspace: string;
@@ -10,27 +18,6 @@ export interface PlanPushInput {
   protectedPaths: ReadonlySet<string>;
   /** Explains why a remote-only path is going away (its excluding rule, or "deleted locally"). */
   deleteReason: (relPath: string) => string;
-}
-
-/** Does the remembered stat still describe this file, and the remote object still the one we uploaded? */
-export function stateMatches(
-  entry: StateEntry | undefined,
-  file: WalkedFile,
-  remote: RemoteFile,
-): boolean {
-  return (
-    entry !== undefined &&
-    entry.size === file.size &&
-    entry.mtimeMs === file.mtimeMs &&
-    entry.ctimeMs === file.ctimeMs &&
-    entry.ino === file.ino &&
-    entry.etag === remote.etag &&
-    remote.size === file.size
-  );
-}
-
-export function objectKey(workspace: string, relPath: string): string {
-  return `${workspace}/${relPath}`;
 }
 
 /**
@@ -58,7 +45,7 @@ export function planPush(input: PlanPushInput): WorkspacePlan {
     const key = objectKey(input.workspace, file.relPath);
     if (!remote) plan.uploads.push({ file, key, reason: 'new' });
     else if (remote.size !== file.size) plan.uploads.push({ file, key, reason: 'size changed' });
-    else if (stateMatches(input.state.get(file.relPath), file, remote)) plan.unchanged += 1;
+    else if (isUnchanged(input.state.get(file.relPath), file, remote)) plan.unchanged += 1;
     else plan.verify.push({ file, remote });
   }
   for (const remote of input.remote) {
@@ -80,23 +67,53 @@ export function planPush(input: PlanPushInput): WorkspacePlan {
   return plan;
 }
 
-/**
- * Split a bucket listing into workspaces: `ws/a/b.txt` -> workspace `ws`,
- * relPath `a/b.txt`. Directory markers (keys ending in `/`) and keys at the
- * bucket root are not files of any workspace and are left alone.
- */
-export function groupRemoteByWorkspace(
-  objects: readonly { key: string; size: number; etag: string; lastModified: Date }[],
-): Map<string, RemoteFile[]> {
-  const out = new Map<string, RemoteFile[]>();
-  for (const obj of objects) {
-    const slash = obj.key.indexOf('/');
-    if (slash <= 0 || obj.key.endsWith('/')) continue;
-    const workspace = obj.key.slice(0, slash);
-    const relPath = obj.key.slice(slash + 1);
-    let list = out.get(workspace);
-    if (!list) out.set(workspace, (list = []));
-    list.push({ ...obj, relPath });
+export interface PlanPullInput {
+  local: readonly WalkedFile[];
+  remote: readonly RemoteFile[];
+  state: ReadonlyMap<string, StateEntry>;
+  /** Whether a remote object is excluded from pulling, and by which rule (for the skip). */
+  excluded: (relPath: string) => string | undefined;
+}
+
+export interface PullPlan {
+  downloads: { remote: RemoteFile; reason: string }[];
+  /** Same size, not provably the same: hash to decide. */
+  verify: SameSizePair[];
+  unchanged: number;
+  /** Objects the filter excludes (`.env` that reached the bucket somehow): never pulled. */
+  excluded: { remote: RemoteFile; rule: string }[];
+  /** Local files the bucket does not have (after the filter): deleted by a pull. */
+  deletes: WalkedFile[];
+  /** Objects the pull takes into account (not excluded). */
+  included: number;
+}
+
+/** The bucket/local diff of one workspace for a pull (the reverse march). Pure: no I/O. */
+export function planPull(input: PlanPullInput): PullPlan {
+  const localByPath = new Map(input.local.map((f) => [f.relPath, f]));
+  const plan: PullPlan = {
+    downloads: [],
+    verify: [],
+    unchanged: 0,
+    excluded: [],
+    deletes: [],
+    included: 0,
+  };
+  const included = new Set<string>();
+  for (const r of input.remote) {
+    const rule = input.excluded(r.relPath);
+    if (rule !== undefined) {
+      plan.excluded.push({ remote: r, rule });
+      continue;
+    }
+    included.add(r.relPath);
+    const local = localByPath.get(r.relPath);
+    if (!local) plan.downloads.push({ remote: r, reason: 'not present locally' });
+    else if (local.size !== r.size) plan.downloads.push({ remote: r, reason: 'size differs' });
+    else if (isUnchanged(input.state.get(r.relPath), local, r)) plan.unchanged += 1;
+    else plan.verify.push({ file: local, remote: r });
   }
-  return out;
+  plan.included = included.size;
+  plan.deletes = input.local.filter((f) => !included.has(f.relPath));
+  return plan;
 }

@@ -1,14 +1,7 @@
 import type cliProgressTypes from 'cli-progress';
 import { createRequire } from 'node:module';
 import { formatBytes } from './report.ts';
-
-/** Where a long job reports how far it is. */
-export interface ProgressSink {
-  start(label: string, totalFiles: number, totalBytes: number): void;
-  /** `files` finished and `bytes` transferred since the last call. */
-  tick(files: number, bytes: number): void;
-  stop(): void;
-}
+import type { ProgressSink } from './types.ts';
 
 export const noProgress: ProgressSink = {
   start: () => undefined,

@@ -1,30 +1,26 @@
 import { Command, Option } from 'commander';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import type { CommandIo } from '../common/command-io.ts';
+import { logEffectiveConfig, redactSecrets } from '../common/effective-config.ts';
 import { BucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
-import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
+import { explainAfterEntering, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { S3ObjectStore } from '../common/s3-object-store.ts';
-import { finishS3Config, S3_SETTINGS } from '../common/s3-settings.ts';
+import { S3ObjectStore } from '../common/s3/s3-object-store.ts';
+import { logRetries } from '../common/s3/s3-retry.ts';
+import { finishS3Config, loggableS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
 import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
 import { changeHintProblems, changeHints, type ChangeHints } from './change-hints.ts';
 import { noProgress, terminalProgress } from './progress.ts';
-import { changedWorkspaces, pushSync, validateWorkspaceName, type PlanLine } from './push.ts';
-import { formatPlan, formatSummary } from './report.ts';
-import { formatRule, type RunOptions, type SyncContext } from './sync-context.ts';
+import { pushSync } from './push.ts';
+import { changedWorkspaces, formatPlan, formatRule, formatSummary } from './report.ts';
+import type { RunOptions, SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
+import { SyncLock } from './sync-lock.ts';
 import { SyncState } from './sync-state.ts';
-import type { SyncSummary } from './types.ts';
-
-export interface CommandIo {
-  env: Readonly<Record<string, string | undefined>>;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  /** Resolves when SIGINT/SIGTERM arrives (wired in main). */
-  signal: AbortSignal;
-  setExitCode(code: number): void;
-}
+import type { PlanLine, SyncSummary } from './types.ts';
+import { assertWorkspaceArgument } from './workspaces.ts';
 
 interface SyncFlags {
   dryRun?: boolean;
@@ -117,10 +113,12 @@ function makeContext(
   logger: Logger,
   flags: SyncFlags,
 ): SyncContext {
+  const s3Logger = logger.child({ component: 's3' });
   const store = new S3ObjectStore({
     config: settings.s3,
-    logger: logger.child({ component: 's3' }),
+    logger: s3Logger,
     maxSockets: Math.max(64, settings.sync.concurrency * 2),
+    onRetry: logRetries(s3Logger),
   });
   const state = new SyncState({
     stateDir: settings.sync.stateDir,
@@ -167,38 +165,39 @@ function report(
   io.setExitCode(exitCodeOf(summary));
 }
 
+/**
+ * Settings, logger, store and state for one command; `lock` names the
+ * command when it changes the bucket or the tree (one such run at a time per
+ * bucket, see sync-lock.ts).
+ */
 async function withContext(
   io: CommandIo,
   flags: SyncFlags,
   fn: (ctx: SyncContext, settings: Settings) => Promise<void>,
+  lock?: string,
 ): Promise<void> {
   const settings = loadSyncSettings(io.env, flags);
   const logger = makeLogger(io, flags, settings.sync.logLevel);
-  const { credentials, ...s3 } = settings.s3;
-  logger.info(
-    {
-      config: {
-        s3: {
-          ...s3,
-          credentials: credentials
-            ? `static key ${credentials.accessKeyId.slice(0, 4)}… (secret redacted)`
-            : 'AWS default chain',
-        },
-        sync: {
-          ...settings.sync,
-          monitorToken: settings.sync.monitorToken === undefined ? undefined : '(redacted)',
-          mountRcPass: settings.sync.mountRcPass === undefined ? undefined : '(redacted)',
-        },
-      },
-    },
-    'effective configuration',
-  );
+  logEffectiveConfig(logger, {
+    s3: loggableS3Config(settings.s3),
+    sync: redactSecrets(SYNC_SETTINGS, settings.sync),
+  });
   const ctx = makeContext(io, settings, logger, flags);
+  const held =
+    lock === undefined || flags.dryRun === true
+      ? undefined
+      : await SyncLock.acquire({
+          dir: ctx.state.dir,
+          holder: { command: lock, workspacesDir: ctx.workspacesDir },
+          now: new Date(),
+          logger,
+        });
   try {
     await fn(ctx, settings);
   } finally {
     ctx.progress.stop();
     ctx.store.destroy();
+    await held?.release();
   }
 }
 
@@ -236,11 +235,16 @@ export function syncCommand(io: CommandIo): Command {
     )
     .action(async (_opts, cmd: Command) => {
       const flags = cmd.opts<SyncFlags>();
-      await withContext(io, flags, async (ctx, settings) => {
-        const res = await pushSync(ctx, runOptions(flags));
-        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-        await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
-      });
+      await withContext(
+        io,
+        flags,
+        async (ctx, settings) => {
+          const res = await pushSync(ctx, runOptions(flags));
+          report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+          await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
+        },
+        'sync',
+      );
     });
 
   addSyncOptions(sync.command('workspace'))
@@ -248,12 +252,17 @@ export function syncCommand(io: CommandIo): Command {
     .argument('<name>', 'workspace (directory name under WORKSPACES_DIR)')
     .action(async (name: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
-      validateWorkspaceName(name);
-      await withContext(io, flags, async (ctx, settings) => {
-        const res = await pushSync(ctx, runOptions(flags, name));
-        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-        await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
-      });
+      assertWorkspaceArgument(name);
+      await withContext(
+        io,
+        flags,
+        async (ctx, settings) => {
+          const res = await pushSync(ctx, runOptions(flags, name));
+          report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+          await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
+        },
+        `sync workspace ${name}`,
+      );
     });
 
   addSyncOptions(sync.command('watch'))
@@ -265,29 +274,34 @@ export function syncCommand(io: CommandIo): Command {
           'USAGE',
           'watch does not take --dry-run; run `sync --dry-run` to see the plan',
         );
-      await withContext(io, flags, async (ctx, settings) => {
-        const { SyncWatcher } = await import('./watch.ts');
-        const hints = hintsFor(settings, ctx.logger);
-        const watcher = new SyncWatcher({
-          ctx: { ...ctx, progress: noProgress },
-          run: runOptions(flags),
-          reconcileIntervalMs: settings.sync.reconcileInterval,
-          debounceMs: settings.sync.debounce,
-          shutdownTimeoutMs: settings.sync.shutdownTimeout,
-          ...(hints ? { notifier: hints } : {}),
-        });
-        await watcher.start();
-        io.stderr.write(
-          `watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`,
-        );
-        await new Promise<void>((resolveStop) => {
-          if (io.signal.aborted) resolveStop();
-          io.signal.addEventListener('abort', () => resolveStop(), { once: true });
-        });
-        await watcher.stop();
-        hints?.close();
-        io.setExitCode(EXIT.ok);
-      });
+      await withContext(
+        io,
+        flags,
+        async (ctx, settings) => {
+          const { SyncWatcher } = await import('./watch/sync-watcher.ts');
+          const hints = hintsFor(settings, ctx.logger);
+          const watcher = new SyncWatcher({
+            ctx: { ...ctx, progress: noProgress },
+            run: runOptions(flags),
+            reconcileIntervalMs: settings.sync.reconcileInterval,
+            debounceMs: settings.sync.debounce,
+            shutdownTimeoutMs: settings.sync.shutdownTimeout,
+            ...(hints ? { notifier: hints } : {}),
+          });
+          await watcher.start();
+          io.stderr.write(
+            `watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`,
+          );
+          await new Promise<void>((resolveStop) => {
+            if (io.signal.aborted) resolveStop();
+            io.signal.addEventListener('abort', () => resolveStop(), { once: true });
+          });
+          await watcher.stop();
+          hints?.close();
+          io.setExitCode(EXIT.ok);
+        },
+        'sync watch',
+      );
     });
 
   addSyncOptions(sync.command('pull'))
@@ -297,12 +311,17 @@ export function syncCommand(io: CommandIo): Command {
     .argument('[name]', 'only this workspace')
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
-      if (name !== undefined) validateWorkspaceName(name);
-      await withContext(io, flags, async (ctx) => {
-        const { pullSync } = await import('./pull.ts');
-        const res = await pullSync(ctx, runOptions(flags, name));
-        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-      });
+      if (name !== undefined) assertWorkspaceArgument(name);
+      await withContext(
+        io,
+        flags,
+        async (ctx) => {
+          const { pullSync } = await import('./pull.ts');
+          const res = await pullSync(ctx, runOptions(flags, name));
+          report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+        },
+        'sync pull',
+      );
     });
 
   sync
@@ -353,9 +372,7 @@ export async function explain(
     root: resolve(workspacesDir, workspace),
     extraExcludes,
   });
-  const dirs = inner.split('/').slice(0, -1);
-  for (let i = 0; i < dirs.length; i++) await filter.enterDirectory(dirs.slice(0, i + 1).join('/'));
-  const why = explainPath(filter, inner, isDirectory);
+  const why = await explainAfterEntering(filter, inner, isDirectory);
   const shown = `${workspace}/${inner}${isDirectory ? '/' : ''}`;
   const ruleText = formatRule(why.rule);
   if (why.ignored) {

@@ -1,8 +1,8 @@
 import type { Logger } from '../common/logger.ts';
-import type { ObjectStore } from '../common/object-store.ts';
-import type { ProgressSink } from './progress.ts';
+import type { ObjectStore } from '../common/s3/object-store.ts';
 import type { SyncState } from './sync-state.ts';
 import type { MaxDelete } from './sync-settings.ts';
+import type { ProgressSink } from './types.ts';
 
 /** Everything a sync run needs, made once in the CLI and passed down. */
 export interface SyncContext {
@@ -24,10 +24,4 @@ export interface RunOptions {
   dryRun: boolean;
   noDelete: boolean;
   force: boolean;
-}
-
-export function formatRule(
-  rule: { source: string; line: number; pattern: string } | undefined,
-): string {
-  return rule ? `${rule.source}:${rule.line}:${rule.pattern}` : '(no rule)';
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { MOUNT_RC_DEFAULT_USER } from '../common/mount-rc-client.ts';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
+import { defaultStateDir } from '../common/state-dir.ts';
 
 /** `n` or `n%`: the most deletions one workspace may have in one run. */
 export type MaxDelete =
@@ -14,12 +14,6 @@ export function parseMaxDelete(text: string): MaxDelete | undefined {
   const value = Number(m[1]);
   if (m[2]) return value <= 100 ? { kind: 'percent', value } : undefined;
   return Number.isInteger(value) ? { kind: 'count', value } : undefined;
-}
-
-function defaultStateDir(): string {
-  // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
-  const xdg = process.env.XDG_STATE_HOME;
-  return join(xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'state'), 'bucketspace');
 }
 
 export const SYNC_SETTINGS = {

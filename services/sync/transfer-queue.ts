@@ -1,4 +1,4 @@
-import { BucketspaceError, errorMessage, isBucketspaceError } from '../common/errors.ts';
+import { asBucketspaceError, BucketspaceError } from '../common/errors.ts';
 
 export interface TransferOutcome<T> {
   ok: T[];
@@ -93,9 +93,7 @@ export class TransferQueue<T> {
       await this.options.run(item);
       this.outcome.ok.push(item);
     } catch (err) {
-      const error = isBucketspaceError(err)
-        ? err
-        : new BucketspaceError('INTERNAL', errorMessage(err), { cause: err });
+      const error = asBucketspaceError(err);
       if (error.code === 'S3_UNREACHABLE' || error.code === 'S3_AUTH') this.unreachable ??= error;
       this.outcome.failed.push({ item, error });
     }

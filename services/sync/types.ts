@@ -1,5 +1,5 @@
 import type { WalkedFile, WalkSkip } from '../common/walk.ts';
-import type { ObjectInfo } from '../common/object-store.ts';
+import type { ObjectInfo } from '../common/s3/object-store.ts';
 
 /** What the sync remembers about one uploaded file (see sync-state.ts). */
 export interface StateEntry {
@@ -31,11 +31,17 @@ export interface PlannedDelete {
   reason: string;
 }
 
+/** A file on both sides with the same size that the stat alone cannot prove unchanged: hash to decide. */
+export interface SameSizePair {
+  file: WalkedFile;
+  remote: RemoteFile;
+}
+
 export interface WorkspacePlan {
   workspace: string;
   uploads: PlannedUpload[];
   /** Same size but stat changed or nothing remembered: hash to decide. */
-  verify: { file: WalkedFile; remote: RemoteFile }[];
+  verify: SameSizePair[];
   deletes: PlannedDelete[];
   unchanged: number;
   /** Remote objects kept because their local file could not be read this run. */
@@ -50,6 +56,10 @@ export interface FailedFile {
   message: string;
 }
 
+/**
+ * A safety rail that refused deletions. `rule` is its stable code: what
+ * scripts (`--json`) and tests read; the message is for people.
+ */
 export interface Refusal {
   workspace: string;
   rule:
@@ -62,6 +72,14 @@ export interface Refusal {
   message: string;
   /** Deletions that were not made because of this refusal. */
   deletesWithheld: number;
+}
+
+export interface SkippedFile {
+  workspace: string;
+  path: string;
+  /** Why: the walk's reason; `excluded` (pull: in the bucket, excluded by a rule); `unsafe-key` (pull: a key that would be written outside its workspace). */
+  reason: WalkSkip['reason'] | 'excluded' | 'unsafe-key';
+  message: string;
 }
 
 /** The one machine-readable summary (`--json`). */
@@ -78,13 +96,27 @@ export interface SyncSummary {
   bytes: number;
   seconds: number;
   failures: FailedFile[];
-  skips: {
-    workspace: string;
-    path: string;
-    reason: WalkSkip['reason'] | 'excluded';
-    message: string;
-  }[];
+  skips: SkippedFile[];
   refusals: Refusal[];
   overridden: Refusal[];
   keptWorkspaces: string[];
+  /** Workspaces synced that the monitor will not run (their names), with why. */
+  unservable: { workspace: string; reason: string }[];
+}
+
+/** One line of a run's plan (printed by a dry run, and in `--json` with --dry-run). */
+export interface PlanLine {
+  action: 'upload' | 'delete' | 'download' | 'delete-local' | 'keep' | 'skip' | 'note';
+  workspace: string;
+  path: string;
+  reason: string;
+  bytes?: number;
+}
+
+/** Where a long job reports how far it is. */
+export interface ProgressSink {
+  start(label: string, totalFiles: number, totalBytes: number): void;
+  /** `files` finished and `bytes` transferred since the last call. */
+  tick(files: number, bytes: number): void;
+  stop(): void;
 }

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BucketspaceError, localError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { isWorkspaceEntryName, workspaceArgumentProblem } from '../common/workspace-name.ts';
 
 export interface LocalWorkspaces {
   names: string[];
@@ -36,7 +37,7 @@ export async function listLocalWorkspaces(dir: string, logger: Logger): Promise<
   const names: string[] = [];
   const notWorkspaces: { name: string; why: string }[] = [];
   for (const entry of entries) {
-    if (entry.name.startsWith('.')) {
+    if (!isWorkspaceEntryName(entry.name)) {
       notWorkspaces.push({ name: entry.name, why: 'hidden entries are not workspaces' });
       continue;
     }
@@ -54,4 +55,15 @@ export async function listLocalWorkspaces(dir: string, logger: Logger): Promise<
     logger.debug({ entry: n.name, why: n.why }, 'skipped entry of WORKSPACES_DIR');
   names.sort();
   return { names, notWorkspaces };
+}
+
+/** A workspace named on the command line: one directory directly under WORKSPACES_DIR (USAGE error otherwise). */
+export function assertWorkspaceArgument(name: string): void {
+  const problem = workspaceArgumentProblem(name);
+  if (problem !== undefined) {
+    throw new BucketspaceError(
+      'USAGE',
+      `not a workspace name (${problem}): use the name of a directory directly under WORKSPACES_DIR`,
+    );
+  }
 }

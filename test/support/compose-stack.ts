@@ -22,11 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment } from 'testcontainers';
 import { cleanupDocker, docker } from './docker.ts';
+// The local images only: testcontainers' reaper image cannot be pulled here.
+import './local-container.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-/** The local images only: testcontainers' reaper image cannot be pulled here. */
-process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
 
 export interface ComposeVersion {
   name: 'v2' | 'v1';

@@ -46,6 +46,8 @@ export async function mountBucket(options: {
   attrTimeout?: string;
   /** rclone's remote control on 127.0.0.1:<port>, with these credentials (as the mount image runs it). */
   rc?: { port: number; user: string; pass: string };
+  /** More `rclone mount` flags (e.g. --allow-other for containers, --vfs-cache-mode). */
+  extraArgs?: readonly string[];
 }): Promise<RcloneMount> {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.AWS_CA_BUNDLE;
@@ -74,6 +76,7 @@ export async function mountBucket(options: {
       '--config',
       '/dev/null',
       ...rcArgs,
+      ...(options.extraArgs ?? []),
     ],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -145,6 +145,28 @@ export class WorkspaceFilter {
   }
 
   /**
+   * Pure: the rules of a workspace given as its ignore files' contents by
+   * workspace-relative path (`.gitignore`, `src/.gitignore`, `.dockerignore`,
+   * `.syncignore`; other paths are not ignore files and are left out), e.g.
+   * as read from the bucket.
+   */
+  static fromIgnoreFiles(
+    files: ReadonlyMap<string, string>,
+    base: Pick<WorkspaceRules, 'defaults' | 'extraExcludes'>,
+  ): WorkspaceFilter {
+    const gitignores: Record<string, string> = {};
+    let dockerignore: string | undefined;
+    let syncignore: string | undefined;
+    for (const [relPath, text] of files) {
+      if (relPath === DOCKERIGNORE) dockerignore = text;
+      else if (relPath === SYNCIGNORE) syncignore = text;
+      else if (isIgnoreFile(relPath))
+        gitignores[relPath === GITIGNORE ? '' : relPath.slice(0, -`/${GITIGNORE}`.length)] = text;
+    }
+    return WorkspaceFilter.fromRules({ ...base, gitignores, dockerignore, syncignore });
+  }
+
+  /**
    * Reads `relDir/.gitignore` if there is one (not through a symlink, as git
    * does). Idempotent; a no-op for a filter made by `fromRules`. Throws
    * LOCAL_UNREADABLE when the file exists but cannot be read.
@@ -217,12 +239,7 @@ export class WorkspaceFilter {
 
   /** `.gitignore` anywhere, or the root `.dockerignore` / `.syncignore`. */
   isIgnoreFile(relPath: string): boolean {
-    return (
-      relPath === DOCKERIGNORE ||
-      relPath === SYNCIGNORE ||
-      relPath === GITIGNORE ||
-      relPath.endsWith(`/${GITIGNORE}`)
-    );
+    return isIgnoreFile(relPath);
   }
 
   /** Every rule in precedence order (lowest first), for explanations and debugging. */
@@ -281,6 +298,16 @@ export class WorkspaceFilter {
   }
 }
 
+/** A file whose change changes the rules: `.gitignore` anywhere, or the root `.dockerignore` / `.syncignore`. */
+export function isIgnoreFile(relPath: string): boolean {
+  return (
+    relPath === DOCKERIGNORE ||
+    relPath === SYNCIGNORE ||
+    relPath === GITIGNORE ||
+    relPath.endsWith(`/${GITIGNORE}`)
+  );
+}
+
 /**
  * `.git` is git's own store: git never tracks it whatever the rules say, so
  * neither do we (not even a whitelist `.gitignore` that re-includes every directory).
@@ -307,6 +334,26 @@ export function explainPath(
     if (decision.ignored) return { ...decision, excludedAncestor: ancestor };
   }
   return filter.decide(relPath, isDirectory);
+}
+
+/**
+ * `explainPath` for a path met outside a walk (a file event, a command-line
+ * argument, a symlink's target): first reads the `.gitignore` of every
+ * directory above it, as a walk would have, stopping at an excluded one
+ * (nothing below it is ever read).
+ */
+export async function explainAfterEntering(
+  filter: WorkspaceFilter,
+  relPath: string,
+  isDirectory: boolean,
+): Promise<{ ignored: boolean; rule?: RuleRef; excludedAncestor?: string }> {
+  const parts = relPath.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join('/');
+    if (filter.decide(dir, true).ignored) break;
+    await filter.enterDirectory(dir);
+  }
+  return explainPath(filter, relPath, isDirectory);
 }
 
 function newMatcher(): Matcher {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostName, mapRoute, type Route } from './route-map.ts';
-import { RESERVED_WORKSPACE_NAMES } from '../reserved-names.ts';
+import { RESERVED_WORKSPACE_NAMES } from '../../common/workspace-name.ts';
 
 const at = (url: string, host = 'localhost:8080', domain?: string): Route =>
   mapRoute({ host, url, domain });

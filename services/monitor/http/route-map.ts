@@ -1,4 +1,4 @@
-import { RESERVED_WORKSPACE_NAMES } from '../reserved-names.ts';
+import { RESERVED_WORKSPACE_NAMES } from '../../common/workspace-name.ts';
 
 /** Reserved first path segments that were the dashboard's: on the apps origin they only redirect there. */
 const ADMIN_PAGES: ReadonlySet<string> = new Set(['monitor', 'login', 'logout']);

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import {
@@ -12,10 +12,13 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Logger } from './logger.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { BucketspaceError, localError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { normalizeEtag } from './etag.ts';
 import type { S3Config } from './s3-settings.ts';
 import { classifyS3Error } from './s3-errors.ts';
-import { BucketspaceError } from './errors.ts';
+import { gaveUp, S3RetryPolicy, sdkAttempts, type RetryNotice } from './s3-retry.ts';
 import type {
   DeleteResult,
   GetOptions,
@@ -33,13 +36,23 @@ export interface S3ObjectStoreOptions {
   logger: Logger;
   /** Sockets kept open to the server; should be at least the transfer concurrency. */
   maxSockets?: number;
+  /** Waits between attempts of signed PUTs, and the retry budget, run on it. */
+  clock?: Clock;
+  /** Told of every retry (e.g. logRetries: "waiting for S3 (attempt n of N)"). */
+  onRetry?: (notice: RetryNotice) => void;
 }
 
-/** The one adapter over @aws-sdk/client-s3. */
+/**
+ * The one adapter over @aws-sdk/client-s3 (and the only code that imports
+ * it): its SDK client is private, every request it makes is retried by one
+ * policy (S3RetryPolicy), and every error leaves it classified.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly description: string;
-  readonly client: S3Client;
+  readonly #client: S3Client;
+  readonly #retry: S3RetryPolicy;
+  readonly #clock: Clock;
   private readonly logger: Logger;
   private readonly config: S3Config;
   private readonly maxSockets: number;
@@ -58,19 +71,27 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = config.bucket;
     this.logger = options.logger;
     this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
+    this.#clock = options.clock ?? systemClock;
+    this.#retry = new S3RetryPolicy({
+      maxAttempts: config.maxAttempts,
+      retryTimeoutMs: config.retryTimeoutMs,
+      clock: this.#clock,
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
     const checksum = config.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    this.client = new S3Client({
+    this.#client = new S3Client({
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: config.credentials } : {}),
       forcePathStyle: config.forcePathStyle,
       maxAttempts: config.maxAttempts,
-      retryMode: 'standard',
+      retryStrategy: this.#retry.sdkStrategy(),
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
       requestHandler: new NodeHttpHandler({
-        connectionTimeout: 5_000,
-        requestTimeout: 60_000,
+        connectionTimeout: config.connectTimeoutMs,
+        // Silence on the socket, not the whole request: large transfers take as long as they take.
+        socketTimeout: config.requestTimeoutMs,
         httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
         httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
       }),
@@ -82,7 +103,7 @@ export class S3ObjectStore implements ObjectStore {
     options: { create?: boolean } = {},
   ): Promise<'created' | 'exists'> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       return 'exists';
@@ -90,14 +111,14 @@ export class S3ObjectStore implements ObjectStore {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       const name = (err as { name?: string }).name;
       if (status !== 404 && name !== 'NotFound' && name !== 'NoSuchBucket') {
-        throw classifyS3Error(err, `checking bucket ${this.bucket}`);
+        throw this.#failed(err, `checking bucket ${this.bucket}`);
       }
     }
     if (options.create === false) {
       throw new BucketspaceError('S3_NO_SUCH_BUCKET', `bucket ${this.bucket} does not exist`);
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
+      await this.#client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       this.logger.info({ bucket: this.bucket }, 'created bucket');
@@ -105,7 +126,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return 'exists';
-      throw classifyS3Error(err, `creating bucket ${this.bucket}`);
+      throw this.#failed(err, `creating bucket ${this.bucket}`);
     }
   }
 
@@ -116,7 +137,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page;
       try {
-        page = await this.client.send(
+        page = await this.#client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
@@ -126,7 +147,7 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: signal },
         );
       } catch (err) {
-        throw classifyS3Error(err, `listing s3://${this.bucket}/${prefix}`);
+        throw this.#failed(err, `listing s3://${this.bucket}/${prefix}`);
       }
       pages += 1;
       for (const obj of page.Contents ?? []) out.push(toInfo(obj));
@@ -146,16 +167,7 @@ export class S3ObjectStore implements ObjectStore {
     if (options.size < this.config.uploadCutoff) {
       const direct = await (this.putClient ??= this.makePutClient());
       if (direct) {
-        const etag = await direct.put({
-          key: options.key,
-          body: options.body,
-          filePath: options.filePath,
-          size: options.size,
-          md5Hex: options.md5Hex,
-          metadata: options.metadata,
-          signal: options.signal,
-          onProgress: options.onProgress,
-        });
+        const etag = await direct.put(options);
         if (options.body) options.onProgress?.(options.size);
         return { etag };
       }
@@ -163,7 +175,7 @@ export class S3ObjectStore implements ObjectStore {
     const what = `uploading s3://${this.bucket}/${options.key}`;
     try {
       if (options.filePath === undefined) {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: options.key,
@@ -177,24 +189,41 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: options.signal },
         );
         options.onProgress?.(options.size);
-        return { etag: stripQuotes(res.ETag) };
+        return { etag: normalizeEtag(res.ETag) };
       }
       const filePath = options.filePath;
       return { etag: await this.multipartSlots(() => this.multipart(options, filePath)) };
     } catch (err) {
-      throw classifyS3Error(err, what);
+      throw this.#failed(err, what);
     }
   }
 
   private async multipart(options: PutOptions, filePath: string): Promise<string> {
+    // An abort before the start would never reach lib-storage's listener.
+    if (options.signal?.aborted) throw options.signal.reason;
+    // Opened here, so a vanished or unreadable file is a local error, never a network one.
+    let file: FileHandle;
+    try {
+      file = await open(filePath, 'r');
+    } catch (err) {
+      throw localError(err, filePath, 'reading');
+    }
+    try {
+      return await this.upload(options, file);
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  private async upload(options: PutOptions, file: FileHandle): Promise<string> {
     // Loaded on the first large file only.
     const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
-      client: this.client,
+      client: this.#client,
       params: {
         Bucket: this.bucket,
         Key: options.key,
-        Body: createReadStream(filePath),
+        Body: file.createReadStream({ autoClose: false }),
         Metadata: options.metadata,
       },
       partSize: partSizeFor(options.size),
@@ -213,7 +242,7 @@ export class S3ObjectStore implements ObjectStore {
     options.signal?.addEventListener('abort', abort, { once: true });
     try {
       const res = await upload.done();
-      return stripQuotes(res.ETag);
+      return normalizeEtag(res.ETag);
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
@@ -222,7 +251,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(options: GetOptions): Promise<GetResult> {
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
-      const res = await this.client.send(
+      const res = await this.#client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: options.key }),
         {
           abortSignal: options.signal,
@@ -233,11 +262,11 @@ export class S3ObjectStore implements ObjectStore {
       else options.writeTo.end();
       return {
         size: res.ContentLength ?? 0,
-        etag: stripQuotes(res.ETag),
+        etag: normalizeEtag(res.ETag),
         metadata: res.Metadata ?? {},
       };
     } catch (err) {
-      throw classifyS3Error(err, what);
+      throw this.#failed(err, what);
     }
   }
 
@@ -246,7 +275,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        const res = await this.client.send(
+        const res = await this.#client.send(
           new DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false },
@@ -261,14 +290,19 @@ export class S3ObjectStore implements ObjectStore {
         }
         for (const key of batch) if (!failed.has(key)) result.deleted.push(key);
       } catch (err) {
-        throw classifyS3Error(err, `deleting ${batch.length} objects from s3://${this.bucket}`);
+        throw this.#failed(err, `deleting ${batch.length} objects from s3://${this.bucket}`);
       }
     }
     return result;
   }
 
+  /** An SDK failure, classified, saying how often the SDK tried. */
+  #failed(err: unknown, what: string) {
+    return gaveUp(classifyS3Error(err, what), sdkAttempts(err));
+  }
+
   destroy(): void {
-    this.client.destroy();
+    this.#client.destroy();
     void this.putClient?.then((c) => c?.destroy());
   }
 
@@ -279,7 +313,7 @@ export class S3ObjectStore implements ObjectStore {
    * using the SDK.
    */
   private async makePutClient(): Promise<S3PutClient | undefined> {
-    const cfg = this.client.config;
+    const cfg = this.#client.config;
     try {
       const region = await cfg.region();
       const endpoint = cfg.endpointProvider({
@@ -310,8 +344,11 @@ export class S3ObjectStore implements ObjectStore {
             cfg.systemClockOffset = ms;
           },
         },
-        maxAttempts: this.config.maxAttempts,
+        retry: this.#retry,
+        clock: this.#clock,
         maxSockets: this.maxSockets,
+        connectionTimeoutMs: this.config.connectTimeoutMs,
+        requestTimeoutMs: this.config.requestTimeoutMs,
         logger: this.logger,
       });
     } catch (err) {
@@ -327,15 +364,11 @@ interface AuthScheme {
   signingRegion?: string;
 }
 
-function stripQuotes(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"+|"+$/g, '').toLowerCase();
-}
-
 function toInfo(obj: _Object): ObjectInfo {
   return {
     key: obj.Key ?? '',
     size: obj.Size ?? 0,
-    etag: stripQuotes(obj.ETag),
+    etag: normalizeEtag(obj.ETag),
     lastModified: obj.LastModified ?? new Date(0),
   };
 }

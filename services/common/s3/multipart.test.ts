@@ -4,14 +4,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  DEFAULT_UPLOAD_CUTOFF,
-  localEtags,
-  MAX_PARTS,
-  MIN_PART_SIZE,
-  multipartParts,
-  partSizeFor,
-} from './multipart.ts';
+import { DEFAULT_UPLOAD_CUTOFF, MAX_PARTS, MIN_PART_SIZE, partSizeFor } from './multipart.ts';
+import { localEtags, multipartParts } from './etag.ts';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 

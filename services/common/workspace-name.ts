@@ -1,7 +1,56 @@
-import { RESERVED_WORKSPACE_NAMES } from '../reserved-names.ts';
+/**
+ * Every rule about workspace names, in one place. A workspace is a directory
+ * directly under the workspaces directory (WORKSPACES_DIR for the sync,
+ * WORKSPACES_MOUNT for the monitor) and a prefix of the bucket. Three
+ * questions are asked of a name, each answered here once:
+ *
+ * - can this directory entry be a workspace at all? (`isWorkspaceEntryName`:
+ *   hidden entries such as `.bucketspace-backup` or `.git` are not);
+ * - is this a usable workspace argument on the command line?
+ *   (`workspaceArgumentProblem`: one directory name, never a path);
+ * - can the monitor serve it? (`validateWorkspaceName`: a DNS label that is
+ *   not one of the monitor's own routes). The sync uploads a workspace the
+ *   monitor cannot serve, but says so.
+ */
+
+/**
+ * First path segments the monitor serves itself. A workspace with one of these
+ * names could never be reached at `/<name>/`, so it is shown as an error and
+ * never run. The HTTP layer mounts its own routes only under these names.
+ */
+export const RESERVED_WORKSPACE_NAMES: ReadonlySet<string> = new Set([
+  'monitor',
+  'api',
+  'healthz',
+  'metrics',
+  'login',
+  'logout',
+  'assets',
+  'favicon.ico',
+  'robots.txt',
+]);
 
 /** Longest DNS label, and so the longest workspace name (`<name>.<DOMAIN>`). */
 export const MAX_WORKSPACE_NAME_LENGTH = 63;
+
+/** Whether an entry directly under the workspaces directory may be a workspace (if it is a directory). */
+export function isWorkspaceEntryName(name: string): boolean {
+  return name !== '' && !name.startsWith('.');
+}
+
+/**
+ * Why a name given on the command line (`sync workspace <name>`, `sync pull
+ * <name>`) cannot name a workspace, or undefined when it can: it must be the
+ * name of one directory directly under the workspaces directory.
+ */
+export function workspaceArgumentProblem(name: string): string | undefined {
+  if (name === '') return 'the name is empty';
+  if (name.includes('/') || name.includes('\\') || name.includes('\0'))
+    return `"${name}" is a path, not a directory name`;
+  if (!isWorkspaceEntryName(name))
+    return `"${name}" is hidden (starts with "."), never a workspace`;
+  return undefined;
+}
 
 /**
  * Why a directory name cannot be a served workspace, or undefined when it

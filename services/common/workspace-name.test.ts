@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RESERVED_WORKSPACE_NAMES } from '../reserved-names.ts';
-import { validateWorkspaceName } from './workspace-name.ts';
+import {
+  isWorkspaceEntryName,
+  RESERVED_WORKSPACE_NAMES,
+  validateWorkspaceName,
+  workspaceArgumentProblem,
+} from './workspace-name.ts';
 
 describe('validateWorkspaceName', () => {
   test('accepts DNS labels', () => {
@@ -46,5 +50,26 @@ describe('validateWorkspaceName', () => {
     assert.doesNotMatch(validateWorkspaceName('___') ?? '', /e\.g\./);
     // Lowercasing "API" would give a reserved name: not suggested.
     assert.doesNotMatch(validateWorkspaceName('API') ?? '', /e\.g\./);
+  });
+});
+
+describe('isWorkspaceEntryName', () => {
+  test('hidden entries are never workspaces', () => {
+    for (const name of ['.bucketspace-backup', '.git', '.', '..', ''])
+      assert.equal(isWorkspaceEntryName(name), false, name);
+    for (const name of ['app', 'My App', 'a.b'])
+      assert.equal(isWorkspaceEntryName(name), true, name);
+  });
+});
+
+describe('workspaceArgumentProblem', () => {
+  test('one directory name, never a path or a hidden entry', () => {
+    for (const name of ['app', 'UPPER', 'a.b'])
+      assert.equal(workspaceArgumentProblem(name), undefined);
+    assert.equal(workspaceArgumentProblem(''), 'the name is empty');
+    for (const name of ['../etc', 'a/b', 'a\\b', 'a\0b'])
+      assert.match(workspaceArgumentProblem(name) ?? '', /is a path/, name);
+    for (const name of ['.', '..', '.hidden'])
+      assert.match(workspaceArgumentProblem(name) ?? '', /hidden/, name);
   });
 });

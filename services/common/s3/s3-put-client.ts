@@ -6,10 +6,13 @@ import type { ClientRequest } from 'node:http';
 import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { backoffDelay } from './backoff.ts';
-import { BucketspaceError, errorMessage, isNetworkError, localError } from './errors.ts';
-import type { Logger } from './logger.ts';
-import { classifyS3Error } from './s3-errors.ts';
+import { sleep, systemClock, type Clock } from '../clock.ts';
+import { BucketspaceError, errorMessage, localError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { normalizeEtag } from './etag.ts';
+import type { PutOptions } from './object-store.ts';
+import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
+import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -59,28 +62,16 @@ export interface S3PutClientOptions {
   credentials: () => Promise<SigningCredentials>;
   /** Milliseconds to add to the local clock (shared with the SDK, which corrects it on skew errors). */
   clockOffset: { get(): number; set(ms: number): void };
-  maxAttempts: number;
+  /** Which failures are retried, how often and after how long (shared with the SDK's requests). */
+  retry: S3RetryPolicy;
   maxSockets: number;
   logger: Logger;
-  connectionTimeoutMs?: number;
-  /** Idle time on the socket before a request fails. */
-  requestTimeoutMs?: number;
-  /** Backoff between attempts; injectable for tests. */
-  backoff?: { baseMs: number; maxMs: number };
-}
-
-export interface SignedPut {
-  key: string;
-  /** The bytes (small files) ... */
-  body?: Uint8Array;
-  /** ... or a file, opened afresh for every attempt, so a retry sends the whole body again. */
-  filePath?: string;
-  size: number;
-  /** Hex MD5 of `body`, when the caller has it; for files it is computed here (one extra read). */
-  md5Hex?: string;
-  metadata?: Record<string, string>;
-  signal?: AbortSignal;
-  onProgress?: (bytes: number) => void;
+  /** How long a connection may take to open. */
+  connectionTimeoutMs: number;
+  /** Idle time on the socket (no byte sent or received) before a request fails. */
+  requestTimeoutMs: number;
+  /** Waits between attempts run on it. */
+  clock?: Clock;
 }
 
 /** The S3 error of one response, shaped like the SDK's errors so classifyS3Error applies. */
@@ -104,15 +95,6 @@ class FileChangedError extends Error {}
 /** Reading the local file failed (not the network): never retried, reported as a local error. */
 class LocalReadError extends Error {}
 
-const RETRYABLE_CODES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'RequestTimeout',
-  'InternalError',
-  'ServiceUnavailable',
-  'BadDigest',
-]);
 /** Bodies at least this large wait for `100 Continue`, so a refusal does not cost the upload. */
 const EXPECT_CONTINUE_MIN = 1024 * 1024;
 const CONTINUE_WAIT_MS = 1000;
@@ -124,18 +106,20 @@ const STREAM_CHUNK = 1024 * 1024;
  * of small PUTs; the SDK's PutObject spent twice the CPU on the same sync, in
  * its per-request middleware (decision 0011). Every PUT carries Content-MD5
  * (so the server rejects a corrupted body) and an unsigned payload, like
- * rclone. Retries itself on throttling, server and network errors with
- * exponential backoff and jitter, re-opening file bodies, so a retry never
- * sends a half-consumed stream.
+ * rclone. Retries what the retry policy retries (the classified error's
+ * `retryable`), waiting on the injected clock and re-opening file bodies, so
+ * a retry never sends a half-consumed stream.
  */
 export class S3PutClient {
   private readonly options: S3PutClientOptions;
   private readonly agent: HttpAgent;
   private readonly signer: SignatureV4;
   private readonly https: boolean;
+  private readonly clock: Clock;
 
   constructor(options: S3PutClientOptions) {
     this.options = options;
+    this.clock = options.clock ?? systemClock;
     this.signer = s3Signer({
       credentials: options.credentials,
       region: options.target.signingRegion,
@@ -146,10 +130,14 @@ export class S3PutClient {
     this.agent = this.https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 
-  /** Uploads the object and returns its ETag (lower case, no quotes). */
-  async put(req: SignedPut): Promise<string> {
+  /**
+   * Uploads the object and returns its ETag (lower case, no quotes). A file
+   * body is opened afresh for every attempt, so a retry sends it whole again.
+   */
+  async put(req: PutOptions): Promise<string> {
     let md5Hex = req.md5Hex ?? (req.body ? md5Of(req.body) : undefined);
-    const maxAttempts = Math.max(1, this.options.maxAttempts);
+    const { retry } = this.options;
+    const startedAt = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
         if (md5Hex === undefined) md5Hex = await fileMd5(req.filePath ?? '', req.size);
@@ -165,16 +153,24 @@ export class S3PutClient {
           throw localError(err.cause, req.filePath ?? '', 'reading');
         if (req.signal?.aborted)
           throw classifyS3Error(req.signal.reason ?? err, `uploading ${req.key}`);
-        const retry = attempt < maxAttempts && this.isRetryable(err);
+        const error = classifyS3Error(err, `uploading s3://${this.bucketPath()}/${req.key}`);
+        const delay = this.retryDelay(err, error, attempt, startedAt);
         this.options.logger.debug(
-          { err, key: req.key, attempt, maxAttempts, retry },
-          retry ? 'PUT failed; retrying' : 'PUT failed',
+          {
+            err,
+            key: req.key,
+            attempt,
+            maxAttempts: retry.maxAttempts,
+            retry: delay !== undefined,
+          },
+          delay !== undefined ? 'PUT failed; retrying' : 'PUT failed',
         );
-        if (!retry) throw classifyS3Error(err, `uploading s3://${this.bucketPath()}/${req.key}`);
+        if (delay === undefined) throw gaveUp(error, attempt);
+        retry.notify({ attempt, maxAttempts: retry.maxAttempts, delayMs: delay, error });
         if (err instanceof S3ResponseError && err.Code === 'BadDigest' && req.filePath)
           md5Hex = undefined; // the file changed since it was hashed: hash it again
-        const backoff = this.options.backoff ?? { baseMs: 100, maxMs: 20_000 };
-        await sleep(backoffDelay(attempt - 1, backoff), req.signal);
+        if (delay > 0) await sleep(this.clock, delay, req.signal);
+        req.signal?.throwIfAborted(); // the wait ends early on abort: no further attempt
       }
     }
   }
@@ -188,26 +184,37 @@ export class S3PutClient {
     return `${u.host}${u.pathname.replace(/\/$/, '')}`;
   }
 
-  private isRetryable(err: unknown): boolean {
-    if (err instanceof S3ResponseError) {
-      if (err.Code === 'RequestTimeTooSkewed') return this.correctClock(err.serverDate);
-      const status = err.$metadata.httpStatusCode;
-      return status >= 500 || status === 429 || RETRYABLE_CODES.has(err.Code);
-    }
-    return isNetworkError(err) || (err instanceof Error && err.name === 'TimeoutError');
+  /**
+   * The policy's wait before the next attempt, or undefined to give up. A
+   * skewed clock is retried at once, if correcting it from the server's
+   * Date changed anything.
+   */
+  private retryDelay(
+    err: unknown,
+    error: BucketspaceError,
+    attempt: number,
+    startedAt: number,
+  ): number | undefined {
+    const { retry } = this.options;
+    if (!isClockSkewError(err)) return retry.retryDelay(error, attempt, startedAt);
+    const corrected =
+      err instanceof S3ResponseError &&
+      this.correctClock(err.serverDate) &&
+      attempt < retry.maxAttempts;
+    return corrected ? 0 : undefined;
   }
 
   /** Adopt the server's clock (as the SDK does); retry only if that changed anything. */
   private correctClock(serverDate: string | undefined): boolean {
     const server = serverDate ? Date.parse(serverDate) : Number.NaN;
     if (!Number.isFinite(server)) return false;
-    const offset = server - Date.now();
+    const offset = server - this.clock.now();
     if (Math.abs(offset - this.options.clockOffset.get()) < 60_000) return false;
     this.options.clockOffset.set(offset);
     return true;
   }
 
-  private async once(req: SignedPut, md5Hex: string): Promise<string> {
+  private async once(req: PutOptions, md5Hex: string): Promise<string> {
     const { baseUrl } = this.options.target;
     const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(req.key)}`;
     const headers: Record<string, string> = {
@@ -228,7 +235,7 @@ export class S3PutClient {
         query: {},
         headers,
       },
-      { signingDate: new Date(Date.now() + this.options.clockOffset.get()) },
+      { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
     );
     const all: Record<string, string> = { ...signed.headers, 'user-agent': 'bucketspace' };
     const expectContinue = req.body === undefined && req.size >= EXPECT_CONTINUE_MIN;
@@ -244,7 +251,7 @@ export class S3PutClient {
       headers: all,
       agent: this.agent,
       signal: req.signal,
-      timeout: this.options.requestTimeoutMs ?? 60_000,
+      timeout: this.options.requestTimeoutMs,
     });
     return await new Promise<string>((resolve, reject) => {
       let settled = false;
@@ -301,7 +308,7 @@ export class S3PutClient {
   }
 
   private guardConnect(request: ClientRequest, fail: (err: unknown) => void): void {
-    const ms = this.options.connectionTimeoutMs ?? 5_000;
+    const ms = this.options.connectionTimeoutMs;
     request.once('socket', (socket) => {
       if (!socket.connecting) return;
       const timer = setTimeout(() => {
@@ -321,7 +328,7 @@ export class S3PutClient {
  * reused buffers: a buffer is read into again only once the socket has taken
  * it, so a large file costs 2 x STREAM_CHUNK of memory and no garbage.
  */
-async function sendFile(request: ClientRequest, req: SignedPut): Promise<void> {
+async function sendFile(request: ClientRequest, req: PutOptions): Promise<void> {
   const closed = new Promise<void>((resolve) => request.once('close', resolve));
   let writeError: unknown;
   const write = (chunk: Buffer) =>
@@ -394,10 +401,6 @@ export function parseS3Error(xml: string): { code: string; message: string } {
   return { code: pick('Code'), message: pick('Message') };
 }
 
-export function normalizeEtag(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"+|"+$/g, '').toLowerCase();
-}
-
 function md5Of(body: Uint8Array): string {
   return createHash('md5').update(body).digest('hex');
 }
@@ -422,22 +425,4 @@ async function fileMd5(path: string, size: number): Promise<string> {
     await handle?.close();
   }
   return hash.digest('hex');
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sigV4Problem } from '../../test/support/sigv4-check.ts';
+import { sigV4Problem } from '../../../test/support/sigv4-check.ts';
 import { encodeKeyPath, s3Signer } from './s3-put-client.ts';
 
 // The signer is @smithy/signature-v4; these check how S3PutClient configures it, against
