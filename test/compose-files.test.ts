@@ -185,7 +185,7 @@ for (const compose of composeVersions()) {
     assert.equal(environmentOf(moved.check).MONITOR_ADMIN_BIND, '10.0.0.5', 'checked');
   });
 
-  test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user`, () => {
+  test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user, the timeouts to the sync`, () => {
     const env = {
       S3_ENDPOINT: 'https://s3.eu.example.net',
       S3_ACCESS_KEY_ID: 'AKIAOWN',
@@ -208,6 +208,19 @@ for (const compose of composeVersions()) {
       assert.equal(got.S3_BUCKET, env.S3_BUCKET, name);
     }
     assert.equal(environmentOf(services.check).BUCKETSPACE_S3, 'external');
+    // A black-holed S3 is given up on in the sync's own time, as set in .env.
+    const timeouts = {
+      S3_CONNECT_TIMEOUT: '3s',
+      S3_REQUEST_TIMEOUT: '20s',
+      S3_RETRY_TIMEOUT: '2m',
+    };
+    const timed = config(
+      compose.command,
+      ['docker-compose.yml', 'docker-compose.external-s3.yml'],
+      { ...env, ...timeouts },
+    ).services;
+    const syncEnv = environmentOf(timed.sync);
+    for (const [name, value] of Object.entries(timeouts)) assert.equal(syncEnv[name], value, name);
     assert.equal(environmentOf(services.bucket).STACK_CREATE_BUCKET, 'false');
     // Nothing waits on the local server, so nothing pulls it back in.
     for (const [name, service] of Object.entries(services)) {

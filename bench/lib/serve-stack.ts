@@ -31,6 +31,8 @@ function beforeEnv(variant: Variant): Record<string, string> {
     RCLONE_ATTR_TIMEOUT: '1s',
     MONITOR_POLL_INTERVAL: '5s',
     MONITOR_RESTART_DEBOUNCE: '1s',
+    // Every container installed its dependencies afresh.
+    RUNTIME_DEPENDENCY_CACHE: 'false',
   };
 }
 
