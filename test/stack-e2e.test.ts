@@ -25,7 +25,7 @@ import {
   REPO,
   type ComposeVersion,
 } from './support/compose-stack.ts';
-import { containersOf, dockerAvailable } from './support/docker.ts';
+import { containersOf, dockerAvailable, volumesOf } from './support/docker.ts';
 import { docker as dockerCli, inspect } from './support/docker-cli.ts';
 import { buildTargets, ensureImages, IMAGE_NAMES } from './support/images.ts';
 import { startTestS3, type TestS3 } from './support/s3-server.ts';
@@ -111,7 +111,7 @@ function staticSite(realServer: boolean): Record<string, string> {
 /** The three projects, written into `root` (a local dir or the direct mount). */
 async function writeProjects(
   root: string,
-  options: { withExcluded: boolean; realServer: boolean },
+  options: { withExcluded: boolean; realServer: boolean; pythonDependencies?: boolean },
 ): Promise<void> {
   const put = async (rel: string, body: string) => {
     const path = join(root, rel);
@@ -140,6 +140,10 @@ async function writeProjects(
     ].join('\n'),
   );
   for (const [rel, body] of Object.entries(staticSite(options.realServer))) await put(rel, body);
+  if (options.pythonDependencies === true) {
+    // An install with nothing to download: the app gets a venv, kept in a dependency cache.
+    await put('pyapp/requirements.txt', '# nothing to download here\n');
+  }
   if (options.withExcluded) {
     // What a developer's tree has and the bucket must never get.
     await put('shop/node_modules/left-pad/index.js', 'module.exports = 1;\n');
@@ -296,6 +300,17 @@ interface Variant {
   stackDown?: { restart: boolean };
 }
 
+/** The monitor's dependency-cache volumes of one instance (not Compose's), and their workspaces. */
+async function dependencyCaches(
+  instance: string,
+): Promise<{ names: string[]; workspaces: string[] }> {
+  const volumes = await volumesOf(instance);
+  return {
+    names: volumes.map((v) => v.Name).sort(),
+    workspaces: volumes.map((v) => v.Labels['bucketspace.workspace'] ?? '').sort(),
+  };
+}
+
 /** The mount container and its FUSE process killed: the apps keep running and the mount comes back. */
 function mountKillTests(
   variant: Variant,
@@ -376,7 +391,11 @@ function smoke(variant: Variant): void {
       });
       client ??= stack.s3();
       if (!variant.direct) {
-        await writeProjects(stack.workspacesDir, { withExcluded: true, realServer });
+        await writeProjects(stack.workspacesDir, {
+          withExcluded: true,
+          realServer,
+          pythonDependencies: variant.stackDown !== undefined,
+        });
       }
       const t0 = Date.now();
       if (variant.viaSetupScript !== undefined) {
@@ -720,6 +739,8 @@ function smoke(variant: Variant): void {
       test('scripts/stack-down.sh stops everything, apps included, and keeps the data', async () => {
         const instance = stack.env.MONITOR_INSTANCE!;
         assert.ok((await containersOf(instance)).length >= 2, 'apps run before');
+        const caches = await dependencyCaches(instance);
+        assert.deepEqual(caches.workspaces, ['pyapp'], "the python app's venv is kept in a volume");
         const down = await runStackScript(stack, 'scripts/stack-down.sh', ['-t', '5']);
         assert.equal(down.code, 0, down.stderr);
         assert.match(down.stderr, /stopping and removing \d+ app containers/);
@@ -732,6 +753,11 @@ function smoke(variant: Variant): void {
         assert.ok(
           (await stack.volumes()).includes(`${stack.project}_minio-data`),
           'the S3 data volume is kept',
+        );
+        assert.deepEqual(
+          (await dependencyCaches(instance)).names,
+          caches.names,
+          'the dependency caches are kept',
         );
       });
 
@@ -746,6 +772,15 @@ function smoke(variant: Variant): void {
               (await answers(stack, '/shop/', NODE_V2)) &&
               (await answers(stack, '/pyapp/', PYTHON)),
             240_000,
+          );
+          const pyapp = await stack.api('/api/workspaces/pyapp');
+          const { workspace } = (await pyapp.json()) as {
+            workspace: { deploy?: { dependencies?: string } };
+          };
+          assert.equal(
+            workspace.deploy?.dependencies,
+            'reused',
+            'the venv kept by stack-down is used',
           );
         });
       }
@@ -762,6 +797,12 @@ function smoke(variant: Variant): void {
         assert.deepEqual(await containersOf(stack.env.MONITOR_INSTANCE!), []);
         assert.deepEqual(await stack.containers(), []);
         assert.deepEqual(await stack.volumes(), [], 'every volume of the stack is gone');
+        assert.deepEqual(
+          (await dependencyCaches(stack.env.MONITOR_INSTANCE!)).names,
+          [],
+          "the apps' dependency caches are gone",
+        );
+        assert.match(forget.stderr, /removing 1 dependency caches of the apps/);
       });
     }
   });
