@@ -283,6 +283,9 @@ test('minio/minio was withdrawn: every image reference in the Compose files and 
   for (const where of [
     'docker-compose.yml: services.minio.image',
     'images/control-plane/Dockerfile: ARG BASE_IMAGE',
+    // The upstream rclone release the mount image users build starts from.
+    'docker-compose.yml: services.mount.build.args.RCLONE_IMAGE',
+    'images/mount-rclone/Dockerfile: ARG RCLONE_IMAGE',
   ]) {
     assert.ok(
       refs.some((r) => r.where === where),

@@ -87,16 +87,16 @@ describe('mount hints', { skip }, () => {
       );
       api.file = file;
       // A shrinking edit, a growing one, a new workspace: each visible at once.
+      // (The initial sync's own hook may still arrive after this: what the
+      // monitor read then is not this edit, so the test waits for a hook at
+      // which the mount shows the edit; without the mount's hint none comes
+      // within the hour the mount trusts its listings.)
       for (const body of ['v2\n', 'v3 is longer than both before it\n']) {
-        const before = api.callsOf('notifyChanged').length;
+        api.seen.length = 0;
         await writeFile(join(tree.workspacesDir, 'app/index.js'), body);
-        await eventually(`the monitor told about ${JSON.stringify(body)}`, async () =>
-          Promise.resolve(api.callsOf('notifyChanged').length > before),
-        );
-        assert.equal(
-          api.seen.at(-1),
-          body,
-          JSON.stringify(api.seen) + JSON.stringify(api.callsOf('notifyChanged')),
+        await eventually(
+          `the monitor, when told, reads ${JSON.stringify(body)} through the mount`,
+          async () => Promise.resolve(api.seen.includes(body)),
         );
         assert.equal(await readFile(file, 'utf8'), body);
       }
