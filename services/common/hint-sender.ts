@@ -7,6 +7,11 @@ export interface ChangeNotifier {
   notifyChanged(names: readonly string[]): Promise<void>;
 }
 
+/** `path` under a receiver's base URL (`http://host:1234` or `http://host:1234/prefix/`). */
+export function endpointUnder(baseUrl: string, path: string): URL {
+  return new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+}
+
 /** One HTTP call that delivers a hint; the answer is read and judged by `problem`. */
 export interface HintRequest {
   url: URL;

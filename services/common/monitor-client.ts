@@ -1,4 +1,4 @@
-import { HintSender, type ChangeNotifier } from './hint-sender.ts';
+import { endpointUnder, HintSender, type ChangeNotifier } from './hint-sender.ts';
 import type { Logger } from './logger.ts';
 
 export type { ChangeNotifier } from './hint-sender.ts';
@@ -22,8 +22,7 @@ export class MonitorClient implements ChangeNotifier {
   private readonly sender: HintSender;
 
   constructor(options: MonitorClientOptions) {
-    const base = options.url.endsWith('/') ? options.url : `${options.url}/`;
-    const endpoint = new URL('api/hooks/changed', base);
+    const endpoint = endpointUnder(options.url, 'api/hooks/changed');
     this.sender = new HintSender({
       logger: options.logger,
       timeoutMs: options.timeoutMs,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { HintSender, type ChangeNotifier, type HintRequest } from './hint-sender.ts';
+import { endpointUnder, HintSender, type ChangeNotifier, type HintRequest } from './hint-sender.ts';
 import type { Logger } from './logger.ts';
 
 /** The user of the mount's remote control unless MOUNT_RC_USER says otherwise. */
@@ -41,8 +41,7 @@ export class MountRcClient implements ChangeNotifier {
   private readonly sender: HintSender;
 
   constructor(options: MountRcClientOptions) {
-    const base = options.url.endsWith('/') ? options.url : `${options.url}/`;
-    const endpoint = new URL('vfs/refresh', base);
+    const endpoint = endpointUnder(options.url, 'vfs/refresh');
     const basic = Buffer.from(`${options.user}:${options.password}`).toString('base64');
     const call = (params: Record<string, string>): HintRequest => ({
       url: endpoint,
