@@ -35,6 +35,7 @@ import {
   SETTINGS,
   startServeStack,
   VARIANTS,
+  type ServeStack,
   type Settings,
   type Variant,
 } from './lib/serve-stack.ts';
@@ -159,7 +160,36 @@ interface RunResult {
   requests: number;
   failures: string[];
   idle: IdleResult | undefined;
+  /** The sync's warnings about hints it could not deliver (the numbers then show the fallback). */
+  hintWarnings: string[];
   error?: string;
+}
+
+/** What the sync said since `sinceMs` (epoch) about hints it could not deliver, from its log. */
+async function hintWarnings(s: ServeStack, sinceMs: number): Promise<string[]> {
+  if (s.variant === 'direct') return [];
+  const logs = await s.stack.compose(['logs', '--no-color', '--no-log-prefix', 'sync']);
+  const out: string[] = [];
+  for (const line of logs.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as {
+        level?: number;
+        time?: number;
+        component?: string;
+        reason?: string;
+      };
+      if (
+        entry.level === 40 &&
+        (entry.time ?? 0) >= sinceMs &&
+        (entry.component === 'mount-hint' || entry.component === 'monitor-hook')
+      )
+        out.push(`${entry.component}: ${entry.reason ?? 'failed'}`);
+    } catch {
+      // not a log line of the sync
+    }
+  }
+  return out;
 }
 
 async function runOne(
@@ -177,6 +207,7 @@ async function runOne(
     requests: 0,
     failures: [],
     idle: undefined,
+    hintWarnings: [],
   };
   say('starting the stack');
   const s = await startServeStack(variant, settings);
@@ -195,6 +226,7 @@ async function runOne(
         `${app} serving (first start with install: ${(first / 1000).toFixed(1)} s after the stack)`,
       );
     }
+    const editsStart = Date.now();
     const load = new VisitorLoad(options.apps.map((a) => s.stack.url(`/${a}/`)));
     for (const app of options.apps) {
       result.edits[app] = await measureEdits({
@@ -206,6 +238,10 @@ async function runOne(
       });
     }
     await load.stop();
+    // (The monitor is not up yet when the sync's first hook goes out: only the edits' count.)
+    result.hintWarnings = await hintWarnings(s, editsStart);
+    if (result.hintWarnings.length > 0)
+      say(`hints not delivered (the times show the fallback): ${result.hintWarnings.join('; ')}`);
     result.failed = load.failures.length;
     result.requests = load.requests;
     result.failures = load.failures.slice(0, 10);
@@ -303,6 +339,8 @@ function goals(
   };
   for (const r of results.filter((x) => x.settings === 'after')) {
     if (r.error) check(false, `${r.variant}: could not finish (${r.error})`);
+    if (r.hintWarnings.length > 0)
+      check(false, `${r.variant}: hints not delivered (${r.hintWarnings.join('; ')})`);
     for (const app of options.apps) {
       const took = r.edits[app] ?? [];
       const p50 = percentile(took, 50);
