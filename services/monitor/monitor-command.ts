@@ -11,6 +11,7 @@ import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
 import { createMonitorHttp } from './http/monitor-http.ts';
 import { MonitorMetrics } from './http/monitor-metrics.ts';
 import { loadOrCreateToken } from './http/token.ts';
+import { allowedText } from './isolation/firewall-rules.ts';
 import { MONITOR_SETTINGS } from './monitor-settings.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
 
@@ -106,6 +107,8 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       proxyTimeoutMs: settings.proxyTimeout,
       network: settings.network,
       instance: settings.instance,
+      isolation: settings.isolation,
+      networkAllow: settings.networkAllow.map(allowedText),
       domain: settings.domain ?? null,
       images: {
         node: settings.imageNode,
@@ -163,6 +166,10 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     hostRoot: settings.hostWorkspacesDir ?? settings.workspacesMount,
     caBundle: settings.caBundle,
     dependencyCache: settings.dependencyCache,
+    firewall:
+      settings.isolation === 'firewall'
+        ? { image: settings.firewallImage, allow: settings.networkAllow }
+        : undefined,
     dataDir: settings.dataDir,
     pollIntervalMs: settings.pollInterval,
     debounceMs: settings.debounce,

@@ -5,6 +5,28 @@ import { booleanSchema, durationSchema, intSchema, setting } from '../common/set
 import { SYNC_SETTINGS } from '../sync/sync-settings.ts';
 import { parseDockerHost } from './containers/docker-host.ts';
 import { tokenProblem } from './http/token.ts';
+import { parseAllowedDestination, type AllowedDestination } from './isolation/firewall-rules.ts';
+
+/** `10.0.0.5:5432, 192.168.1.0/24`: private destinations apps may reach all the same. */
+const allowListSchema = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: AllowedDestination[] = [];
+    for (const item of (v ?? '').split(',').map((x) => x.trim())) {
+      if (item === '') continue;
+      const parsed = parseAllowedDestination(item);
+      if (parsed === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(item)} is not an IPv4 address or network, with an optional :port (10.0.0.5, 10.0.0.0/24, 10.0.0.5:5432)`,
+        });
+        return z.NEVER;
+      }
+      out.push(parsed);
+    }
+    return out;
+  });
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -304,6 +326,27 @@ export const MONITOR_SETTINGS = {
       "Keep what a workspace's install wrote (node_modules, the venv, Go modules) in a volume of its own, reused while its dependency files stay the same.",
     defaultText: 'true',
     schema: booleanSchema().default(true),
+  }),
+  isolation: setting({
+    env: 'RUNTIME_ISOLATION',
+    description:
+      'firewall: apps reach the internet and nothing else (not each other, the monitor, the host, private networks or 169.254.169.254), by rules a one-shot container applies; off: no firewall.',
+    defaultText: 'firewall',
+    schema: z.enum(['firewall', 'off'], { error: 'must be firewall or off' }).default('firewall'),
+  }),
+  networkAllow: setting({
+    env: 'RUNTIME_NETWORK_ALLOW',
+    description:
+      'Private addresses apps may reach all the same, comma-separated: 10.0.0.5, 10.0.0.0/24, 10.0.0.5:5432 (TCP port); e.g. a database or a proxy on the LAN.',
+    defaultText: '(none)',
+    schema: allowListSchema,
+  }),
+  firewallImage: setting({
+    env: 'RUNTIME_FIREWALL_IMAGE',
+    description:
+      "Image of the one-shot container that applies the apps firewall (in the host's network namespace, with NET_ADMIN and NET_RAW only).",
+    defaultText: 'bucketspace/apps-firewall:latest',
+    schema: z.string().min(1).default('bucketspace/apps-firewall:latest'),
   }),
   memory: setting({
     env: 'RUNTIME_MEMORY',

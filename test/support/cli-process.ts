@@ -16,13 +16,20 @@ export interface CliProcess {
 export interface StartCliOptions {
   args: string[];
   env: Record<string, string>;
+  /**
+   * Run the CLI through this command instead of this Node (e.g. `docker run
+   * ... node /src/services/cli.ts`): it gets `args` appended and must pass
+   * `env` on itself.
+   */
+  launcher?: string[];
   /** The `msg` of the log line that says the process is ready. */
   readyMessage: string;
   readyTimeoutMs?: number;
 }
 
 export async function startCliProcess(options: StartCliOptions): Promise<CliProcess> {
-  const child = spawn(process.execPath, [CLI, ...options.args], {
+  const [file, ...prefix] = options.launcher ?? [process.execPath, CLI];
+  const child = spawn(file ?? process.execPath, [...prefix, ...options.args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/root',

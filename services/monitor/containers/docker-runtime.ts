@@ -12,7 +12,13 @@ import {
   type ContainerStatus,
   type ManagedContainer,
   type ManagedVolume,
+  type NetworkInfo,
+  type TaskResult,
+  type TaskSpec,
 } from './types.ts';
+
+/** The Linux bridge's name, when the network sets one. */
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 
 export interface DockerRuntimeOptions {
   connection: DockerConnection;
@@ -55,6 +61,68 @@ export class DockerRuntime implements ContainerRuntime {
       // Another monitor created it at the same moment: that is what we wanted.
       if (classified.code === 'CONFLICT') return;
       throw classified;
+    }
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    let info: Docker.NetworkInspectInfo;
+    try {
+      info = await this.#docker.getNetwork(name).inspect();
+    } catch (err) {
+      const classified = classifyDockerError(err, `inspect network ${name}`);
+      if (classified.code === 'NOT_FOUND') return undefined;
+      throw classified;
+    }
+    const options = info.Options ?? {};
+    return {
+      name: info.Name,
+      id: info.Id,
+      driver: info.Driver,
+      bridge:
+        info.Driver === 'bridge'
+          ? (options[BRIDGE_NAME_OPTION] ?? `br-${info.Id.slice(0, 12)}`)
+          : null,
+      subnets: (info.IPAM?.Config ?? [])
+        .filter((c) => c.Subnet !== undefined && !c.Subnet.includes(':'))
+        .map((c) => ({ subnet: c.Subnet ?? '', gateway: c.Gateway ?? null })),
+      ipv6: info.EnableIPv6,
+    };
+  }
+
+  async runTask(spec: TaskSpec): Promise<TaskResult> {
+    await this.remove(spec.name);
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Cmd: spec.cmd,
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: spec.labels,
+        HostConfig: {
+          NetworkMode: spec.hostNetwork ? 'host' : 'none',
+          CapDrop: ['ALL'],
+          CapAdd: spec.capAdd,
+          SecurityOpt: ['no-new-privileges'],
+          // Read-only but for lock and scratch files (iptables-legacy locks /run/xtables.lock).
+          ReadonlyRootfs: true,
+          Tmpfs: { '/run': 'size=1m', '/tmp': 'size=16m' },
+          RestartPolicy: { Name: 'no' },
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } },
+        },
+      });
+    } catch (err) {
+      throw classifyDockerError(err, `create the ${spec.name} container`);
+    }
+    try {
+      await container.start();
+      const { StatusCode } = (await container.wait()) as { StatusCode: number };
+      const buffer = await container.logs({ stdout: true, stderr: true, follow: false });
+      return { exitCode: StatusCode, lines: demuxLog(buffer) };
+    } catch (err) {
+      throw classifyDockerError(err, `run the ${spec.name} container`);
+    } finally {
+      await this.remove(container.id).catch(() => undefined);
     }
   }
 

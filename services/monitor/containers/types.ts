@@ -53,6 +53,38 @@ export interface ManagedContainer {
   dependencyKey: string | null;
 }
 
+/** A Docker network as the apps firewall needs to know it. */
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  driver: string;
+  /** The Linux bridge of a `bridge` network (`br-<id>` unless named by an option); null for other drivers. */
+  bridge: string | null;
+  /** IPv4 subnets and their gateways (the host's address on the network). */
+  subnets: { subnet: string; gateway: string | null }[];
+  ipv6: boolean;
+}
+
+/** A one-shot container run to completion (the apps firewall). */
+export interface TaskSpec {
+  /** Fixed per task and monitor: a leftover of an earlier run is removed first. */
+  name: string;
+  image: string;
+  cmd: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  /** Runs in the host's network namespace. */
+  hostNetwork: boolean;
+  /** The only capabilities it gets; every other one is dropped. */
+  capAdd: string[];
+}
+
+export interface TaskResult {
+  exitCode: number;
+  /** Its output, stdout and stderr interleaved, one line each. */
+  lines: string[];
+}
+
 /** A dependency-cache volume of one workspace. */
 export interface ManagedVolume {
   name: string;
@@ -68,8 +100,12 @@ export interface ManagedVolume {
  */
 export interface ContainerRuntime {
   ping(): Promise<void>;
-  /** Creates the network when missing; returns its name. */
+  /** Creates the network when missing. */
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  /** The network, or undefined when there is none by that name. */
+  inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
+  /** Run a one-shot container to its end and remove it; NOT_FOUND when the image is missing. */
+  runTask(spec: TaskSpec): Promise<TaskResult>;
   /** The image's ID (content digest), or undefined when the engine does not have it. */
   imageId(image: string): Promise<string | undefined>;
   /** Every container carrying `LABELS.managedBy = managedBy`, running or not. */

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { sleep, type Clock } from '../../common/clock.ts';
@@ -17,6 +18,9 @@ import {
   type DeployReport,
 } from '../containers/deploy-report.ts';
 import type { ContainerRuntime, ManagedContainer, ManagedVolume } from '../containers/types.ts';
+import { firewallProblem, trustedAddresses } from '../isolation/apps-network.ts';
+import { buildAppFirewall, type AllowedDestination } from '../isolation/firewall-rules.ts';
+import type { IsolationResult } from '../isolation/isolation-schedule.ts';
 import type { RuntimeType } from '../types.ts';
 import type { DeployAction, RemoveAction } from './actions.ts';
 import type { DeployOutcome } from './outcomes.ts';
@@ -35,6 +39,14 @@ export interface ContainerDefaults {
   stopTimeoutSeconds: number;
 }
 
+/** The apps firewall (RUNTIME_ISOLATION=firewall, decision 0055). */
+export interface FirewallSettings {
+  /** The image of the one-shot container that applies the rules (RUNTIME_FIREWALL_IMAGE). */
+  image: string;
+  /** Private destinations apps may reach all the same (RUNTIME_NETWORK_ALLOW). */
+  allow: readonly AllowedDestination[];
+}
+
 export interface ActionRunnerOptions {
   runtime: ContainerRuntime;
   clock: Clock;
@@ -43,6 +55,16 @@ export interface ActionRunnerOptions {
   readyTimeoutMs: number;
   /** Deploys (install + start) at once across workspaces. */
   deployConcurrency: number;
+  /** This process's IPv4 addresses (default: its network interfaces'). */
+  localAddresses?: () => string[];
+}
+
+/** The IPv4 addresses of this process's network interfaces. */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => a.family === 'IPv4')
+    .map((a) => a.address);
 }
 
 /** Progress of one deploy, for the dashboard to follow. */
@@ -89,6 +111,61 @@ export class ActionRunner {
       this.#runtime.listVolumes(managedBy),
     ]);
     return { containers, volumes };
+  }
+
+  /**
+   * Put the apps firewall in place for the monitor's network: its facts
+   * (bridge, subnets, the monitor's own addresses there) and the rules are
+   * pure (isolation/); a one-shot container of `firewall.image` in the
+   * host's network namespace, with NET_ADMIN and NET_RAW only, applies them.
+   */
+  async applyFirewall(firewall: FirewallSettings): Promise<IsolationResult> {
+    const { network, managedBy } = this.#o.containers;
+    const net = await this.#runtime.inspectNetwork(network);
+    if (net === undefined) return { ok: false, reason: `network ${network} does not exist` };
+    const problem = firewallProblem(net);
+    if (problem !== undefined || net.bridge === null) {
+      return { ok: false, reason: problem ?? `network ${network} has no bridge` };
+    }
+    if ((await this.#runtime.imageId(firewall.image)) === undefined) {
+      return {
+        ok: false,
+        reason:
+          `the firewall image ${firewall.image} is missing: build it ` +
+          '(scripts/build-local-images.sh apps-firewall, or docker compose build) or set RUNTIME_FIREWALL_IMAGE',
+      };
+    }
+    const trusted = trustedAddresses(net, (this.#o.localAddresses ?? interfaceAddresses)());
+    const rules = buildAppFirewall({ network, bridge: net.bridge, trusted, allow: firewall.allow });
+    const { forward, input } = rules.chains;
+    const result = await this.#runtime.runTask({
+      name: `bucketspace-apps-firewall-${managedBy}`,
+      image: firewall.image,
+      cmd: ['apply'],
+      env: {
+        FIREWALL_CHAINS: `${forward} ${input}`,
+        FIREWALL_RULES: rules.restore,
+        FIREWALL_JUMPS: rules.jumps.join('\n'),
+      },
+      labels: { 'bucketspace.task': 'apps-firewall', 'bucketspace.task-of': managedBy },
+      hostNetwork: true,
+      capAdd: ['NET_ADMIN', 'NET_RAW'],
+    });
+    this.#log.debug({ network, lines: result.lines }, 'apps firewall output');
+    if (result.exitCode !== 0) {
+      const said = result.lines.filter((l) => l.startsWith('apps-firewall: error: ')).at(-1);
+      const why = (said ?? result.lines.at(-1) ?? '').replace(/^apps-firewall: error: /, '');
+      return {
+        ok: false,
+        reason: `the firewall container exited with code ${result.exitCode}${why === '' ? '' : `: ${why}`}`,
+      };
+    }
+    return {
+      ok: true,
+      summary:
+        `chains ${forward} and ${input} for bridge ${net.bridge}` +
+        (trusted.length === 0 ? '' : `; the monitor at ${trusted.join(', ')}`),
+    };
   }
 
   /**

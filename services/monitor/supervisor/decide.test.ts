@@ -6,6 +6,7 @@ import type { ManagedContainer, ManagedVolume } from '../containers/types.ts';
 import { detectWorkspace } from '../detect/detect-workspace.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
 import type { DeployReport } from '../containers/deploy-report.ts';
+import type { DeployGate } from '../isolation/isolation-schedule.ts';
 import type { Action, CheckAction, DeployAction } from './actions.ts';
 import { decide, type Decision } from './decide.ts';
 import {
@@ -84,6 +85,7 @@ class World {
   volumes: ManagedVolume[] = [];
   stopped = new Set<string>();
   stale = new Set<string>();
+  deploys: DeployGate = { ok: true };
 
   advance(ms: number): void {
     this.now += ms;
@@ -102,6 +104,7 @@ class World {
         volumes: this.volumes,
         stopped: this.stopped,
         stale: this.stale,
+        deploys: this.deploys,
         now: this.now,
       },
       { debounceMs: DEBOUNCE, detect: detectWorkspace, dependencyCache: true },
@@ -240,6 +243,31 @@ describe('decide', () => {
     assert.equal(view.containerId, container.id);
     assert.equal(view.restarts, 0);
     assert.deepEqual(w.pass().actions, [], 'up to date: nothing to do');
+  });
+
+  test('apps not kept apart: nothing new starts while the apps firewall is not in place; what serves keeps serving', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.deploys = {
+      ok: false,
+      reason: 'not started: the apps would not be kept apart (image missing)',
+    };
+    w.files(app('alpha', 'f2'), app('beta', 'b1'));
+    w.pass();
+    w.advance(DEBOUNCE);
+    assert.deepEqual(w.pass().actions, [], 'no deploy of the change, none of the new workspace');
+    assert.equal(viewOf(w.ws('alpha')).state, 'running');
+    assert.equal(viewOf(w.ws('alpha')).containerId, serving.id);
+    const beta = viewOf(w.ws('beta'));
+    assert.equal(beta.state, 'error');
+    assert.equal(beta.message, 'not started: the apps would not be kept apart (image missing)');
+    // Once the firewall is in place, both go ahead.
+    w.deploys = { ok: true };
+    const actions = w.pass().actions;
+    assert.deepEqual(actions.map((a) => [a.type, a.workspace]).sort(), [
+      ['deploy', 'alpha'],
+      ['deploy', 'beta'],
+    ]);
   });
 
   test('changed: a new fingerprint waits for the debounce, then a replacement starts beside the serving one', () => {

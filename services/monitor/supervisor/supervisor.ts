@@ -14,7 +14,20 @@ import type {
   WorkspaceProbe,
   WorkspaceView,
 } from '../types.ts';
-import { ActionRunner, type ContainerDefaults, type EngineView } from './action-runner.ts';
+import {
+  deployGate,
+  initialIsolation,
+  isolationChecked,
+  isolationDue,
+  type IsolationMemory,
+  type IsolationResult,
+} from '../isolation/isolation-schedule.ts';
+import {
+  ActionRunner,
+  type ContainerDefaults,
+  type EngineView,
+  type FirewallSettings,
+} from './action-runner.ts';
 import type { Action, Note } from './actions.ts';
 import { decide } from './decide.ts';
 import {
@@ -56,6 +69,8 @@ export interface SupervisorOptions extends ContainerDefaults {
   clock?: Clock;
   /** Keep what installs write for the workspace's next container (default true). */
   dependencyCache?: boolean;
+  /** The apps firewall; undefined: RUNTIME_ISOLATION=off, apps are not kept apart. */
+  firewall: FirewallSettings | undefined;
 }
 
 /**
@@ -79,7 +94,8 @@ export class Supervisor implements MonitorApi {
   readonly #emitted = new Map<string, string>();
   /** Workspaces whose task ended since the pass's container list was taken. */
   #settled = new Set<string>();
-  #status: MonitorStatus = { mount: 'ok', mountReason: null, docker: 'ok', dockerReason: null };
+  #isolation: IsolationMemory;
+  #status: MonitorStatus;
   #controller = new AbortController();
   #timer: unknown;
   #ticking: Promise<void> | undefined;
@@ -101,11 +117,25 @@ export class Supervisor implements MonitorApi {
     this.#outcome = { readyTimeoutMs: options.readyTimeoutMs, drainMs: options.drainMs ?? 1_000 };
     this.#stopped = new StoppedSet(path.join(options.dataDir, 'stopped.json'));
     this.#events.setMaxListeners(0);
+    this.#isolation = initialIsolation(options.firewall !== undefined);
+    this.#status = {
+      mount: 'ok',
+      mountReason: null,
+      docker: 'ok',
+      dockerReason: null,
+      isolation: this.#isolation.state,
+      isolationReason: this.#isolation.reason,
+    };
   }
 
   /** Begin supervising: load state, reconcile once, then poll. */
   async open(): Promise<void> {
     this.#log.info({ managedBy: this.#o.managedBy }, 'starting supervisor');
+    if (this.#o.firewall === undefined) {
+      this.#log.warn(
+        'RUNTIME_ISOLATION=off: apps can reach each other, the host and the cloud metadata address',
+      );
+    }
     await this.#stopped.load();
     this.#controller = new AbortController();
     await this.tick();
@@ -168,11 +198,19 @@ export class Supervisor implements MonitorApi {
       }
       throw err;
     }
+    await this.#keepIsolation();
     const scan = await this.#o.scanner.scan({ signal: this.#controller.signal });
     const now = this.#clock.now();
     const decision = decide(
       this.#workspaces,
-      { scan, ...engine, stopped: this.#stopped.names(), stale: this.#settled, now },
+      {
+        scan,
+        ...engine,
+        stopped: this.#stopped.names(),
+        stale: this.#settled,
+        deploys: deployGate(this.#isolation),
+        now,
+      },
       {
         debounceMs: this.#o.debounceMs,
         detect: this.#o.detect,
@@ -197,6 +235,31 @@ export class Supervisor implements MonitorApi {
       const delay = Math.min(decision.wakeAtMs - this.#clock.now(), this.#o.pollIntervalMs);
       this.#schedule(Math.max(50, delay));
     }
+  }
+
+  /** Apply the apps firewall when it is due (first pass, then on the clock); say when its state changes. */
+  async #keepIsolation(): Promise<void> {
+    const firewall = this.#o.firewall;
+    if (firewall === undefined || !isolationDue(this.#isolation, this.#clock.now())) return;
+    let result: IsolationResult;
+    try {
+      result = await this.#runner.applyFirewall(firewall);
+    } catch (err) {
+      if (isBucketspaceError(err, 'DOCKER_UNREACHABLE')) throw err;
+      result = { ok: false, reason: errorMessage(err) };
+    }
+    const before = this.#isolation;
+    this.#isolation = isolationChecked(result, this.#clock.now());
+    const { state, reason } = this.#isolation;
+    if (state === 'on' && before.state !== 'on') {
+      this.#log.info({ network: this.#o.network, rules: reason }, 'apps firewall in place');
+    } else if (state === 'failed' && (before.state !== 'failed' || before.reason !== reason)) {
+      this.#log.error(
+        { network: this.#o.network, reason },
+        'apps firewall failed: no new container starts until it works',
+      );
+    }
+    this.#setStatus({ isolation: state, isolationReason: reason });
   }
 
   /** Run an action and its follow-ups as the workspace's one task. */
