@@ -108,6 +108,8 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       network: settings.network,
       instance: settings.instance,
       isolation: settings.isolation,
+      diskBudget: settings.disk ?? 'off',
+      tmpSize: settings.tmpSize,
       networkAllow: settings.networkAllow.map(allowedText),
       domain: settings.domain ?? null,
       images: {
@@ -162,9 +164,12 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       memoryBytes: settings.memory,
       nanoCpus: Math.round(settings.cpus * 1e9),
       pids: settings.pids,
+      tmpBytes: settings.tmpSize,
     },
     hostRoot: settings.hostWorkspacesDir ?? settings.workspacesMount,
     caBundle: settings.caBundle,
+    diskBudgetBytes: settings.disk,
+    diskCheckIntervalMs: settings.diskCheckInterval,
     dependencyCache: settings.dependencyCache,
     firewall:
       settings.isolation === 'firewall'

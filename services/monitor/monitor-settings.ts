@@ -55,6 +55,23 @@ function sizeSchema(minBytes: number, fallback: string) {
     });
 }
 
+/** RUNTIME_DISK: a size, or `off` (undefined: no budget). */
+const diskBudgetSchema = z
+  .string()
+  .default('2g')
+  .transform((v, ctx) => {
+    if (v.trim().toLowerCase() === 'off') return undefined;
+    const bytes = parseSize(v);
+    if (bytes === undefined || bytes < 16 * 1024 ** 2) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a size like 512m or 2g (at least 16m), or off',
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 function defaultDataDir(): string {
   // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
   const xdg = process.env.XDG_STATE_HOME;
@@ -353,6 +370,27 @@ export const MONITOR_SETTINGS = {
     description: 'Memory limit per workspace container.',
     defaultText: '1g',
     schema: sizeSchema(16 * 1024 ** 2, '1g'),
+  }),
+  disk: setting({
+    env: 'RUNTIME_DISK',
+    description:
+      'Disk budget per workspace container: what it writes (its copy of the source and everything else outside /tmp) plus its dependency cache. Over it, the container is stopped and the dashboard says why; where the storage driver has quotas, writes past it also fail. off: no budget.',
+    defaultText: '2g',
+    schema: diskBudgetSchema,
+  }),
+  tmpSize: setting({
+    env: 'RUNTIME_TMP_SIZE',
+    description:
+      "Size of each workspace container's /tmp, a tmpfs in memory (it counts against RUNTIME_MEMORY): writes past it fail with ENOSPC.",
+    defaultText: '256m',
+    schema: sizeSchema(1024 ** 2, '256m'),
+  }),
+  diskCheckInterval: setting({
+    env: 'MONITOR_DISK_CHECK_INTERVAL',
+    description:
+      "How often the monitor measures the workspace containers' disk use against RUNTIME_DISK (one engine call for all of them).",
+    defaultText: '30s',
+    schema: durationSchema(100).default(30_000),
   }),
   cpus: setting({
     env: 'RUNTIME_CPUS',

@@ -7,6 +7,7 @@ import { demuxLog, LogDemuxer } from './docker-log.ts';
 import { tarEntries } from './tar-entries.ts';
 import {
   LABELS,
+  type ContainerDiskUsage,
   type ContainerRuntime,
   type ContainerSpec,
   type ContainerStatus,
@@ -276,6 +277,49 @@ export class DockerRuntime implements ContainerRuntime {
     return files;
   }
 
+  async diskUsage(managedBy: string): Promise<ContainerDiskUsage[]> {
+    let df: SystemDf;
+    try {
+      df = (await this.#docker.df()) as SystemDf;
+    } catch (err) {
+      throw classifyDockerError(err, 'read disk usage');
+    }
+    const sizes = new Map<string, number | null>();
+    for (const v of df.Volumes ?? []) sizes.set(v.Name, knownSize(v.UsageData?.Size));
+    return (df.Containers ?? [])
+      .filter((c) => c.Labels?.[LABELS.managedBy] === managedBy && c.State === 'running')
+      .map((c) => ({
+        id: c.Id,
+        workspace: c.Labels?.[LABELS.workspace] ?? '',
+        writableBytes: knownSize(c.SizeRw),
+        volumes: (c.Mounts ?? [])
+          .filter((m) => m.Type === 'volume' && m.Name !== undefined)
+          .map((m) => ({ name: m.Name ?? '', bytes: sizes.get(m.Name ?? '') ?? null })),
+      }));
+  }
+
+  async probeWritableLimit(
+    image: string,
+    bytes: number,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer({
+        Image: image,
+        Entrypoint: ['true'],
+        Cmd: [],
+        Labels: { 'bucketspace.task': 'storage-quota-probe' },
+        HostConfig: { NetworkMode: 'none', StorageOpt: { size: String(bytes) } },
+      });
+    } catch (err) {
+      const classified = classifyDockerError(err, 'create a container with a storage size limit');
+      if (classified.code === 'DOCKER_UNREACHABLE') throw classified;
+      return { ok: false, reason: classified.message };
+    }
+    await this.remove(container.id);
+    return { ok: true };
+  }
+
   async listVolumes(managedBy: string): Promise<ManagedVolume[]> {
     let volumes: Docker.VolumeInspectInfo[];
     try {
@@ -302,6 +346,23 @@ export class DockerRuntime implements ContainerRuntime {
       throw classified;
     }
   }
+}
+
+/** What the engine's /system/df says of containers and volumes (the parts read here). */
+interface SystemDf {
+  Containers?: {
+    Id: string;
+    State?: string;
+    Labels?: Record<string, string>;
+    SizeRw?: number;
+    Mounts?: { Type?: string; Name?: string }[];
+  }[];
+  Volumes?: { Name: string; UsageData?: { Size?: number } | null }[];
+}
+
+/** A size the engine reported; -1 and missing mean it did not compute one. */
+function knownSize(n: number | undefined): number | null {
+  return typeof n === 'number' && n >= 0 ? n : null;
 }
 
 function statusCode(err: unknown): number | undefined {
@@ -350,6 +411,11 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       MemorySwap: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
       PidsLimit: spec.limits.pids,
+      // exec: Go's start builds and runs its binary there.
+      Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,mode=1777,size=${spec.limits.tmpBytes}` },
+      ...(spec.limits.writableBytes === undefined
+        ? {}
+        : { StorageOpt: { size: String(spec.limits.writableBytes) } }),
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
     },

@@ -11,6 +11,19 @@ export const LABELS = {
   dependencyKey: 'bucketspace.dependency-key',
 } as const;
 
+export interface RuntimeLimits {
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+  /** Size of /tmp, a tmpfs (RUNTIME_TMP_SIZE): writes past it fail with ENOSPC. */
+  tmpBytes: number;
+  /**
+   * Size limit of the writable layer (RUNTIME_DISK, the engine's storage-opt
+   * `size`), only where the storage driver enforces one (decision 0056).
+   */
+  writableBytes?: number | undefined;
+}
+
 /** Everything needed to create one workspace container; built by buildContainerSpec. */
 export interface ContainerSpec {
   name: string;
@@ -26,7 +39,7 @@ export interface ContainerSpec {
   binds: { source: string; target: string; readOnly: boolean }[];
   /** Named volumes, created with these labels when missing. */
   volumes: { name: string; target: string; labels: Record<string, string> }[];
-  limits: { memoryBytes: number; nanoCpus: number; pids: number };
+  limits: RuntimeLimits;
   capAdd: string[];
   stopTimeoutSeconds: number;
 }
@@ -85,6 +98,16 @@ export interface TaskResult {
   lines: string[];
 }
 
+/** How much disk one running workspace container uses (decision 0056). */
+export interface ContainerDiskUsage {
+  id: string;
+  workspace: string;
+  /** Bytes in its writable layer (the engine's SizeRw); null when the engine did not say. */
+  writableBytes: number | null;
+  /** Its named volumes (the dependency cache) with their sizes; null when the engine did not say. */
+  volumes: { name: string; bytes: number | null }[];
+}
+
 /** A dependency-cache volume of one workspace. */
 export interface ManagedVolume {
   name: string;
@@ -127,6 +150,17 @@ export interface ContainerRuntime {
     dir: string,
     maxBytes: number,
   ): Promise<Map<string, Buffer> | undefined>;
+  /** Disk use of every running container carrying `LABELS.managedBy = managedBy` (one engine call). */
+  diskUsage(managedBy: string): Promise<ContainerDiskUsage[]>;
+  /**
+   * Whether the engine limits a container's writable layer here (storage-opt
+   * `size`: overlay2 on xfs with pquota, btrfs, zfs): tried by creating, never
+   * starting, a container of `image` with the limit.
+   */
+  probeWritableLimit(
+    image: string,
+    bytes: number,
+  ): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Every volume carrying `LABELS.managedBy = managedBy` and a workspace label. */
   listVolumes(managedBy: string): Promise<ManagedVolume[]>;
   /** Removes a volume; a missing one is success. Throws CONFLICT while a container uses it. */

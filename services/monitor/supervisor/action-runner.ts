@@ -17,7 +17,12 @@ import {
   REPORT_MAX_BYTES,
   type DeployReport,
 } from '../containers/deploy-report.ts';
-import type { ContainerRuntime, ManagedContainer, ManagedVolume } from '../containers/types.ts';
+import type {
+  ContainerDiskUsage,
+  ContainerRuntime,
+  ManagedContainer,
+  ManagedVolume,
+} from '../containers/types.ts';
 import { firewallProblem, trustedAddresses } from '../isolation/apps-network.ts';
 import { buildAppFirewall, type AllowedDestination } from '../isolation/firewall-rules.ts';
 import type { IsolationResult } from '../isolation/isolation-schedule.ts';
@@ -37,6 +42,8 @@ export interface ContainerDefaults {
   hostRoot: string;
   caBundle?: string | undefined;
   stopTimeoutSeconds: number;
+  /** RUNTIME_DISK; undefined: no budget. */
+  diskBudgetBytes?: number | undefined;
 }
 
 /** The apps firewall (RUNTIME_ISOLATION=firewall, decision 0055). */
@@ -91,6 +98,8 @@ export class ActionRunner {
   readonly #log: Logger;
   readonly #deploys: ReturnType<typeof pLimit>;
   #networkReady = false;
+  /** Whether the engine limits the writable layer here (found out at the first deploy). */
+  #writableLimit: Promise<number | undefined> | undefined;
 
   constructor(options: ActionRunnerOptions) {
     this.#o = options;
@@ -187,6 +196,11 @@ export class ActionRunner {
       const imageId = await this.#runtime.imageId(image);
       if (imageId === undefined) return { kind: 'image-missing', image };
       const cache = this.#dependencyCache(action, imageId);
+      this.#writableLimit ??= this.#probeWritableLimit(image).catch((err: unknown) => {
+        this.#writableLimit = undefined; // an engine error: find out at the next deploy
+        throw err;
+      });
+      const writableBytes = await this.#writableLimit;
       progress.onStarting();
       this.#log.info({ workspace, why: action.why, type: plan.type }, 'deploying');
       const spec = buildContainerSpec({
@@ -197,7 +211,7 @@ export class ActionRunner {
         images: defaults.images,
         network: defaults.network,
         managedBy: defaults.managedBy,
-        limits: defaults.limits,
+        limits: { ...defaults.limits, writableBytes },
         caBundle: defaults.caBundle,
         stopTimeoutSeconds: defaults.stopTimeoutSeconds,
         suffix: randomBytes(3).toString('hex'),
@@ -278,6 +292,16 @@ export class ActionRunner {
     }
   }
 
+  /** Disk use of every running container of this monitor. */
+  diskUsage(): Promise<ContainerDiskUsage[]> {
+    return this.#runtime.diskUsage(this.#o.containers.managedBy);
+  }
+
+  /** Stop a container (SIGTERM, then SIGKILL after the stop timeout); what follows is a crash or a failed start. */
+  stop(id: string): Promise<void> {
+    return this.#runtime.stop(id, this.#o.containers.stopTimeoutSeconds);
+  }
+
   async retire(container: ManagedContainer): Promise<void> {
     if (container.status === 'running') {
       await this.#runtime.stop(container.id, this.#o.containers.stopTimeoutSeconds);
@@ -291,6 +315,29 @@ export class ActionRunner {
 
   followLogs(id: string, signal: AbortSignal): AsyncIterable<string> {
     return this.#runtime.followLogs(id, signal);
+  }
+
+  /**
+   * The writable-layer limit to give containers: the disk budget where the
+   * engine enforces one (tried once, with the first image deployed), else
+   * none and the budget is the watchdog's alone.
+   */
+  async #probeWritableLimit(image: string): Promise<number | undefined> {
+    const budget = this.#o.containers.diskBudgetBytes;
+    if (budget === undefined) return undefined;
+    const probe = await this.#runtime.probeWritableLimit(image, budget);
+    if (probe.ok) {
+      this.#log.info(
+        { budgetBytes: budget },
+        'disk budget: the storage driver limits each container (writes past it fail), and the monitor checks the total',
+      );
+      return budget;
+    }
+    this.#log.info(
+      { budgetBytes: budget, why: probe.reason },
+      'disk budget: the storage driver cannot limit containers here; the monitor checks their disk use and stops any over it',
+    );
+    return undefined;
   }
 
   /** The deploy's dependency cache: keyed on its dependency files and the image it runs. */

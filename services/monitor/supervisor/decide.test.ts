@@ -14,11 +14,12 @@ import {
   checkFinished,
   containersRemoved,
   crashCollected,
+  deployCreated,
   deployFinished,
   type DeployOutcome,
   type Transition,
 } from './outcomes.ts';
-import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
+import { markEvicted, viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
 const DEBOUNCE = 1_000;
 const OUTCOME = { readyTimeoutMs: 60_000, drainMs: 1_000 };
@@ -306,6 +307,77 @@ describe('decide', () => {
       );
       assert.equal(retire.afterMs, OUTCOME.drainMs, 'the old one drains first');
     }
+  });
+
+  test('no disk limit: a container stopped for its disk use shows why, backs off like a crash, and its dependency cache goes', () => {
+    const w = new World();
+    w.files(app('filler', 'f1'));
+    const { container: started } = w.ready(w.deployWhenQuiet());
+    const reason =
+      'stopped: it used 80.0 MiB of its 64.0 MiB disk budget (RUNTIME_DISK): 80.0 MiB written in its container';
+    w.set('filler', (ws) =>
+      markEvicted(ws, {
+        workspace: 'filler',
+        containerId: started.id,
+        reason,
+        volumes: ['deps-filler'],
+      }),
+    );
+    // Shown at once, while it is being stopped.
+    assert.equal(viewOf(w.ws('filler')).message, reason);
+    assert.equal(viewOf(w.ws('filler')).state, 'running');
+    w.engine = [{ ...started, status: 'exited', ip: null, exitCode: 143 }];
+    const collect = only(w.pass());
+    assert.equal(collect.type, 'collect-crash');
+    const t = crashCollected(w.ws('filler'), started, { exitCode: 143, lastLogLines: [] }, w.now);
+    assert.equal(t.ws.shown.state, 'crashing');
+    assert.equal(t.ws.shown.message, `${reason}; restarting in 2 s`);
+    assert.equal(t.ws.evicted, undefined);
+    assert.deepEqual(t.actions, [
+      {
+        type: 'remove',
+        workspace: 'filler',
+        containers: [],
+        volumes: ['deps-filler'],
+        why: 'its container went over the disk budget',
+        afterMs: 0,
+        forget: false,
+      },
+    ]);
+    // An ordinary crash says its exit code and drops nothing.
+    const plain = crashCollected(
+      { ...w.ws('filler'), evicted: undefined },
+      started,
+      { exitCode: 1, lastLogLines: [] },
+      w.now,
+    );
+    assert.match(String(plain.ws.shown.message), /^exited with code 1; restarting in 2 s$/);
+    assert.deepEqual(plain.actions, []);
+  });
+
+  test('no disk limit: a replacement stopped for its disk use before it answered is a failed start that says why', () => {
+    const w = new World();
+    w.serving('filler', 'f1');
+    w.files(app('filler', 'f2'));
+    const deploy = w.deployWhenQuiet();
+    w.set('filler', (ws) => deployCreated(ws, 'pending-1', undefined));
+    const reason =
+      'stopped: it used 70.0 MiB of its 64.0 MiB disk budget (RUNTIME_DISK): 70.0 MiB written in its container';
+    w.set('filler', (ws) =>
+      markEvicted(ws, { workspace: 'filler', containerId: 'pending-1', reason, volumes: [] }),
+    );
+    const failed = w.finish(deploy, {
+      kind: 'failed',
+      why: 'exited',
+      exitCode: 137,
+      lastLogLines: [],
+    });
+    assert.equal(failed.shown.state, 'crashing');
+    assert.equal(
+      failed.shown.message,
+      `${reason}; retrying in 2 s (the previous version keeps serving)`,
+    );
+    assert.equal(failed.evicted, undefined);
   });
 
   test('crashed: the dead container is collected, the same version backs off (2 s, 4 s, ...), a new version does not', () => {

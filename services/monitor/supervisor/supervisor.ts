@@ -3,7 +3,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { BucketspaceError, errorMessage, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { ContainerRuntime } from '../containers/types.ts';
+import type { ContainerDiskUsage, ContainerRuntime } from '../containers/types.ts';
 import type {
   Detection,
   MonitorApi,
@@ -42,7 +42,8 @@ import {
   type Transition,
 } from './outcomes.ts';
 import { StoppedSet } from './stopped-set.ts';
-import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
+import { judgeDiskUsage } from './disk-budget.ts';
+import { evictionOf, markEvicted, viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
 export interface Scanner {
   scan(options?: { signal?: AbortSignal }): Promise<ScanResult>;
@@ -71,6 +72,8 @@ export interface SupervisorOptions extends ContainerDefaults {
   dependencyCache?: boolean;
   /** The apps firewall; undefined: RUNTIME_ISOLATION=off, apps are not kept apart. */
   firewall: FirewallSettings | undefined;
+  /** How often disk use is measured against `diskBudgetBytes` (MONITOR_DISK_CHECK_INTERVAL). */
+  diskCheckIntervalMs?: number;
 }
 
 /**
@@ -95,6 +98,7 @@ export class Supervisor implements MonitorApi {
   /** Workspaces whose task ended since the pass's container list was taken. */
   #settled = new Set<string>();
   #isolation: IsolationMemory;
+  #nextDiskCheckAtMs = 0;
   #status: MonitorStatus;
   #controller = new AbortController();
   #timer: unknown;
@@ -199,6 +203,7 @@ export class Supervisor implements MonitorApi {
       throw err;
     }
     await this.#keepIsolation();
+    await this.#checkDisk();
     const scan = await this.#o.scanner.scan({ signal: this.#controller.signal });
     const now = this.#clock.now();
     const decision = decide(
@@ -260,6 +265,47 @@ export class Supervisor implements MonitorApi {
       );
     }
     this.#setStatus({ isolation: state, isolationReason: reason });
+  }
+
+  /**
+   * When due, measure the containers' disk use; stop the ones over the budget
+   * (decided by judgeDiskUsage), whatever their workspace is doing: the
+   * reason waits in its memory for the crash or failed start that follows.
+   */
+  async #checkDisk(): Promise<void> {
+    const budget = this.#o.diskBudgetBytes;
+    const now = this.#clock.now();
+    if (budget === undefined || now < this.#nextDiskCheckAtMs) return;
+    this.#nextDiskCheckAtMs = now + (this.#o.diskCheckIntervalMs ?? 30_000);
+    let usage: ContainerDiskUsage[];
+    try {
+      usage = await this.#runner.diskUsage();
+    } catch (err) {
+      if (isBucketspaceError(err, 'DOCKER_UNREACHABLE')) throw err;
+      this.#log.warn({ err }, 'cannot measure disk use; trying again at the next check');
+      return;
+    }
+    const evictions = judgeDiskUsage(usage, budget);
+    this.#log.debug({ containers: usage.length, over: evictions.length }, 'disk use checked');
+    for (const eviction of evictions) {
+      const ws = this.#workspaces.get(eviction.workspace);
+      if (ws === undefined || evictionOf(ws, eviction.containerId) !== undefined) continue;
+      this.#log.warn(
+        { workspace: eviction.workspace, container: eviction.containerId, why: eviction.reason },
+        'container over its disk budget; stopping it',
+      );
+      this.#update(eviction.workspace, (w) => markEvicted(w, eviction));
+      const task = this.#runner
+        .stop(eviction.containerId)
+        .catch((err: unknown) => {
+          this.#log.error({ err, workspace: eviction.workspace }, 'cannot stop the container');
+        })
+        .finally(() => {
+          this.#tasks.delete(task);
+          if (!this.#controller.signal.aborted) this.#schedule(0);
+        });
+      this.#tasks.add(task);
+    }
   }
 
   /** Run an action and its follow-ups as the workspace's one task. */
