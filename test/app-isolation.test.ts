@@ -5,13 +5,13 @@
 // so "blocked" (host unreachable) is told apart from "nothing there" (refused).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { containersOf, docker } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
+import { writeNodeServer } from './support/node-app.ts';
 import { OutsideWorld } from './support/outside-world.ts';
 import { TestMonitor } from './support/test-monitor.ts';
 import { eventually } from './support/watch-process.ts';
@@ -53,19 +53,6 @@ http.createServer(async (req, res) => {
 }).listen(Number(process.env.PORT));
 `;
 
-async function writeApp(dir: string, server: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    path.join(dir, 'package.json'),
-    JSON.stringify({
-      name: path.basename(dir),
-      private: true,
-      scripts: { start: 'node server.js' },
-    }),
-  );
-  await writeFile(path.join(dir, 'server.js'), server);
-}
-
 /** What app A gets when it tries this from inside its container (asked through the monitor's proxy). */
 async function askAlpha(
   m: TestMonitor,
@@ -80,8 +67,8 @@ async function askAlpha(
 /** Alpha (the probe) and beta in the monitor's workspaces, started, both answering. */
 async function startTwoApps(m: TestMonitor): Promise<void> {
   await m.init();
-  await writeApp(path.join(m.workspaces, 'alpha'), PROBE_APP);
-  await writeApp(
+  await writeNodeServer(path.join(m.workspaces, 'alpha'), PROBE_APP);
+  await writeNodeServer(
     path.join(m.workspaces, 'beta'),
     "require('node:http').createServer((q, s) => s.end('beta')).listen(Number(process.env.PORT));",
   );
@@ -242,7 +229,7 @@ describe('apps are not started when they cannot be kept apart', { timeout: 300_0
 
   test('a missing firewall image: nothing starts, the dashboard, the API and /healthz say why', async () => {
     await m.init();
-    await writeApp(path.join(m.workspaces, 'alpha'), PROBE_APP);
+    await writeNodeServer(path.join(m.workspaces, 'alpha'), PROBE_APP);
     await m.start();
     await eventually('alpha shows why it is not started', async () => {
       const v = await m.view('alpha');

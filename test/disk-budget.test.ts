@@ -4,12 +4,13 @@
 // writes (its writable layer and its dependency cache) pass RUNTIME_DISK is
 // stopped and says why; one within its budget keeps running.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeDepsApp } from './support/deps-app.ts';
 import { containersOf, volumesOf } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
+import { writeNodeServer } from './support/node-app.ts';
 import { TestMonitor } from './support/test-monitor.ts';
 import { eventually } from './support/watch-process.ts';
 
@@ -37,19 +38,6 @@ http.createServer((req, res) => {
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-async function writeFiller(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    path.join(dir, 'package.json'),
-    JSON.stringify({
-      name: path.basename(dir),
-      private: true,
-      scripts: { start: 'node server.js' },
-    }),
-  );
-  await writeFile(path.join(dir, 'server.js'), FILLER);
-}
-
 describe('a disk budget per app', { timeout: 600_000 }, () => {
   const m = new TestMonitor(() => ({
     RUNTIME_DISK: '64m',
@@ -70,7 +58,8 @@ describe('a disk budget per app', { timeout: 600_000 }, () => {
   before(async () => {
     await ensureImages(['runtime-node']);
     await m.init();
-    for (const name of ['filler', 'steady']) await writeFiller(path.join(m.workspaces, name));
+    for (const name of ['filler', 'steady'])
+      await writeNodeServer(path.join(m.workspaces, name), FILLER);
     await writeDepsApp(path.join(m.workspaces, 'cached'), { greeting: 'hi', message: 'x' });
     await writeFile(
       path.join(m.workspaces, 'cached', 'server.js'),

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { startCliProcess } from './support/cli-process.ts';
 import { writeDepsApp } from './support/deps-app.ts';
+import { writeNodeServer } from './support/node-app.ts';
 import { GO_MAIN, GO_MOD, PYTHON_APP } from './support/image-apps.ts';
 import type Docker from 'dockerode';
 import { containersOf, docker, volumesOf } from './support/docker.ts';
@@ -20,17 +21,8 @@ const token = TEST_MONITOR_TOKEN;
 
 /** A dependency-free Node app that answers with the text of message.txt. */
 async function writeNodeApp(dir: string, message: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    path.join(dir, 'package.json'),
-    JSON.stringify({
-      name: path.basename(dir),
-      private: true,
-      scripts: { start: 'node server.js' },
-    }),
-  );
-  await writeFile(
-    path.join(dir, 'server.js'),
+  await writeNodeServer(
+    dir,
     `const http = require('node:http');
 const fs = require('node:fs');
 const message = fs.readFileSync(__dirname + '/message.txt', 'utf8').trim();

@@ -4,37 +4,23 @@ import { judgeDiskUsage } from './disk-budget.ts';
 
 const MiB = 1024 ** 2;
 
+/** Two running apps: shop writes 10 MiB; blog writes 40 MiB and has `blogCache` MiB of dependencies. */
+const twoApps = (blogCache: number) => [
+  { id: 'a', workspace: 'shop', writableBytes: 10 * MiB, volumes: [] },
+  {
+    id: 'b',
+    workspace: 'blog',
+    writableBytes: 40 * MiB,
+    volumes: [{ name: 'deps-blog', bytes: blogCache * MiB }],
+  },
+];
+
 test('within the budget (exactly at it too): nothing to do', () => {
-  assert.deepEqual(
-    judgeDiskUsage(
-      [
-        { id: 'a', workspace: 'shop', writableBytes: 10 * MiB, volumes: [] },
-        {
-          id: 'b',
-          workspace: 'blog',
-          writableBytes: 40 * MiB,
-          volumes: [{ name: 'deps-blog', bytes: 24 * MiB }],
-        },
-      ],
-      64 * MiB,
-    ),
-    [],
-  );
+  assert.deepEqual(judgeDiskUsage(twoApps(24), 64 * MiB), []);
 });
 
 test('over it: the writable layer and the dependency cache add up, and the reason says which is which', () => {
-  const [eviction, ...rest] = judgeDiskUsage(
-    [
-      { id: 'a', workspace: 'shop', writableBytes: 10 * MiB, volumes: [] },
-      {
-        id: 'b',
-        workspace: 'blog',
-        writableBytes: 40 * MiB,
-        volumes: [{ name: 'deps-blog', bytes: 30 * MiB }],
-      },
-    ],
-    64 * MiB,
-  );
+  const [eviction, ...rest] = judgeDiskUsage(twoApps(30), 64 * MiB);
   assert.deepEqual(rest, []);
   assert.deepEqual(eviction, {
     workspace: 'blog',
