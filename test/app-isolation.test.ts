@@ -13,6 +13,7 @@ import { containersOf, docker } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
 import { writeNodeServer } from './support/node-app.ts';
 import { OutsideWorld } from './support/outside-world.ts';
+import { TCP_PROBE_SOURCE } from './support/tcp-probe.ts';
 import { TestMonitor } from './support/test-monitor.ts';
 import { eventually } from './support/watch-process.ts';
 
@@ -25,14 +26,8 @@ const run = promisify(execFile);
  */
 const PROBE_APP = `
 const http = require('node:http');
-const net = require('node:net');
 const dgram = require('node:dgram');
-const probe = (host, port) => new Promise((done) => {
-  const s = net.connect({ host, port: Number(port) });
-  s.setTimeout(20000, () => { s.destroy(); done('timeout'); });
-  s.on('connect', () => { s.end(); done('open'); });
-  s.on('error', (e) => done(e.code || e.message));
-});
+${TCP_PROBE_SOURCE}
 const udp = (host, port) => new Promise((done) => {
   const s = dgram.createSocket('udp4');
   const t = setTimeout(() => { s.close(); done('no reply'); }, 20000);
