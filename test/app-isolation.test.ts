@@ -5,10 +5,12 @@
 // so "blocked" (host unreachable) is told apart from "nothing there" (refused).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { packGreeting } from './support/deps-app.ts';
 import { containersOf, docker } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
 import { writeNodeServer } from './support/node-app.ts';
@@ -59,9 +61,13 @@ async function askAlpha(
   return res.text();
 }
 
-/** Alpha (the probe) and beta in the monitor's workspaces, started, both answering. */
-async function startTwoApps(m: TestMonitor): Promise<void> {
+/**
+ * Alpha (the probe) and beta in the monitor's workspaces, started, both
+ * answering; `more` writes other workspaces before the monitor starts.
+ */
+async function startTwoApps(m: TestMonitor, more?: () => Promise<void>): Promise<void> {
   await m.init();
+  await more?.();
   await writeNodeServer(path.join(m.workspaces, 'alpha'), PROBE_APP);
   await writeNodeServer(
     path.join(m.workspaces, 'beta'),
@@ -73,6 +79,49 @@ async function startTwoApps(m: TestMonitor): Promise<void> {
     async () =>
       (await m.appText('alpha')) === '200 alpha' && (await m.appText('beta')) === '200 beta',
     120_000,
+  );
+}
+
+/**
+ * A package registry on the outside world's internet address with one
+ * package, greeting@1.0.0 (what `npm install` asks for: its packument and
+ * its tarball), and the workspace `gamma` that installs it from there.
+ */
+async function writeRegistryApp(dir: string, outside: OutsideWorld): Promise<void> {
+  const registry = `http://${outside.internet}/`;
+  const tarball = 'tarballs/greeting-1.0.0.tgz';
+  const dist = await packGreeting(path.join(outside.files, tarball), 'installed from');
+  await writeFile(
+    path.join(outside.files, 'greeting'),
+    JSON.stringify({
+      name: 'greeting',
+      'dist-tags': { latest: '1.0.0' },
+      versions: {
+        '1.0.0': {
+          name: 'greeting',
+          version: '1.0.0',
+          main: 'index.js',
+          dist: { ...dist, tarball: `${registry}${tarball}` },
+        },
+      },
+    }),
+  );
+  await writeNodeServer(
+    dir,
+    "const greet = require('greeting');\n" +
+      `require('node:http').createServer((q, s) => s.end(greet(${JSON.stringify(registry)}))).listen(Number(process.env.PORT));\n`,
+  );
+  const manifest = path.join(dir, 'package.json');
+  await writeFile(
+    manifest,
+    JSON.stringify({
+      ...(JSON.parse(await readFile(manifest, 'utf8')) as object),
+      dependencies: { greeting: '1.0.0' },
+    }),
+  );
+  await writeFile(
+    path.join(dir, '.npmrc'),
+    `registry=${registry}\naudit=false\nfund=false\nupdate-notifier=false\n`,
   );
 }
 
@@ -106,7 +155,7 @@ describe('apps are kept apart', { timeout: 600_000 }, () => {
     await new Promise<void>((r) => hostListener?.listen(0, '0.0.0.0', r));
     const address = hostListener.address();
     hostPort = typeof address === 'object' && address !== null ? address.port : 0;
-    await startTwoApps(m);
+    await startTwoApps(m, () => writeRegistryApp(path.join(m.workspaces, 'gamma'), outside));
     const net = await docker.getNetwork(m.network).inspect();
     gateway = String(net.IPAM?.Config?.[0]?.Gateway);
     const beta = (await containersOf(m.managedBy)).find(
@@ -172,6 +221,16 @@ describe('apps are kept apart', { timeout: 600_000 }, () => {
     assert.equal(await probe(outside.internet, 81), 'ECONNREFUSED');
     // Docker's resolver asks the host's resolvers from the app's namespace, often at a private address.
     assert.equal(await fromAlpha('udp', { host: outside.lan, port: '53' }), 'dns ping');
+  });
+
+  test('npm install keeps working: an app installs its dependency from a registry on the internet', async () => {
+    await eventually(
+      'gamma answers with its installed dependency',
+      async () => (await m.appText('gamma')) === `200 installed from http://${outside.internet}/`,
+      120_000,
+    );
+    const deploy = (await m.view('gamma')).deploy as { dependencies: string } | null;
+    assert.equal(deploy?.dependencies, 'installed');
   });
 });
 

@@ -1,24 +1,34 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const ip = (...args: string[]) => run('ip', args);
 
 /**
- * What answers in the outside world, on each address given as an argument:
- * HTTP on port 80 and a UDP echo on port 53 (one socket per address, so a
- * reply leaves from the address the datagram was sent to).
+ * What answers in the outside world, on each address given after the files
+ * directory: HTTP on port 80 (a file of that directory at its path, else
+ * `outside <address>`) and a UDP echo on port 53 (one socket per address, so
+ * a reply leaves from the address the datagram was sent to).
  */
 const LISTENERS = `
 const http = require('node:http');
 const dgram = require('node:dgram');
-const addresses = process.argv.slice(1);
+const fs = require('node:fs');
+const path = require('node:path');
+const [files, ...addresses] = process.argv.slice(1);
 let pending = addresses.length * 2;
 const ready = () => { pending -= 1; if (pending === 0) console.log('listening'); };
+const answer = (req, res) => {
+  const file = path.join(files, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+  fs.readFile(file, (err, body) => res.end(err ? 'outside ' + req.socket.localAddress : body));
+};
 for (const address of addresses) {
-  http.createServer((req, res) => res.end('outside ' + req.socket.localAddress)).listen(80, address, ready);
+  http.createServer(answer).listen(80, address, ready);
   const udp = dgram.createSocket('udp4');
   udp.on('message', (msg, from) => udp.send('dns ' + msg, from.port, from.address));
   udp.bind(53, address, ready);
@@ -32,7 +42,8 @@ for (const address of addresses) {
  * metadata address 169.254.169.254 and a private LAN address. Each answers
  * HTTP on port 80 and DNS-like UDP on port 53, so a test can tell a blocked
  * destination (host unreachable) from one where nothing listens (refused).
- * Needs root. The routes exist only while it runs.
+ * Files written under `files` are served at their path (a package registry,
+ * say). Needs root. The routes exist only while it runs.
  */
 export class OutsideWorld {
   readonly #id = randomBytes(3).toString('hex');
@@ -42,6 +53,8 @@ export class OutsideWorld {
   internet = '';
   readonly metadata = '169.254.169.254';
   lan = '';
+  /** A directory whose files every address serves over HTTP at their path. */
+  files = '';
   #gateway = '';
   #listeners: ChildProcess | undefined;
   #routes: string[] = [];
@@ -70,7 +83,8 @@ export class OutsideWorld {
       await ip('route', 'add', `${address}/32`, 'dev', this.#hostSide, 'src', this.#gateway);
       this.#routes.push(`${address}/32`);
     }
-    const args = ['netns', 'exec', this.netns, process.execPath, '-e', LISTENERS];
+    this.files = await mkdtemp(path.join(tmpdir(), 'bucketspace-outside-'));
+    const args = ['netns', 'exec', this.netns, process.execPath, '-e', LISTENERS, this.files];
     const child = spawn('ip', [...args, this.internet, this.metadata, this.lan], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -91,6 +105,7 @@ export class OutsideWorld {
     for (const route of this.#routes) await ip('route', 'del', route).catch(() => undefined);
     await ip('link', 'del', this.#hostSide).catch(() => undefined);
     await ip('netns', 'del', this.netns).catch(() => undefined);
+    if (this.files !== '') await rm(this.files, { recursive: true, force: true });
   }
 }
 
