@@ -74,7 +74,7 @@ describe('monitor on Docker Swarm (one node)', { timeout: 900_000 }, () => {
       'installed',
     );
     const spec = (await m.serviceOf('alpha')).Spec!;
-    const task = spec.TaskTemplate as {
+    const task = spec.TaskTemplate as unknown as {
       ContainerSpec: {
         Image: string;
         CapabilityDrop: string[];

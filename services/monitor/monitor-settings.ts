@@ -332,9 +332,7 @@ export const MONITOR_SETTINGS = {
     description:
       'Where workspaces run: docker (one container each on the engine of DOCKER_HOST) or swarm (one service each on the swarm DOCKER_HOST manages; README: From one server to three).',
     defaultText: 'docker',
-    schema: z
-      .enum(['docker', 'swarm'], { error: 'must be docker or swarm' })
-      .default('docker'),
+    schema: z.enum(['docker', 'swarm'], { error: 'must be docker or swarm' }).default('docker'),
   }),
   swarmConstraints: setting({
     env: 'SWARM_CONSTRAINTS',
