@@ -37,6 +37,7 @@ describe('monitor on Docker Swarm (two nodes)', { timeout: 900_000 }, () => {
     await ensureImages(['runtime-node', 'runtime-static', 'control-plane']);
     // A short heartbeat: a node that stops answering is declared down within seconds.
     cluster = await SwarmCluster.init({ dispatcherHeartbeat: '1s' });
+    m.cluster = cluster;
     worker = await cluster.addWorker();
     await worker.loadImages([imageRef('runtime-node')]);
     await m.init();
@@ -45,13 +46,7 @@ describe('monitor on Docker Swarm (two nodes)', { timeout: 900_000 }, () => {
     await m.start();
   });
 
-  after(async () => {
-    try {
-      await m.close();
-    } finally {
-      await cluster?.leave();
-    }
-  });
+  after(() => m.close());
 
   test('workspaces spread over both nodes and serve from both', async () => {
     for (const name of workspaces) {

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+
 /** What requests saw while a workspace was swapped for a new version. */
 export interface SwapRequests {
   requests: number;
@@ -25,4 +27,20 @@ export async function requestsDuringSwap(
     if (text.startsWith(`200 ${newPrefix}`)) out.sawNew = true;
   }
   return out;
+}
+
+/**
+ * Make a change while requests run back to back (`requestsDuringSwap`), and
+ * assert that the new version answered and that no request failed.
+ */
+export async function assertNoFailedRequest(
+  request: () => Promise<string>,
+  newPrefix: string,
+  change: () => Promise<void>,
+): Promise<void> {
+  const hammer = requestsDuringSwap(request, newPrefix);
+  await change();
+  const { sawNew, failures, requests } = await hammer;
+  assert.ok(sawNew, 'the new version answered');
+  assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed`);
 }

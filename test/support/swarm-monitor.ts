@@ -7,6 +7,7 @@ import { startCliProcess, type CliProcess } from './cli-process.ts';
 import { docker as engine } from './docker.ts';
 import { docker } from './docker-cli.ts';
 import { imageRef } from './images.ts';
+import type { SwarmCluster } from './swarm-cluster.ts';
 import { TestMonitor } from './test-monitor.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,6 +33,8 @@ export interface TaskInfo {
  */
 export class SwarmMonitor extends TestMonitor {
   readonly container: string;
+  /** The swarm it runs on: left, as the engine was found, when the monitor closes. */
+  cluster: SwarmCluster | undefined;
 
   constructor(extraEnv: () => Record<string, string> = () => ({})) {
     super(() => ({ RUNTIME_ENGINE: 'swarm', ...extraEnv() }));
@@ -141,6 +144,14 @@ export class SwarmMonitor extends TestMonitor {
       base: `http://${await published(APPS_PORT)}`,
       admin: `http://${await published(ADMIN_PORT)}`,
     };
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      await this.cluster?.leave();
+    }
   }
 
   /** Its services, their dependency caches on this node, its network. */
