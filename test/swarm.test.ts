@@ -143,6 +143,21 @@ describe('monitor on Docker Swarm (one node)', { timeout: 900_000 }, () => {
     assert.ok(m.lines().some((l) => l.msg === 'adopted running container'));
   });
 
+  test('logs (from the task, through the manager) and the dashboard, as with Docker', async () => {
+    const logs = (await m.api('/api/workspaces/alpha/logs?tail=50').then((r) => r.json())) as {
+      lines: string[];
+    };
+    assert.ok(
+      logs.lines.some((l) => l.includes('listening on 3000')),
+      logs.lines.join('\n'),
+    );
+    await m.dashboard(async (page) => {
+      const row = page.locator('tr.ws[data-name="alpha"]');
+      await row.waitFor();
+      assert.match(await row.innerText(), /node[\s\S]*running/);
+    });
+  });
+
   test('stop and start from the API', async () => {
     assert.ok((await m.api('/api/workspaces/site/stop', { method: 'POST' })).ok);
     await eventually('stopped', async () => (await view('site')).state === 'stopped', 60_000);
