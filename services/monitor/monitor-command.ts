@@ -6,6 +6,7 @@ import { mountsRouter } from '../mounts/mounts-router.ts';
 import { configError, resolveSettings, type SettingsOf } from '../common/settings.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
+import type { ContainerRuntime, HostEngine } from './containers/types.ts';
 import { detectWorkspace } from './detect/detect-workspace.ts';
 import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
 import { createMonitorHttp } from './http/monitor-http.ts';
@@ -14,6 +15,7 @@ import { loadOrCreateToken } from './http/token.ts';
 import { allowedText } from './isolation/firewall-rules.ts';
 import { MONITOR_SETTINGS } from './monitor-settings.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
+import { SwarmRuntime } from './swarm/swarm-runtime.ts';
 
 interface MonitorFlags {
   port?: string;
@@ -60,7 +62,7 @@ export function monitorCommand(io: CommandIo): Command {
     )
     .action(async (flags: MonitorFlags) => {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
-      const clash = originClash(settings);
+      const clash = originClash(settings) ?? engineClash(settings);
       if (clash !== undefined) throw configError([clash]);
       await runMonitor(io, settings);
     });
@@ -94,6 +96,53 @@ function openMounts(io: CommandIo, logger: Logger): MountContext | undefined {
   }
 }
 
+/**
+ * The apps firewall and the disk budget work on the host's own Docker engine;
+ * a swarm runs its tasks on other hosts: what makes these settings ask for
+ * them there, if anything.
+ */
+export function engineClash(settings: MonitorSettings): string | undefined {
+  if (settings.runtimeEngine !== 'swarm') return undefined;
+  const on: string[] = [];
+  if (settings.isolation !== 'off') on.push(`RUNTIME_ISOLATION=${settings.isolation}`);
+  if (settings.disk !== undefined) on.push('RUNTIME_DISK');
+  if (on.length === 0) return undefined;
+  return (
+    `the apps firewall and the disk budget work on one Docker engine only, not with RUNTIME_ENGINE=swarm (${on.join(', ')}): ` +
+    'set RUNTIME_ISOLATION=off and RUNTIME_DISK=off (on a swarm apps are not kept apart and have no disk budget; README, Security)'
+  );
+}
+
+/** The container runtime RUNTIME_ENGINE names, on the engine of DOCKER_HOST (and that engine, when it is this host's). */
+function createRuntime(
+  settings: MonitorSettings,
+  logger: Logger,
+): { runtime: ContainerRuntime; host: HostEngine | undefined } {
+  if (settings.runtimeEngine === 'docker') {
+    const docker = new DockerRuntime({
+      connection: settings.dockerHost,
+      logger: logger.child({ component: 'docker' }),
+    });
+    return { runtime: docker, host: docker };
+  }
+  const swarm = new SwarmRuntime({
+    connection: settings.dockerHost,
+    logger: logger.child({ component: 'swarm' }),
+    network: settings.network,
+    placement: {
+      reservations: {
+        memoryBytes: settings.swarmMemoryReservation,
+        nanoCpus: Math.round(settings.swarmCpusReservation * 1e9),
+      },
+      constraints: settings.swarmConstraints,
+      spreadOver: settings.swarmSpread,
+    },
+    readyTimeoutMs: settings.readyTimeout,
+    healthIntervalMs: settings.swarmHealthInterval,
+  });
+  return { runtime: swarm, host: undefined };
+}
+
 export async function runMonitor(io: CommandIo, settings: MonitorSettings): Promise<void> {
   const logger = createLogger({ level: settings.logLevel, pretty: io.stderr.isTTY === true });
   const log = logger.child({ component: 'monitor' });
@@ -111,6 +160,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       diskBudget: settings.disk ?? 'off',
       tmpSize: settings.tmpSize,
       networkAllow: settings.networkAllow.map(allowedText),
+      runtimeEngine: settings.runtimeEngine,
       domain: settings.domain ?? null,
       images: {
         node: settings.imageNode,
@@ -137,10 +187,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     );
   }
   const metrics = new MonitorMetrics();
-  const runtime = new DockerRuntime({
-    connection: settings.dockerHost,
-    logger: logger.child({ component: 'docker' }),
-  });
+  const { runtime, host } = createRuntime(settings, logger);
   const scanner = new WorkspaceScanner({
     root: settings.workspacesMount,
     logger: logger.child({ component: 'discovery' }),
@@ -149,6 +196,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
   });
   const supervisor = new Supervisor({
     runtime,
+    host,
     scanner,
     detect: detectWorkspace,
     logger: logger.child({ component: 'supervisor' }),

@@ -62,7 +62,7 @@ export class TestMonitor {
   }
 
   async start(): Promise<void> {
-    const env: Record<string, string> = {
+    const started = await this.launch({
       WORKSPACES_MOUNT: this.workspaces,
       MONITOR_DATA_DIR: path.join(this.root, 'data'),
       MONITOR_PORT: '0',
@@ -79,27 +79,41 @@ export class TestMonitor {
       LOG_LEVEL: 'debug',
       ...(this.#inContainer ? { MONITOR_ADMIN_HOST: '0.0.0.0' } : {}),
       ...this.#extraEnv(),
-    };
-    this.proc = await startCliProcess({
+    });
+    this.proc = started.proc;
+    this.base = started.base;
+    this.admin = started.admin;
+  }
+
+  /** Start `bucketspace monitor` with this environment; where its two origins are. */
+  protected async launch(
+    env: Record<string, string>,
+  ): Promise<{ proc: CliProcess; base: string; admin: string }> {
+    const proc = await startCliProcess({
       args: ['monitor'],
       env,
-      launcher: this.#inContainer ? await this.#containerLauncher(env) : undefined,
+      command: this.#inContainer ? await this.#inContainerCommand(env) : undefined,
       readyMessage: 'started monitor',
       readyTimeoutMs: 60_000,
     });
-    const ready = this.proc.lines().find((l) => l.msg === 'started monitor');
+    const ready = proc.lines().find((l) => l.msg === 'started monitor');
     const host = this.#inContainer
       ? await inspect(
           this.containerName,
           `{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}`,
         )
       : '127.0.0.1';
-    this.base = `http://${host}:${String(ready?.port)}`;
-    this.admin = `http://${host}:${String(ready?.adminPort)}`;
+    return {
+      proc,
+      base: `http://${host}:${String(ready?.port)}`,
+      admin: `http://${host}:${String(ready?.adminPort)}`,
+    };
   }
 
   /** `docker run` of this checkout's monitor on the apps network, with `env`. */
-  async #containerLauncher(env: Record<string, string>): Promise<string[]> {
+  async #inContainerCommand(
+    env: Record<string, string>,
+  ): Promise<{ file: string; argv: string[] }> {
     await dockerCli(['network', 'inspect', this.network]).catch(() =>
       dockerCli([
         'network',
@@ -111,27 +125,36 @@ export class TestMonitor {
     );
     await ensureImages(['runtime-node']);
     const bind = (p: string) => ['-v', `${p}:${p}`];
-    return [
-      'docker',
-      'run',
-      '--rm',
-      '--name',
-      this.containerName,
-      '--label',
-      `bucketspace.test-monitor=${this.managedBy}`,
-      '--network',
-      this.network,
-      '--user',
-      '0',
-      '--entrypoint',
-      'node',
-      ...bind('/var/run/docker.sock'),
-      ...bind(REPOSITORY),
-      ...bind(this.root),
-      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      'bucketspace/runtime-node:latest',
-      path.join(REPOSITORY, 'services', 'cli.ts'),
-    ];
+    return {
+      file: 'docker',
+      argv: [
+        'run',
+        '--rm',
+        '--name',
+        this.containerName,
+        '--label',
+        `bucketspace.test-monitor=${this.managedBy}`,
+        '--network',
+        this.network,
+        '--user',
+        '0',
+        '--entrypoint',
+        'node',
+        ...bind('/var/run/docker.sock'),
+        ...bind(REPOSITORY),
+        ...bind(this.root),
+        ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        'bucketspace/runtime-node:latest',
+        path.join(REPOSITORY, 'services', 'cli.ts'),
+        'monitor',
+      ],
+    };
+  }
+
+  /** Remove what the monitor made on the engine (and its container, when it ran in one). */
+  protected async cleanup(): Promise<void> {
+    if (this.#inContainer) await dockerCli(['rm', '-f', this.containerName]).catch(() => undefined);
+    await cleanupDocker(this.managedBy, this.network);
   }
 
   lines(): ReturnType<CliProcess['lines']> {
@@ -187,8 +210,7 @@ export class TestMonitor {
 
   async close(): Promise<void> {
     await this.proc?.stop();
-    if (this.#inContainer) await dockerCli(['rm', '-f', this.containerName]).catch(() => undefined);
-    await cleanupDocker(this.managedBy, this.network);
+    await this.cleanup();
     if (this.root !== '') await rm(this.root, { recursive: true, force: true });
   }
 }

@@ -42,6 +42,8 @@ export interface ContainerSpec {
   limits: RuntimeLimits;
   capAdd: string[];
   stopTimeoutSeconds: number;
+  /** Copies that run at once (workspace.json `replicas`): a runtime that cannot run more runs one. */
+  replicas: number;
 }
 
 export type ContainerStatus =
@@ -60,6 +62,11 @@ export interface ManagedContainer {
   exitCode: number | null;
   /** Address on the monitor's network; null when not attached or not running. */
   ip: string | null;
+  /**
+   * Every address that answers for it when it runs as several copies (a
+   * Swarm service's ready tasks), `ip` among them; absent for one container.
+   */
+  addresses?: readonly string[];
   createdAtMs: number;
   startedAtMs: number | null;
   /** The dependency cache it was started with (LABELS.dependencyKey); null for none. */
@@ -125,10 +132,6 @@ export interface ContainerRuntime {
   ping(): Promise<void>;
   /** Creates the network when missing. */
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
-  /** The network, or undefined when there is none by that name. */
-  inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
-  /** Run a one-shot container to its end and remove it; NOT_FOUND when the image is missing. */
-  runTask(spec: TaskSpec): Promise<TaskResult>;
   /** The image's ID (content digest), or undefined when the engine does not have it. */
   imageId(image: string): Promise<string | undefined>;
   /** Every container carrying `LABELS.managedBy = managedBy`, running or not. */
@@ -150,6 +153,23 @@ export interface ContainerRuntime {
     dir: string,
     maxBytes: number,
   ): Promise<Map<string, Buffer> | undefined>;
+  /** Every volume carrying `LABELS.managedBy = managedBy` and a workspace label. */
+  listVolumes(managedBy: string): Promise<ManagedVolume[]>;
+  /** Removes a volume; a missing one is success. Throws CONFLICT while a container uses it. */
+  removeVolume(name: string): Promise<void>;
+}
+
+/**
+ * What one Docker engine can do for the host it runs on, and a swarm cannot
+ * (its tasks run on other hosts): the apps firewall (decision 0055) and the
+ * disk budget (decision 0056). The Docker runtime has it; the Swarm runtime
+ * does not, and RUNTIME_ISOLATION and RUNTIME_DISK must be off there.
+ */
+export interface HostEngine {
+  /** The network, or undefined when there is none by that name. */
+  inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
+  /** Run a one-shot container to its end and remove it; NOT_FOUND when the image is missing. */
+  runTask(spec: TaskSpec): Promise<TaskResult>;
   /** Disk use of every running container carrying `LABELS.managedBy = managedBy` (one engine call). */
   diskUsage(managedBy: string): Promise<ContainerDiskUsage[]>;
   /**
@@ -161,8 +181,4 @@ export interface ContainerRuntime {
     image: string,
     bytes: number,
   ): Promise<{ ok: true } | { ok: false; reason: string }>;
-  /** Every volume carrying `LABELS.managedBy = managedBy` and a workspace label. */
-  listVolumes(managedBy: string): Promise<ManagedVolume[]>;
-  /** Removes a volume; a missing one is success. Throws CONFLICT while a container uses it. */
-  removeVolume(name: string): Promise<void>;
 }

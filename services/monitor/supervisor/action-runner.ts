@@ -4,7 +4,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { sleep, type Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { isBucketspaceError } from '../../common/errors.ts';
+import { BucketspaceError, isBucketspaceError } from '../../common/errors.ts';
 import {
   buildContainerSpec,
   dependencyVolumeName,
@@ -20,6 +20,7 @@ import {
 import type {
   ContainerDiskUsage,
   ContainerRuntime,
+  HostEngine,
   ManagedContainer,
   ManagedVolume,
 } from '../containers/types.ts';
@@ -56,6 +57,12 @@ export interface FirewallSettings {
 
 export interface ActionRunnerOptions {
   runtime: ContainerRuntime;
+  /**
+   * The host's own engine, for the apps firewall and the disk budget; none
+   * on a swarm, where the monitor runs neither (RUNTIME_ISOLATION and
+   * RUNTIME_DISK are off there).
+   */
+  host?: HostEngine | undefined;
   clock: Clock;
   logger: Logger;
   containers: ContainerDefaults;
@@ -130,7 +137,7 @@ export class ActionRunner {
    */
   async applyFirewall(firewall: FirewallSettings): Promise<IsolationResult> {
     const { network, managedBy } = this.#o.containers;
-    const net = await this.#runtime.inspectNetwork(network);
+    const net = await this.#host('the apps firewall').inspectNetwork(network);
     if (net === undefined) return { ok: false, reason: `network ${network} does not exist` };
     const problem = firewallProblem(net);
     if (problem !== undefined || net.bridge === null) {
@@ -147,7 +154,7 @@ export class ActionRunner {
     const trusted = trustedAddresses(net, (this.#o.localAddresses ?? interfaceAddresses)());
     const rules = buildAppFirewall({ network, bridge: net.bridge, trusted, allow: firewall.allow });
     const { forward, input } = rules.chains;
-    const result = await this.#runtime.runTask({
+    const result = await this.#host('the apps firewall').runTask({
       name: `bucketspace-apps-firewall-${managedBy}`,
       image: firewall.image,
       cmd: ['apply'],
@@ -294,7 +301,7 @@ export class ActionRunner {
 
   /** Disk use of every running container of this monitor. */
   diskUsage(): Promise<ContainerDiskUsage[]> {
-    return this.#runtime.diskUsage(this.#o.containers.managedBy);
+    return this.#host('the disk budget').diskUsage(this.#o.containers.managedBy);
   }
 
   /** Stop a container (SIGTERM, then SIGKILL after the stop timeout); what follows is a crash or a failed start. */
@@ -325,7 +332,7 @@ export class ActionRunner {
   async #probeWritableLimit(image: string): Promise<number | undefined> {
     const budget = this.#o.containers.diskBudgetBytes;
     if (budget === undefined) return undefined;
-    const probe = await this.#runtime.probeWritableLimit(image, budget);
+    const probe = await this.#host('the disk budget').probeWritableLimit(image, budget);
     if (probe.ok) {
       this.#log.info(
         { budgetBytes: budget },
@@ -338,6 +345,18 @@ export class ActionRunner {
       'disk budget: the storage driver cannot limit containers here; the monitor checks their disk use and stops any over it',
     );
     return undefined;
+  }
+
+  /** The host's engine, which `what` needs. */
+  #host(what: string): HostEngine {
+    const host = this.#o.host;
+    if (host === undefined) {
+      throw new BucketspaceError(
+        'CONFIG_INVALID',
+        `${what} needs the Docker engine of this host (RUNTIME_ENGINE=docker); on a swarm set RUNTIME_ISOLATION=off and RUNTIME_DISK=off`,
+      );
+    }
+    return host;
   }
 
   /** The deploy's dependency cache: keyed on its dependency files and the image it runs. */

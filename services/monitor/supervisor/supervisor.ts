@@ -3,7 +3,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { BucketspaceError, errorMessage, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { ContainerDiskUsage, ContainerRuntime } from '../containers/types.ts';
+import type { ContainerDiskUsage, ContainerRuntime, HostEngine } from '../containers/types.ts';
 import type {
   Detection,
   MonitorApi,
@@ -70,6 +70,8 @@ export interface SupervisorOptions extends ContainerDefaults {
   clock?: Clock;
   /** Keep what installs write for the workspace's next container (default true). */
   dependencyCache?: boolean;
+  /** The host's own engine (the Docker runtime): the firewall and the disk budget need it. */
+  host?: HostEngine | undefined;
   /** The apps firewall; undefined: RUNTIME_ISOLATION=off, apps are not kept apart. */
   firewall: FirewallSettings | undefined;
   /** How often disk use is measured against `diskBudgetBytes` (MONITOR_DISK_CHECK_INTERVAL). */
@@ -104,6 +106,8 @@ export class Supervisor implements MonitorApi {
   #timer: unknown;
   #ticking: Promise<void> | undefined;
   #again = false;
+  /** Round robin over a serving workspace's addresses. */
+  #turn = 0;
   readonly #tasks = new Set<Promise<void>>();
 
   constructor(options: SupervisorOptions) {
@@ -112,6 +116,7 @@ export class Supervisor implements MonitorApi {
     this.#clock = options.clock ?? systemClock;
     this.#runner = new ActionRunner({
       runtime: options.runtime,
+      host: options.host,
       clock: this.#clock,
       logger: options.logger,
       containers: options,
@@ -413,7 +418,11 @@ export class Supervisor implements MonitorApi {
     const serving = this.#workspaces.get(name)?.serving;
     if (serving?.ip === null || serving?.ip === undefined || serving.status !== 'running')
       return undefined;
-    return { host: serving.ip, port: serving.port };
+    const addresses = serving.addresses ?? [];
+    if (addresses.length < 2) return { host: serving.ip, port: serving.port };
+    // Several copies (Swarm replicas): take turns.
+    this.#turn = (this.#turn + 1) % addresses.length;
+    return { host: addresses[this.#turn] ?? serving.ip, port: serving.port };
   }
 
   async restart(name: string): Promise<void> {
