@@ -145,6 +145,9 @@ test('the Swarm stack file: valid, the monitor on a manager running workspaces a
   assert.deepEqual(Object.keys(stack.services).sort(), ['bucket', 'minio', 'monitor']);
   const monitor = stack.services.monitor!;
   assert.equal(environmentOf(monitor).RUNTIME_ENGINE, 'swarm');
+  // The apps firewall and the disk budget work on one Docker engine: a swarm monitor refuses them.
+  assert.equal(environmentOf(monitor).RUNTIME_ISOLATION, 'off');
+  assert.equal(environmentOf(monitor).RUNTIME_DISK, 'off');
   assert.deepEqual(monitor.deploy?.placement?.constraints, ['node.role == manager']);
   assert.deepEqual(stack.services.minio?.deploy?.placement?.constraints, [
     'node.labels.bucketspace.s3 == true',
