@@ -1,4 +1,5 @@
 import type { ObjectInfo } from '../common/s3/object-store.ts';
+import { workspaceArgumentProblem } from '../common/workspace-name.ts';
 import type { RemoteFile } from './types.ts';
 
 /** The key of a workspace's file: `<workspace>/<relPath>`. */
@@ -28,4 +29,32 @@ export function groupRemoteByWorkspace(objects: readonly ObjectInfo[]): Map<stri
     list.push({ ...obj, relPath });
   }
   return out;
+}
+
+/**
+ * Why a workspace-relative path from the bucket can never be written locally,
+ * or undefined when it is safe: an empty segment (`a//b`, a leading `/`), a
+ * `.` or `..` segment, a NUL, or the same tricks with a backslash as the
+ * separator (`..\x`, `\x`). Any S3 accepts such keys (AWS does); a pull
+ * skips them and names them, so nothing is written outside its workspace.
+ */
+export function unsafePathProblem(relPath: string): string | undefined {
+  if (relPath.includes('\0')) return 'contains a NUL character';
+  for (const separator of ['/', '\\']) {
+    const segments = relPath.split(separator);
+    if (separator === '\\' && segments.length === 1) continue;
+    if (segments.some((s) => s === ''))
+      return `has an empty path segment (split on "${separator}")`;
+    const dots = segments.find((s) => s === '.' || s === '..');
+    if (dots !== undefined) return `has a "${dots}" path segment (split on "${separator}")`;
+  }
+  return undefined;
+}
+
+/** Why a key from the bucket is not a file of a workspace that may be written locally (undefined: it is). */
+export function unsafeKeyProblem(key: string): string | undefined {
+  const { workspace, relPath } = splitKey(key);
+  const name = workspaceArgumentProblem(workspace);
+  if (name !== undefined) return `its workspace ${name}`;
+  return unsafePathProblem(relPath);
 }

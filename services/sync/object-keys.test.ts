@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitKey, unsafeKeyProblem, unsafePathProblem } from './object-keys.ts';
+
+test('keys a pull may write: plain paths, odd but harmless names', () => {
+  for (const key of [
+    'app/a.txt',
+    'app/src/deep/x.js',
+    'app/.gitignore',
+    'app/...three-dots',
+    'app/..hidden-ish',
+    'app/a\\b.txt',
+    'app/with space/ünï #?%+.txt',
+  ])
+    assert.equal(unsafeKeyProblem(key), undefined, key);
+});
+
+test('keys a pull never writes: dot segments, empty segments, NUL, backslash tricks, bad workspaces', () => {
+  const cases: [string, RegExp][] = [
+    ['ws/sub/../../../x', /"\.\." path segment/],
+    ['ws/../../x', /"\.\." path segment/],
+    ['ws/./x', /"\." path segment/],
+    ['ws//etc/passwd', /empty path segment/],
+    ['ws/a//b', /empty path segment/],
+    ['ws/n\0ul', /NUL/],
+    ['ws/a\\..\\..\\x', /"\.\." path segment \(split on "\\"\)/],
+    ['ws/\\x', /empty path segment \(split on "\\"\)/],
+    ['../x', /workspace .*hidden/],
+    ['./x', /workspace .*hidden/],
+    ['.bucketspace-backup/x', /workspace .*hidden/],
+    ['a\\b/x', /workspace .*a path/],
+  ];
+  for (const [key, why] of cases) assert.match(unsafeKeyProblem(key) ?? '', why, key);
+  assert.equal(unsafePathProblem('ok/path.txt'), undefined);
+});
+
+test('splitKey: the workspace is the first segment', () => {
+  assert.deepEqual(splitKey('ws/a/b.txt'), { workspace: 'ws', relPath: 'a/b.txt' });
+});
