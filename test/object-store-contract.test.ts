@@ -218,6 +218,33 @@ for (const variant of VARIANTS) {
       }
     });
 
+    test('head answers one object or undefined; listLevel shows one level with its subdirectories', async () => {
+      const store = storeFor(fixture.s3.newBucketName());
+      try {
+        await store.ensureBucket();
+        // Every directory holds a file directly: s3rver leaves directories holding only
+        // directories out of delimiter listings (AWS and MinIO do not).
+        const keys = ['d/top.txt', 'd/sub/a.txt', 'd/sub/deeper/b.txt', 'd/other/c.txt', 'dx/y'];
+        for (const key of keys)
+          await store.put({ key, body: Buffer.from(key), size: Buffer.byteLength(key) });
+        const head = await store.head('d/sub/a.txt');
+        assert.equal(head?.size, Buffer.byteLength('d/sub/a.txt'));
+        assert.equal(head?.etag, md5(Buffer.from('d/sub/a.txt')));
+        assert.equal(await store.head('d/sub'), undefined, 'a prefix is no object');
+        assert.equal(await store.head('d/none.txt'), undefined);
+        const level = await store.listLevel('d/');
+        assert.deepEqual(
+          level.objects.map((o) => o.key),
+          ['d/top.txt'],
+        );
+        assert.deepEqual(level.prefixes.sort(), ['d/other/', 'd/sub/']);
+        assert.deepEqual((await store.listLevel('d/sub/')).prefixes, ['d/sub/deeper/']);
+        assert.deepEqual(await store.listLevel('nothing/'), { objects: [], prefixes: [] });
+      } finally {
+        store.destroy();
+      }
+    });
+
     test('failures come back classified, with their code and retryability', async () => {
       const bucket = fixture.s3.newBucketName();
       const store = storeFor(bucket);
@@ -252,6 +279,10 @@ for (const variant of VARIANTS) {
         );
         const denied = await rejection(wrongKey.list(''));
         assert.ok(isBucketspaceError(denied, 'S3_AUTH'), String(denied));
+        const deniedHead = await rejection(wrongKey.head('x/small'));
+        assert.ok(isBucketspaceError(deniedHead, 'S3_AUTH'), String(deniedHead));
+        const noBucketLevel = await rejection(missingBucket.listLevel(''));
+        assert.ok(isBucketspaceError(noBucketLevel, 'S3_NO_SUCH_BUCKET'), String(noBucketLevel));
         const missing = await rejection(collect(store, 'x/never-put'));
         assert.ok(isBucketspaceError(missing), String(missing));
         assert.equal((missing as { retryable: boolean }).retryable, false);

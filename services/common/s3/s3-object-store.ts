@@ -6,6 +6,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -23,6 +24,7 @@ import type {
   DeleteResult,
   GetOptions,
   GetResult,
+  ListLevel,
   ObjectInfo,
   ObjectStore,
   PutOptions,
@@ -152,6 +154,52 @@ export class S3ObjectStore implements ObjectStore {
     } while (token !== undefined);
     this.logger.debug({ prefix, objects: out.length, pages }, 'listed objects');
     return out;
+  }
+
+  async listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel> {
+    const level: ListLevel = { objects: [], prefixes: [] };
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        throw classifyS3Error(err, `listing s3://${this.bucket}/${prefix}`);
+      }
+      for (const obj of page.Contents ?? []) level.objects.push(toInfo(obj));
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) level.prefixes.push(p.Prefix);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return level;
+  }
+
+  async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
+        { abortSignal: signal },
+      );
+      return {
+        key,
+        size: res.ContentLength ?? 0,
+        etag: normalizeEtag(res.ETag),
+        lastModified: res.LastModified ?? new Date(0),
+      };
+    } catch (err) {
+      // A HEAD answer has no body, so a missing object is only a 404 (a missing bucket too: list first).
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return undefined;
+      throw classifyS3Error(err, `reading s3://${this.bucket}/${key}`);
+    }
   }
 
   /**
