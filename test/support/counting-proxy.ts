@@ -30,6 +30,8 @@ export interface CountingProxyOptions {
    * 403 RequestTimeTooSkewed or 400 BadDigest.
    */
   verify?: SigV4Secrets;
+  /** Called for every request before it is passed on; a promise holds the request until it settles. */
+  hold?: (request: { method: string; url: string }) => Promise<void> | undefined;
 }
 
 export interface CountingProxy {
@@ -75,13 +77,21 @@ export async function startCountingProxy(
       req.on('end', () => sendError(res, 503, 'SlowDown', 'Please reduce your request rate.'));
       return;
     }
+    const held = options.hold?.({ method: recorded.method, url: recorded.url });
+    if (held !== undefined) {
+      void held.then(() => pass(req, res, recorded));
+      return;
+    }
+    pass(req, res, recorded);
+  });
+  const pass = (req: IncomingMessage, res: ServerResponse, recorded: RecordedRequest) => {
     if (options.verify) {
       // A client that gives up mid-body (as uploads of a shrinking file do) just ends this exchange.
       verifyThenForward(req, res, options.verify, recorded, target).catch(() => res.destroy());
       return;
     }
     forward(req, res, target, undefined);
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -106,7 +116,7 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
 }
 
 /** Pass the request on unchanged (its body streamed, or the bytes already read). */
-function forward(
+export function forward(
   req: IncomingMessage,
   res: ServerResponse,
   target: () => string,

@@ -143,3 +143,6 @@ export async function readObjectText(transfer: Transfer, key: string): Promise<s
   await transfer.store.get({ key, writeTo: sink, signal: transfer.signal });
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** The temporary files a download writes next to its target (left behind only by a crash). */
+export const DOWNLOAD_TEMP_PATTERN = '.*.bucketspace-tmp';

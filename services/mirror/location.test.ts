@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { isBucketspaceError } from '../common/errors.ts';
+import { cachePath, localPath, parseLocation } from './location.ts';
+
+test('s3 URLs: bucket and key, a trailing slash changes nothing, the whole bucket', () => {
+  assert.deepEqual(parseLocation('s3://bucket/data'), {
+    kind: 's3',
+    bucket: 'bucket',
+    key: 'data',
+    url: 's3://bucket/data',
+  });
+  assert.deepEqual(parseLocation('s3://bucket/a/b/model.bin'), {
+    kind: 's3',
+    bucket: 'bucket',
+    key: 'a/b/model.bin',
+    url: 's3://bucket/a/b/model.bin',
+  });
+  assert.equal(parseLocation('s3://bucket/data/').url, 's3://bucket/data');
+  assert.equal(parseLocation('S3://bucket/data').url, 's3://bucket/data');
+  assert.deepEqual(parseLocation('s3://bucket'), {
+    kind: 's3',
+    bucket: 'bucket',
+    key: '',
+    url: 's3://bucket',
+  });
+  assert.equal(parseLocation('s3://bucket/').key, '');
+  assert.equal(parseLocation('s3://b-1/with space/ünï #?.txt').key, 'with space/ünï #?.txt');
+});
+
+test('anything without a scheme is a local path, passed through as written', () => {
+  for (const p of ['/data/x', 'relative/dir', '~/models', './s3:/not-a-url'])
+    assert.deepEqual(parseLocation(p), { kind: 'local', path: p });
+});
+
+test('bad URLs are refused with INVALID_INPUT saying what is wrong', () => {
+  const cases: [string, RegExp][] = [
+    ['gs://bucket/x', /only s3:\/\/ URLs .* not gs:\/\//],
+    ['https://bucket.s3.amazonaws.com/x', /not https:\/\//],
+    ['s3:///key', /names no bucket/],
+    ['s3://', /names no bucket/],
+    ['s3://Bad_Bucket/x', /invalid bucket name "Bad_Bucket": .*lowercase/],
+    ['s3://ab/x', /3 to 63 characters/],
+    ['s3://bucket/a/../../etc', /"\.\." path segment/],
+    ['s3://bucket/a//b', /empty path segment/],
+    ['s3://bucket/./x', /"\." path segment/],
+    [`s3://bucket/${'k'.repeat(1100)}`, /longer than S3 allows/],
+    ['', /expected an s3:\/\/bucket\/key URL or a local path/],
+  ];
+  for (const [input, message] of cases) {
+    assert.throws(
+      () => parseLocation(input),
+      (err: unknown) => isBucketspaceError(err, 'INVALID_INPUT') && message.test(err.message),
+      input,
+    );
+  }
+});
+
+test('the cache path is <cacheRoot>/<bucket>/<key>; ~ is the home directory', () => {
+  const loc = parseLocation('s3://bucket/a/b');
+  assert.ok(loc.kind === 's3');
+  assert.equal(cachePath('/cache', loc), '/cache/bucket/a/b');
+  const whole = parseLocation('s3://bucket');
+  assert.ok(whole.kind === 's3');
+  assert.equal(cachePath('/cache', whole), '/cache/bucket');
+  assert.equal(localPath('~/x'), join(homedir(), 'x'));
+  assert.equal(localPath('~'), homedir());
+  assert.equal(localPath('/abs/./y'), '/abs/y');
+});
