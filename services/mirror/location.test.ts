@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isBucketspaceError } from '../common/errors.ts';
-import { cachePath, localPath, parseLocation } from './location.ts';
+import { cachePath, localPath, parseLocation, type S3Location } from './location.ts';
+
+function s3(input: string): S3Location {
+  const location = parseLocation(input);
+  assert.equal(location.kind, 's3', input);
+  return location as S3Location;
+}
 
 test('s3 URLs: bucket and key, a trailing slash changes nothing, the whole bucket', () => {
   assert.deepEqual(parseLocation('s3://bucket/data'), {
@@ -18,16 +24,16 @@ test('s3 URLs: bucket and key, a trailing slash changes nothing, the whole bucke
     key: 'a/b/model.bin',
     url: 's3://bucket/a/b/model.bin',
   });
-  assert.equal(parseLocation('s3://bucket/data/').url, 's3://bucket/data');
-  assert.equal(parseLocation('S3://bucket/data').url, 's3://bucket/data');
+  assert.equal(s3('s3://bucket/data/').url, 's3://bucket/data');
+  assert.equal(s3('S3://bucket/data').url, 's3://bucket/data');
   assert.deepEqual(parseLocation('s3://bucket'), {
     kind: 's3',
     bucket: 'bucket',
     key: '',
     url: 's3://bucket',
   });
-  assert.equal(parseLocation('s3://bucket/').key, '');
-  assert.equal(parseLocation('s3://b-1/with space/ünï #?.txt').key, 'with space/ünï #?.txt');
+  assert.equal(s3('s3://bucket/').key, '');
+  assert.equal(s3('s3://b-1/with space/ünï #?.txt').key, 'with space/ünï #?.txt');
 });
 
 test('anything without a scheme is a local path, passed through as written', () => {
@@ -59,12 +65,8 @@ test('bad URLs are refused with INVALID_INPUT saying what is wrong', () => {
 });
 
 test('the cache path is <cacheRoot>/<bucket>/<key>; ~ is the home directory', () => {
-  const loc = parseLocation('s3://bucket/a/b');
-  assert.ok(loc.kind === 's3');
-  assert.equal(cachePath('/cache', loc), '/cache/bucket/a/b');
-  const whole = parseLocation('s3://bucket');
-  assert.ok(whole.kind === 's3');
-  assert.equal(cachePath('/cache', whole), '/cache/bucket');
+  assert.equal(cachePath('/cache', s3('s3://bucket/a/b')), '/cache/bucket/a/b');
+  assert.equal(cachePath('/cache', s3('s3://bucket')), '/cache/bucket');
   assert.equal(localPath('~/x'), join(homedir(), 'x'));
   assert.equal(localPath('~'), homedir());
   assert.equal(localPath('/abs/./y'), '/abs/y');
