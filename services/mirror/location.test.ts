@@ -8,7 +8,7 @@ import { cachePath, localPath, parseLocation, type S3Location } from './location
 function s3(input: string): S3Location {
   const location = parseLocation(input);
   assert.equal(location.kind, 's3', input);
-  return location as S3Location;
+  return location;
 }
 
 test('s3 URLs: bucket and key, a trailing slash changes nothing, the whole bucket', () => {
