@@ -37,6 +37,10 @@ async function rejection(
   return assert.fail('expected a rejection');
 }
 
+/** Poll until a condition the test can see holds. */
+const until = (what: string, check: () => boolean) =>
+  eventually(what, () => Promise.resolve(check()), 60_000);
+
 const exists = (path: string) =>
   stat(path).then(
     () => true,
@@ -184,7 +188,7 @@ test('upload: a registered path goes up on its interval (never overlapping) and 
     clock.advance(29_999);
     assert.deepEqual(await box.keys('logs/'), ['logs/old.txt'], 'nothing before the interval');
     clock.advance(1);
-    await eventually('the first background upload', async () => reports(box.events).length === 1);
+    await until('the first background upload', () => reports(box.events).length === 1);
     assert.deepEqual(await box.keys('logs/'), ['logs/1.txt']);
     assert.equal(reports(box.events)[0]?.background, true);
 
@@ -457,21 +461,21 @@ test('background uploads never overlap: intervals passing during a slow run star
       await box.write(out, { 'a.txt': 'a' });
       proxy.reset();
       clock.advance(1000);
-      await eventually('the first run holds at its PUT', async () => gate.length === 1);
+      await until('the first run holds at its PUT', () => gate.length === 1);
       clock.advance(10_000);
       assert.deepEqual(clock.pending(), [], 'no next run is even scheduled while one runs');
       await box.write(out, { 'b.txt': 'b' });
       gate.shift()?.();
-      await eventually('the first run ends', async () => reports(box.events).length === 1);
+      await until('the first run ends', () => reports(box.events).length === 1);
       const lists = () =>
         proxy.requests.filter((r) => r.method === 'GET' && r.url.includes('list-type'));
       assert.equal(lists().length, 1, 'one run so far: one listing');
       assert.deepEqual(clock.pending(), [1000], 'the next run is due an interval after the end');
       clock.advance(1000);
-      await eventually('the second run holds at its PUT', async () => gate.length === 1);
+      await until('the second run holds at its PUT', () => gate.length === 1);
       assert.equal(lists().length, 2);
       gate.shift()?.();
-      await eventually('the second run ends', async () => reports(box.events).length === 2);
+      await until('the second run ends', () => reports(box.events).length === 2);
       await m.close();
       assert.deepEqual(await box.keys('out/'), ['out/a.txt', 'out/b.txt']);
       assert.deepEqual(
@@ -509,7 +513,7 @@ test('an aborted signal cancels the transfers in flight, every later call, and t
       const out = await m.upload(`s3://${box.bucket}/out`, { interval: null });
       await box.write(out, { 'o.txt': 'o' });
       const download = m.download(`s3://${box.bucket}/d`);
-      await eventually('a download in flight', async () => gate.length > 0);
+      await until('a download in flight', () => gate.length > 0);
       controller.abort(new Error('stop'));
       const err = await rejection(download);
       assert.ok(isBucketspaceError(err, 'ABORTED'), String(err));
