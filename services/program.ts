@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
+import { mirrorCommand } from './mirror/mirror-command.ts';
 import { monitorCommand } from './monitor/monitor-command.ts';
 import { mountCommand } from './mounts/mount-command.ts';
 import { stackCommand } from './stack/stack-command.ts';
@@ -35,6 +36,7 @@ export function buildProgram(io: CommandIo): Command {
   program.addCommand(monitorCommand(io));
   program.addCommand(mountCommand(io));
   program.addCommand(stackCommand(io));
+  program.addCommand(mirrorCommand(io));
   return configure(program, io);
 }
 

@@ -2,14 +2,16 @@ import { mkdir, stat } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { asBucketspaceError, BucketspaceError } from '../common/errors.ts';
-import { createLogger } from '../common/logger.ts';
+import { logEffectiveConfig } from '../common/effective-config.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { loggableS3Config } from '../common/s3/s3-settings.ts';
 import { parseDuration } from '../common/settings.ts';
 import { noProgress, terminalProgress } from '../sync/progress.ts';
 import { BucketStores, type MirrorContext } from './mirror-context.ts';
 import { ensureDirectory, mirrorDownload } from './mirror-download.ts';
 import { listLocation } from './mirror-ls.ts';
 import { reportError } from './mirror-report.ts';
-import { resolveMirrorSettings } from './mirror-settings.ts';
+import { resolveMirrorSettings, type MirrorSettings } from './mirror-settings.ts';
 import { mirrorUpload } from './mirror-upload.ts';
 import { cachePath, localPath, parseLocation, type S3Location } from './location.ts';
 import { PeriodicRun } from './periodic-run.ts';
@@ -346,19 +348,46 @@ export async function mirror(options: MirrorOptions = {}): Promise<Mirror> {
       ...(options.maxDelete !== undefined ? { maxDelete: options.maxDelete } : {}),
     },
   });
-  const logger = (
-    options.logger ?? createLogger({ level: settings.logLevel ?? 'warn', pretty: false })
-  ).child({ component: 'mirror' });
+  const logger =
+    options.logger ?? createLogger({ level: settings.logLevel ?? 'warn', pretty: false });
+  return openMirror({
+    settings,
+    logger,
+    progressStream: options.showProgress === false ? undefined : process.stderr,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+/** A mirror from settings already resolved (the library's `mirror()`, the CLI). */
+export async function openMirror(input: {
+  settings: MirrorSettings;
+  logger: Logger;
+  /** Progress bars go here when it is a terminal; none when undefined. */
+  progressStream: NodeJS.WriteStream | undefined;
+  onEvent?: (event: MirrorEvent) => void;
+  clock?: Clock;
+  signal?: AbortSignal;
+}): Promise<Mirror> {
+  const { settings, progressStream, onEvent } = input;
+  const logger = input.logger.child({ component: 'mirror' });
+  logEffectiveConfig(logger, {
+    mirror: {
+      cacheRoot: settings.cacheRoot,
+      maxWorkers: settings.maxWorkers,
+      maxDelete: settings.maxDelete,
+    },
+    s3: { ...loggableS3Config(settings.s3For('(each call names its bucket)')) },
+  });
   await mkdir(settings.cacheRoot, { recursive: true });
-  const stderr = process.stderr;
-  const showBars = (options.showProgress ?? true) && stderr.isTTY === true;
-  const onEvent = options.onEvent;
+  const bars = progressStream?.isTTY === true ? progressStream : undefined;
   const ctx: MirrorContext = {
     settings,
     logger,
     buckets: new BucketStores(settings, logger),
     slots: pLimit(settings.maxWorkers),
-    progress: () => (showBars ? terminalProgress(stderr) : noProgress),
+    progress: () => (bars ? terminalProgress(bars) : noProgress),
     emit: (event: MirrorEvent) => {
       try {
         onEvent?.(event);
@@ -367,7 +396,7 @@ export async function mirror(options: MirrorOptions = {}): Promise<Mirror> {
       }
     },
   };
-  return new Mirror(ctx, options.clock ?? systemClock, options.signal);
+  return new Mirror(ctx, input.clock ?? systemClock, input.signal);
 }
 
 /**
