@@ -269,6 +269,17 @@ for (const variant of VARIANTS) {
           assert.ok(isBucketspaceError(denied, 'S3_AUTH'), `${put.key}: ${String(denied)}`);
           const aborted = await rejection(store.put({ ...put, signal: AbortSignal.abort() }));
           assert.ok(isBucketspaceError(aborted, 'ABORTED'), `${put.key}: ${String(aborted)}`);
+          // Regression: an abort with the caller's own reason (an Error) was classified S3_UNREACHABLE.
+          const ownReason = await rejection(
+            store.put({ ...put, signal: AbortSignal.abort(new Error('shutting down')) }),
+          );
+          assert.ok(isBucketspaceError(ownReason, 'ABORTED'), `${put.key}: ${String(ownReason)}`);
+        }
+        await store.put({ key: 'x/there', body: Buffer.from('t'), size: 1 });
+        for (const signal of [AbortSignal.abort(), AbortSignal.abort(new Error('shutting down'))]) {
+          const sink = new Writable({ write: (_c, _e, cb) => cb() });
+          const got = await rejection(store.get({ key: 'x/there', writeTo: sink, signal }));
+          assert.ok(isBucketspaceError(got, 'ABORTED'), `get: ${String(got)}`);
         }
         const gone = await rejection(
           store.put({ key: 'x/gone', filePath: join(dir, 'no-such-file'), size: LARGE }),

@@ -106,6 +106,7 @@ export async function mirrorDownload(
     );
 
   const transfer = { store, signal: run.signal };
+  const checkedDirs = new Set<string>();
   await transferAll(
     { ctx, report, progress: run.progress, signal: run.signal },
     `download ${target.location.url}`,
@@ -120,6 +121,8 @@ export async function mirrorDownload(
         relPath: r.relPath,
         key: r.key,
         listedEtag: r.etag,
+        listedSize: r.size,
+        checkedDirs,
       });
       entries.set(r.relPath, entry);
     },

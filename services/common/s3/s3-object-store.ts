@@ -245,7 +245,8 @@ export class S3ObjectStore implements ObjectStore {
 
   private async multipart(options: PutOptions, filePath: string): Promise<string> {
     // An abort before the start would never reach lib-storage's listener.
-    if (options.signal?.aborted) throw options.signal.reason;
+    if (options.signal?.aborted)
+      throw Object.assign(new Error('aborted before it started'), { name: 'AbortError' });
     // Opened here, so a vanished or unreadable file is a local error, never a network one.
     let file: FileHandle;
     try {
@@ -293,7 +294,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** One GET signed and sent by S3PutClient where it applies, else the SDK's GetObject. */
   async get(options: GetOptions): Promise<GetResult> {
+    const direct = await (this.putClient ??= this.makePutClient());
+    if (direct) return direct.get(options);
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
       const res = await this.#client.send(
