@@ -134,17 +134,20 @@ function rcloneTool(
         'copy',
         `${RCLONE_REMOTE}:${bucket}`,
         join(dir, bucket),
-        '-v',
+        // One stats block at the end (with the file count), nothing else.
         '--stats',
-        '0',
+        '1h',
+        '--stats-log-level',
+        'NOTICE',
         ...extra,
       ],
       env: rcloneEnv(ep),
     }),
     transferred: (_stdout, stderr) => {
-      // The final stats: "Transferred:   12 / 12, 100%" (the count line, not the bytes line).
+      // The final stats: "Transferred:   12 / 12, 100%" (the count line, not the bytes line);
+      // with nothing transferred there is no count line, only "Checks:".
       const m = /Transferred:\s+(\d+) \/ \d+, /.exec(stderr);
-      return m ? Number(m[1]) : /There was nothing to transfer/.test(stderr) ? 0 : undefined;
+      return m ? Number(m[1]) : /Checks:\s+\d+ \/ \d+/.test(stderr) ? 0 : undefined;
     },
   };
 }

@@ -1,8 +1,9 @@
+import { statSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../common/errors.ts';
 import type { ObjectStore } from '../common/s3/object-store.ts';
-import { walkedFileAt, walkWorkspace, type WalkResult } from '../common/walk.ts';
+import { walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { unsafePathProblem } from '../sync/object-keys.ts';
 import { downloadFile } from '../sync/operations/download.ts';
 import { sameState, stateOf } from '../sync/operations/state.ts';
@@ -12,7 +13,7 @@ import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
 import type { ProgressSink, RemoteFile } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addSkip, newReport } from './mirror-report.ts';
-import { excludedBy, prefixOf, remoteTree, stateKey, treeFilter, type Target } from './target.ts';
+import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
 import { eventBase, hashConcurrency, transferAll } from './transfer-run.ts';
 import type { MirrorReport } from './types.ts';
 
@@ -168,8 +169,13 @@ async function downloadSides(
   signal: AbortSignal | undefined,
 ): Promise<Sides> {
   const { location, local } = target;
-  const prefix = prefixOf(location);
-  const remote = await remoteTree(store, prefix, signal);
+  // An existing directory is walked while the listing is on its way (it is a tree unless the
+  // listing is empty and the key is one object: then the walk is not used).
+  const walking = statSync(local, { throwIfNoEntry: false })?.isDirectory()
+    ? walkTree(target, signal)
+    : undefined;
+  walking?.catch(() => undefined); // awaited below, unless the key is one object
+  const remote = await remoteTree(store, prefixOf(location), signal);
   if (remote.length === 0 && location.key !== '') {
     const object = await store.head(location.key, signal);
     if (object !== undefined) {
@@ -184,8 +190,7 @@ async function downloadSides(
     }
   }
   await ensureDirectory(local, location.url);
-  const filter = await treeFilter(local, target.exclude);
-  const walk = await walkWorkspace({ root: local, filter, signal });
+  const { filter, walk } = await (walking ?? walkTree(target, signal));
   return {
     root: local,
     remote,

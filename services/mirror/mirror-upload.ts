@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BucketspaceError, isBucketspaceError } from '../common/errors.ts';
 import type { ObjectStore } from '../common/s3/object-store.ts';
-import { keepsRemoteCopy, walkedFileAt, walkWorkspace, type WalkResult } from '../common/walk.ts';
+import { keepsRemoteCopy, walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { deleteObjects } from '../sync/operations/delete.ts';
 import { sameState, stateAfterPush, stateOf } from '../sync/operations/state.ts';
 import { uploadFile } from '../sync/operations/upload.ts';
@@ -12,7 +12,7 @@ import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
 import type { ProgressSink, RemoteFile } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addWalkProblems, newReport } from './mirror-report.ts';
-import { excludedBy, prefixOf, remoteTree, stateKey, treeFilter, type Target } from './target.ts';
+import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
 import { eventBase, hashConcurrency, transferAll } from './transfer-run.ts';
 import type { MirrorReport } from './types.ts';
 
@@ -189,10 +189,14 @@ async function uploadSides(
     };
   }
   const prefix = prefixOf(location);
-  const filter = await treeFilter(local, target.exclude);
-  let walk: WalkResult;
+  // The walk and the listing at the same time: one is the disk's, the other the network's.
+  let walked: Awaited<ReturnType<typeof walkTree>>;
+  let listed: RemoteFile[];
   try {
-    walk = await walkWorkspace({ root: local, filter, signal });
+    [walked, listed] = await Promise.all([
+      walkTree(target, signal),
+      remoteTree(store, prefix, signal),
+    ]);
   } catch (err) {
     if (isBucketspaceError(err, 'LOCAL_NOT_FOUND'))
       throw new BucketspaceError(
@@ -202,9 +206,8 @@ async function uploadSides(
       );
     throw err;
   }
+  const { filter, walk } = walked;
   // Excluded objects are left alone, as excluded local files are.
-  const remote = (await remoteTree(store, prefix, signal)).filter(
-    (r) => excludedBy(filter, r.relPath) === undefined,
-  );
+  const remote = listed.filter((r) => excludedBy(filter, r.relPath) === undefined);
   return { local: walk, remote, keyOf: (relPath) => `${prefix}${relPath}` };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import type { ObjectStore } from '../common/s3/object-store.ts';
+import { walkWorkspace, type WalkResult } from '../common/walk.ts';
 import { DOWNLOAD_TEMP_PATTERN } from '../sync/operations/download.ts';
 import { formatRule } from '../sync/report.ts';
 import type { RemoteFile } from '../sync/types.ts';
@@ -42,6 +43,15 @@ export function treeFilter(root: string, exclude: readonly string[]): Promise<Wo
     extraExcludes: exclude,
     readFile: () => Promise.resolve(undefined),
   });
+}
+
+/** The local tree of a target, walked with its filter. */
+export async function walkTree(
+  target: Target,
+  signal: AbortSignal | undefined,
+): Promise<{ filter: WorkspaceFilter; walk: WalkResult }> {
+  const filter = await treeFilter(target.local, target.exclude);
+  return { filter, walk: await walkWorkspace({ root: target.local, filter, signal }) };
 }
 
 /** The rule that excludes a path, or undefined when it is mirrored. */
