@@ -82,7 +82,7 @@ interface Tool {
 const ours: Tool = {
   id: 'ours',
   label: 'bucketspace',
-  flags: 'mirror download s3://<bucket> --cache-root <dir> --json (defaults: 10 transfers)',
+  flags: 'mirror download s3://<bucket> --cache-root <dir> --json (defaults: 16 transfers)',
   command: (bucket, ep, dir) => {
     const env = bucketspaceEnv({ workspacesDir: dir, bucket, endpoint: ep, stateDir: dir });
     delete env.S3_BUCKET;

@@ -27,8 +27,8 @@ export const MIRROR_SETTINGS = {
     env: 'MIRROR_MAX_WORKERS',
     flag: '--max-workers',
     description: 'Transfers at once, downloads and uploads of one mirror together.',
-    defaultText: '10',
-    schema: intSchema(1, 256).default(10),
+    defaultText: '16',
+    schema: intSchema(1, 256).default(16),
   }),
   maxDelete: setting({
     env: 'MIRROR_MAX_DELETE',

@@ -14,7 +14,7 @@ export interface MirrorOptions {
   cacheRoot?: string;
   /** Progress bars on stderr when it is a terminal; nothing on a pipe (default true). */
   showProgress?: boolean;
-  /** Transfers at once, downloads and uploads together (default `MIRROR_MAX_WORKERS`, else 10). */
+  /** Transfers at once, downloads and uploads together (default `MIRROR_MAX_WORKERS`, else 16). */
   maxWorkers?: number;
   /** Most deletions of one path in one run: a count or `'10%'` (default: more than 50% and more than 10 are refused). */
   maxDelete?: number | string;
