@@ -179,6 +179,7 @@ function tools(all: boolean): Tool[] {
 
 interface Sample {
   seconds: number;
+  cpuSeconds: number | undefined;
   peakRssKiB: number | undefined;
 }
 
@@ -301,10 +302,14 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
         const dir = dirs.get(tool.id) ?? '';
         const res = await runner.run(tool.command(bucket, ep, dir), TIMEOUT_MS[phase]);
         if (res.exitCode !== 0) throw new Error(describeFailure(`${tool.label} (${phase})`, res));
-        samples.get(tool.id)?.[phase].push({ seconds: res.seconds, peakRssKiB: res.peakRssKiB });
+        samples.get(tool.id)?.[phase].push({
+          seconds: res.seconds,
+          cpuSeconds: res.cpuSeconds,
+          peakRssKiB: res.peakRssKiB,
+        });
         const moved = tool.transferred(res.stdout, res.stderrTail);
         out.write(
-          `  round ${rep + 1} ${PHASE_LABEL[phase].padEnd(32)} ${tool.label.padEnd(18)} ${fmtSeconds(res.seconds).padStart(6)} s  ${fmtMiB(res.peakRssKiB).padStart(5)} MiB  ${moved === undefined ? '?' : fmtCount(moved)} files transferred\n`,
+          `  round ${rep + 1} ${PHASE_LABEL[phase].padEnd(32)} ${tool.label.padEnd(18)} ${fmtSeconds(res.seconds).padStart(6)} s  ${fmtSeconds(res.cpuSeconds).padStart(5)} s CPU  ${fmtMiB(res.peakRssKiB).padStart(5)} MiB  ${moved === undefined ? '?' : fmtCount(moved)} files transferred\n`,
         );
         const expected = phase === 'initial' ? remote.size : 0;
         if (moved !== expected)
@@ -328,29 +333,40 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
   const med = (id: string, phase: Phase, pick: (s: Sample) => number | undefined) =>
     median((samples.get(id)?.[phase] ?? []).flatMap((s) => pick(s) ?? []));
   /** The median of the per-round ratios: each round's runs shared the machine's load. */
-  const pairedRatio = (id: string, phase: Phase): number => {
+  const pairedRatio = (id: string, phase: Phase, pick: (s: Sample) => number | undefined) => {
     const a = samples.get(id)?.[phase] ?? [];
     const b = baseline ? (samples.get(baseline.id)?.[phase] ?? []) : [];
-    return median(a.flatMap((s, i) => (b[i] ? [s.seconds / b[i].seconds] : [])));
+    return median(
+      a.flatMap((s, i) => {
+        const x = pick(s);
+        const y = b[i] ? pick(b[i]) : undefined;
+        return x !== undefined && y !== undefined && y > 0 ? [x / y] : [];
+      }),
+    );
   };
+  const wall = (s: Sample) => s.seconds;
+  const cpu = (s: Sample) => s.cpuSeconds;
   const rows: string[][] = [
     [
       'phase',
-      ...list.flatMap((t) => [`${t.label} s`, `${t.label} MiB`]),
-      `bucketspace / ${baseline?.label ?? '-'}`,
+      ...list.flatMap((t) => [`${t.label} s`, 'CPU s', 'MiB']),
+      `bucketspace / ${baseline?.label ?? '-'}: time`,
+      'CPU',
     ],
   ];
   for (const phase of PHASES)
     rows.push([
       PHASE_LABEL[phase],
       ...list.flatMap((t) => [
-        fmtSeconds(med(t.id, phase, (s) => s.seconds)),
+        fmtSeconds(med(t.id, phase, wall)),
+        fmtSeconds(med(t.id, phase, cpu)),
         fmtMiB(med(t.id, phase, (s) => s.peakRssKiB)),
       ]),
-      baseline ? fmtRatio(pairedRatio('ours', phase), 1) : 'n/a',
+      baseline ? fmtRatio(pairedRatio('ours', phase, wall), 1) : 'n/a',
+      baseline ? fmtRatio(pairedRatio('ours', phase, cpu), 1) : 'n/a',
     ]);
   const goals = PHASES.map((phase) => {
-    const ratio = baseline ? pairedRatio('ours', phase) : Number.NaN;
+    const ratio = baseline ? pairedRatio('ours', phase, wall) : Number.NaN;
     return { phase, ratio, ok: ratio <= 1.0 };
   });
   const report = [
@@ -359,7 +375,7 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
     ...header,
     '',
     formatTable(rows),
-    '(seconds and peak RSS: medians of the rounds; the ratio: the median of the per-round ratios)',
+    '(seconds, CPU (user + system) and peak RSS: medians of the rounds; ratios: medians of the per-round ratios)',
     '',
     'every timing (s):',
     ...list.map(

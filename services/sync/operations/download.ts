@@ -40,6 +40,9 @@ export interface DownloadInput {
   checkedDirs?: Set<string>;
 }
 
+/** How much of a streamed download may wait for the disk: the writes between are batched (writev). */
+const STREAM_BUFFER = 1024 * 1024;
+
 /** Permission bits a download may set from metadata: never setuid, setgid, sticky or world-writable. */
 export const RESTORED_MODE_MASK = 0o775;
 
@@ -65,7 +68,7 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
   try {
     const res = await transfer.store.get({
       key: input.key,
-      writeTo: body ?? createWriteStream(tmp),
+      writeTo: body ?? createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
       signal: transfer.signal,
     });
     // Only a caller that keeps what is replaced needs to look first; a rename onto a directory fails.
