@@ -1,28 +1,20 @@
 // `npm run bench -- mirror`: the mirror's download against `rclone copy` from the same S3 server.
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import {
-  BENCH_EXIT,
-  PrerequisiteError,
-  UsageError,
-  type Benchmark,
-  type BenchIo,
-} from './lib/bench-exit.ts';
+import { parseBenchArgs, wholeNumberFlag } from './lib/bench-args.ts';
+import { BENCH_EXIT, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
 import {
   benchBucketName,
   createBucket,
-  createS3Client,
-  endpointOf,
   listObjects,
-  startBenchS3,
   warmUp,
   type ObjectSummary,
   type S3Endpoint,
 } from './lib/bench-s3.ts';
-import { CommandRunner, describeFailure, type CommandSpec } from './lib/command-runner.ts';
+import { describeFailure, type CommandSpec } from './lib/command-runner.ts';
+import { startTreeBench } from './lib/tree-bench.ts';
 import {
   fmtBytes,
   fmtCount,
@@ -33,10 +25,10 @@ import {
   passFail,
 } from './lib/format.ts';
 import { machineLines, s3Description } from './lib/machine.ts';
-import { findRclone, RCLONE_INSTALL_HINT, RCLONE_REMOTE, rcloneEnv } from './lib/rclone.ts';
+import { RCLONE_REMOTE, rcloneEnv } from './lib/rclone.ts';
 import { median } from './lib/stats.ts';
 import { bucketspaceEnv, CLI } from './lib/sync-tools.ts';
-import { prepareSyncTree, SYNC_TREE_SPEC } from './lib/sync-tree.ts';
+import { SYNC_TREE_SPEC } from './lib/sync-tree.ts';
 
 const TREE_DIR = fileURLToPath(new URL('../.bench/sync-tree', import.meta.url));
 
@@ -190,25 +182,16 @@ interface Options {
 }
 
 function parseOptions(args: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        rebuild: { type: 'boolean', default: false },
-        reps: { type: 'string', default: '3' },
-        'all-rclone': { type: 'boolean', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const reps = Number(values.reps);
-  if (!Number.isInteger(reps) || reps < 1 || reps > 20)
-    throw new UsageError(`--reps must be a whole number from 1 to 20, not "${values.reps}"`);
-  return { rebuild: values.rebuild, reps, allRclone: values['all-rclone'] };
+  const values = parseBenchArgs(args, {
+    rebuild: { type: 'boolean', default: false },
+    reps: { type: 'string', default: '3' },
+    'all-rclone': { type: 'boolean', default: false },
+  });
+  return {
+    rebuild: values.rebuild,
+    reps: wholeNumberFlag('reps', values.reps, 1, 20),
+    allRclone: values['all-rclone'],
+  };
 }
 
 /** Every file under `root`, relative, with its size. */
@@ -238,24 +221,14 @@ function treeProblems(
   ];
 }
 
-async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
+async function run(args: string[], io: BenchIo): Promise<number> {
+  const { out } = io;
   const options = parseOptions(args);
-  const rcloneVersion = await findRclone();
-  if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
-  const prepared = await prepareSyncTree({ dir: TREE_DIR, rebuild: options.rebuild, out });
-  out.write(
-    prepared.built
-      ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`
-      : `reusing the tree in ${TREE_DIR} (--rebuild to build it again)\n`,
-  );
-  const s3 = await startBenchS3();
-  cleanup.defer(() => s3.close());
-  const ep = endpointOf(s3);
-  const client = createS3Client(ep);
-  cleanup.defer(() => client.destroy());
-  const runner = await CommandRunner.create(cleanup);
-  const scratch = await mkdtemp(join(tmpdir(), 'bucketspace-bench-mirror-'));
-  cleanup.defer(() => rm(scratch, { recursive: true, force: true }));
+  const { rcloneVersion, tree, s3, ep, client, runner, scratch } = await startTreeBench(io, {
+    treeDir: TREE_DIR,
+    rebuild: options.rebuild,
+    scratchPrefix: 'bucketspace-bench-mirror-',
+  });
   if (s3.local) await warmUp(client);
 
   // The bucket: what `bucketspace sync` uploads of the tree (the same objects the sync benchmark makes).
@@ -267,7 +240,7 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
       command: process.execPath,
       args: [CLI, 'sync', '--json'],
       env: bucketspaceEnv({
-        workspacesDir: prepared.tree.workspacesDir,
+        workspacesDir: tree.workspacesDir,
         bucket,
         endpoint: ep,
         stateDir: join(scratch, 'sync-state'),

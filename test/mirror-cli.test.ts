@@ -4,21 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCliProcess } from './support/cli-process.ts';
-import { mirrorSandbox, type MirrorSandbox } from './support/mirror-fixture.ts';
+import { withMirrorSandbox, type MirrorSandbox } from './support/mirror-fixture.ts';
 import { runCli } from './support/run-cli.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { eventually } from './support/watch-process.ts';
 
 const fixture = useTestS3();
 
-async function withSandbox(fn: (box: MirrorSandbox) => Promise<void>): Promise<void> {
-  const box = await mirrorSandbox(fixture);
-  try {
-    await fn(box);
-  } finally {
-    await box.remove();
-  }
-}
+const withSandbox = (fn: (box: MirrorSandbox) => Promise<void>) => withMirrorSandbox(fixture, fn);
 
 const cli = (box: MirrorSandbox, args: string[], extra: Record<string, string> = {}) =>
   runCli(['mirror', ...args], { ...box.env(), MIRROR_CACHE_ROOT: box.cacheRoot, ...extra });

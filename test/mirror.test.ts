@@ -11,20 +11,13 @@ import {
   type MirrorEvent,
 } from '../services/mirror/index.ts';
 import { ManualClock } from './support/manual-clock.ts';
-import { mirrorSandbox, reports, type MirrorSandbox } from './support/mirror-fixture.ts';
+import { reports, withMirrorSandbox, type MirrorSandbox } from './support/mirror-fixture.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { eventually } from './support/watch-process.ts';
 
 const fixture = useTestS3();
 
-async function withSandbox(fn: (box: MirrorSandbox) => Promise<void>): Promise<void> {
-  const box = await mirrorSandbox(fixture);
-  try {
-    await fn(box);
-  } finally {
-    await box.remove();
-  }
-}
+const withSandbox = (fn: (box: MirrorSandbox) => Promise<void>) => withMirrorSandbox(fixture, fn);
 
 async function rejection(
   promise: Promise<unknown>,

@@ -1,8 +1,9 @@
 // `bucketspace mirror download|upload|sync|ls`: the mirror library for shell pipelines.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { CommandIo } from '../common/command-io.ts';
 import { asBucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
+import { logLevelOption } from '../common/log-level-option.ts';
 import { createLogger } from '../common/logger.ts';
 import type { Mirror } from './mirror.ts';
 import { resolveMirrorSettings } from './mirror-settings.ts';
@@ -36,16 +37,7 @@ function addCommonOptions(cmd: Command): Command {
     .option('--max-delete <n|n%>', 'most deletions in one run (MIRROR_MAX_DELETE)')
     .option('--endpoint <url>', 'S3 endpoint (S3_ENDPOINT)')
     .option('--region <region>', 'region (S3_REGION)')
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL; default warn)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    );
+    .addOption(logLevelOption('log level (LOG_LEVEL; default warn)'));
 }
 
 function addTransferOptions(cmd: Command): Command {

@@ -6,15 +6,14 @@ import type { ObjectStore } from '../common/s3/object-store.ts';
 import { walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { unsafePathProblem } from '../sync/object-keys.ts';
 import { downloadFile } from '../sync/operations/download.ts';
-import { sameState, stateOf } from '../sync/operations/state.ts';
-import { verifyByContent } from '../sync/operations/verify.ts';
+import { verifyAndRemember } from '../sync/operations/verify.ts';
 import { planPull } from '../sync/plan.ts';
 import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
 import type { ProgressSink, RemoteFile } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addSkip, newReport } from './mirror-report.ts';
 import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
-import { eventBase, hashConcurrency, transferAll } from './transfer-run.ts';
+import { applyVerdict, deletedFile, endRun, hashConcurrency, transferAll } from './transfer-run.ts';
 import type { MirrorReport } from './types.ts';
 
 export interface DownloadRun {
@@ -71,8 +70,7 @@ export async function mirrorDownload(
   });
   for (const { remote: r, rule } of plan.excluded)
     addSkip(report, r.relPath, 'excluded', `in S3 but excluded by ${rule}; not downloaded`);
-  const verdicts = await verifyByContent(plan.verify, hashConcurrency(ctx));
-  for (const { file, remote: r } of verdicts.same) entries.set(file.relPath, stateOf(file, r.etag));
+  const verdicts = await verifyAndRemember(plan.verify, hashConcurrency(ctx), entries);
   report.unchanged = plan.unchanged + verdicts.same.length;
   const downloads = [
     ...plan.downloads.map((d) => d.remote),
@@ -98,13 +96,7 @@ export async function mirrorDownload(
     }),
     { force: run.force, noDelete: !run.delete },
   );
-  report.refusals = verdict.refusals;
-  report.overridden = verdict.overridden;
-  for (const r of verdict.overridden)
-    ctx.logger.warn(
-      { remote: report.remote, rule: r.rule },
-      `force overrides a rail: ${r.message}`,
-    );
+  applyVerdict(ctx, report, verdict);
 
   const transfer = { store, signal: run.signal };
   const checkedDirs = new Set<string>();
@@ -134,14 +126,9 @@ export async function mirrorDownload(
       try {
         await rm(file.absPath);
         entries.delete(file.relPath);
-        report.deleted += 1;
-        ctx.emit({
-          ...eventBase(report),
-          type: 'file',
-          action: 'deleted',
+        deletedFile(ctx, report, {
           object: `${target.location.url}/${file.relPath}`,
           path: file.absPath,
-          bytes: 0,
         });
       } catch (err) {
         addFailure(
@@ -153,9 +140,12 @@ export async function mirrorDownload(
       }
     }
   }
-  if (!sameState(remembered, entries)) await state.save(stateKey(target), entries);
-  report.seconds = (performance.now() - started) / 1000;
-  return report;
+  return endRun(
+    report,
+    started,
+    { sync: state, key: stateKey(target), before: remembered },
+    entries,
+  );
 }
 
 /**

@@ -4,16 +4,16 @@ import { BucketspaceError, isBucketspaceError } from '../common/errors.ts';
 import type { ObjectStore } from '../common/s3/object-store.ts';
 import { keepsRemoteCopy, walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { deleteObjects } from '../sync/operations/delete.ts';
-import { sameState, stateAfterPush, stateOf } from '../sync/operations/state.ts';
+import { stateAfterPush } from '../sync/operations/state.ts';
 import { uploadFile } from '../sync/operations/upload.ts';
-import { verifyByContent } from '../sync/operations/verify.ts';
+import { verifyAndRemember } from '../sync/operations/verify.ts';
 import { planPush } from '../sync/plan.ts';
 import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
 import type { ProgressSink, RemoteFile } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addWalkProblems, newReport } from './mirror-report.ts';
 import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
-import { eventBase, hashConcurrency, transferAll } from './transfer-run.ts';
+import { applyVerdict, deletedFile, endRun, hashConcurrency, transferAll } from './transfer-run.ts';
 import type { MirrorReport } from './types.ts';
 
 export interface UploadRun {
@@ -61,8 +61,7 @@ export async function mirrorUpload(
     deleteReason: () => `not in ${target.local}`,
     keyOf: sides.keyOf,
   });
-  const verdicts = await verifyByContent(plan.verify, hashConcurrency(ctx));
-  for (const { file, remote: r } of verdicts.same) entries.set(file.relPath, stateOf(file, r.etag));
+  const verdicts = await verifyAndRemember(plan.verify, hashConcurrency(ctx), entries);
   for (const { file, remote: r } of verdicts.changed)
     plan.uploads.push({ file, key: r.key, reason: 'content changed' });
   report.unchanged = plan.unchanged + verdicts.same.length;
@@ -83,13 +82,7 @@ export async function mirrorUpload(
     }),
     { force: run.force, noDelete: !run.delete },
   );
-  report.refusals = verdict.refusals;
-  report.overridden = verdict.overridden;
-  for (const r of verdict.overridden)
-    ctx.logger.warn(
-      { remote: report.remote, rule: r.rule },
-      `force overrides a rail: ${r.message}`,
-    );
+  applyVerdict(ctx, report, verdict);
 
   const transfer = { store, signal: run.signal };
   const etags = new Map<string, string>();
@@ -121,15 +114,7 @@ export async function mirrorUpload(
       const d = byKey.get(key);
       if (d === undefined) continue;
       remoteAfter.delete(d.relPath);
-      report.deleted += 1;
-      ctx.emit({
-        ...eventBase(report),
-        type: 'file',
-        action: 'deleted',
-        object: `s3://${store.bucket}/${key}`,
-        path: '',
-        bytes: 0,
-      });
+      deletedFile(ctx, report, { object: `s3://${store.bucket}/${key}`, path: '' });
     }
   }
   for (const file of local.files) {
@@ -149,9 +134,7 @@ export async function mirrorUpload(
     remote: remoteAfter,
     uploaded: etags,
   });
-  if (!sameState(remembered, next)) await state.save(stateKey(target), next);
-  report.seconds = (performance.now() - started) / 1000;
-  return report;
+  return endRun(report, started, { sync: state, key: stateKey(target), before: remembered }, next);
 }
 
 /**

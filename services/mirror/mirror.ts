@@ -75,10 +75,8 @@ export class Mirror implements AsyncDisposable {
    * returned unchanged, nothing copied.
    */
   async download(remote: string, options: DownloadOptions = {}): Promise<string> {
-    this.#assertOpen('download');
-    const location = parseLocation(remote);
-    if (location.kind === 'local') return location.path;
-    const target = this.#target(location, options);
+    const target = this.#resolve('download', remote, options);
+    if (typeof target === 'string') return target;
     await this.#run('download', target, false, () =>
       mirrorDownload(this.#ctx, target, {
         delete: options.delete ?? true,
@@ -97,30 +95,26 @@ export class Mirror implements AsyncDisposable {
    * local path (a local path given as `remote` is returned unchanged).
    */
   async upload(remote: string, options: UploadOptions = {}): Promise<string> {
-    this.#assertOpen('upload');
-    const location = parseLocation(remote);
-    if (location.kind === 'local') return location.path;
-    const target = this.#target(location, options);
+    const target = this.#resolve('upload', remote, options);
+    if (typeof target === 'string') return target;
     const intervalMs = intervalOf(options.interval);
     this.#assertFree(target);
     const isFile = await stat(target.local).then(
       (s) => s.isFile(),
       () => false,
     );
-    if (!isFile) await ensureDirectory(target.local, location.url);
+    if (!isFile) await ensureDirectory(target.local, target.location.url);
     this.#register(target, { ...options, intervalMs });
     return target.local;
   }
 
   /** `download` (with `deleteLocal`), then `upload` (with `deleteRemote`) of the same path. */
   async sync(remote: string, options: SyncOptions = {}): Promise<string> {
-    this.#assertOpen('sync');
-    const location = parseLocation(remote);
-    if (location.kind === 'local') return location.path;
-    const target = this.#target(location, options);
-    this.#assertFree(target);
+    const target = this.#resolve('sync', remote, options);
+    if (typeof target === 'string') return target;
     const intervalMs = intervalOf(options.interval);
-    await this.download(location.url, {
+    this.#assertFree(target);
+    await this.download(target.location.url, {
       ...options,
       local: target.local,
       delete: options.deleteLocal ?? true,
@@ -269,6 +263,17 @@ export class Mirror implements AsyncDisposable {
       this.#ctx.emit({ ...base, type: 'error', error });
       throw error;
     }
+  }
+
+  /** What a call names: a local path (returned as it is) or the target of an s3:// URL. */
+  #resolve(
+    call: string,
+    remote: string,
+    options: { local?: string; exclude?: readonly string[] },
+  ): Target | string {
+    this.#assertOpen(call);
+    const location = parseLocation(remote);
+    return location.kind === 'local' ? location.path : this.#target(location, options);
   }
 
   #target(location: S3Location, options: { local?: string; exclude?: readonly string[] }): Target {

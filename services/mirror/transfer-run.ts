@@ -1,5 +1,7 @@
+import { sameState } from '../sync/operations/state.ts';
+import type { SyncState } from '../sync/sync-state.ts';
 import { runTransfers } from '../sync/transfer-queue.ts';
-import type { ProgressSink } from '../sync/types.ts';
+import type { ProgressSink, Refusal, StateEntry } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addSkip } from './mirror-report.ts';
 import type { MirrorEvent, MirrorReport } from './types.ts';
@@ -99,4 +101,41 @@ export async function transferAll<T extends TransferItem>(
 /** Same-size files are hashed this many at a time. */
 export function hashConcurrency(ctx: MirrorContext): number {
   return Math.max(2, Math.min(ctx.settings.maxWorkers, 8));
+}
+
+/** The rails' verdict in the report; each rail `force` overrode is logged. */
+export function applyVerdict(
+  ctx: MirrorContext,
+  report: MirrorReport,
+  verdict: { refusals: Refusal[]; overridden: Refusal[] },
+): void {
+  report.refusals = verdict.refusals;
+  report.overridden = verdict.overridden;
+  for (const r of verdict.overridden)
+    ctx.logger.warn(
+      { remote: report.remote, rule: r.rule },
+      `force overrides a rail: ${r.message}`,
+    );
+}
+
+/** One file deleted (a local file or an object): counted and told. */
+export function deletedFile(
+  ctx: MirrorContext,
+  report: MirrorReport,
+  where: { object: string; path: string },
+): void {
+  report.deleted += 1;
+  ctx.emit({ ...eventBase(report), type: 'file', action: 'deleted', ...where, bytes: 0 });
+}
+
+/** The end of a run: what it leaves remembered (saved when it changed), and its time. */
+export async function endRun(
+  report: MirrorReport,
+  started: number,
+  state: { sync: SyncState; key: string; before: ReadonlyMap<string, StateEntry> },
+  after: ReadonlyMap<string, StateEntry>,
+): Promise<MirrorReport> {
+  if (!sameState(state.before, after)) await state.sync.save(state.key, after);
+  report.seconds = (performance.now() - started) / 1000;
+  return report;
 }

@@ -80,6 +80,19 @@ export async function mirrorSandbox(fixture: S3Fixture): Promise<MirrorSandbox> 
   return sandbox;
 }
 
+/** Runs `fn` with a fresh sandbox, removed afterwards. */
+export async function withMirrorSandbox(
+  fixture: S3Fixture,
+  fn: (box: MirrorSandbox) => Promise<void>,
+): Promise<void> {
+  const box = await mirrorSandbox(fixture);
+  try {
+    await fn(box);
+  } finally {
+    await box.remove();
+  }
+}
+
 /** The reports of the runs that ended, in order (from the collected events). */
 export function reports(events: readonly MirrorEvent[]) {
   return events.flatMap((e) => (e.type === 'end' ? [e.report] : []));

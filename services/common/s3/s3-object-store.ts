@@ -131,33 +131,26 @@ export class S3ObjectStore implements ObjectStore {
 
   async list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
-    let token: string | undefined;
     let pages = 0;
-    do {
-      let page;
-      try {
-        page = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            ContinuationToken: token,
-            MaxKeys: 1000,
-          }),
-          { abortSignal: signal },
-        );
-      } catch (err) {
-        throw classifyS3Error(err, `listing s3://${this.bucket}/${prefix}`);
-      }
+    for await (const page of this.#pages(prefix, undefined, signal)) {
       pages += 1;
       for (const obj of page.Contents ?? []) out.push(toInfo(obj));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
+    }
     this.logger.debug({ prefix, objects: out.length, pages }, 'listed objects');
     return out;
   }
 
   async listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel> {
     const level: ListLevel = { objects: [], prefixes: [] };
+    for await (const page of this.#pages(prefix, '/', signal)) {
+      for (const obj of page.Contents ?? []) level.objects.push(toInfo(obj));
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) level.prefixes.push(p.Prefix);
+    }
+    return level;
+  }
+
+  /** Every page of a listing (1,000 keys each), one request after another. */
+  async *#pages(prefix: string, delimiter: string | undefined, signal: AbortSignal | undefined) {
     let token: string | undefined;
     do {
       let page;
@@ -166,7 +159,7 @@ export class S3ObjectStore implements ObjectStore {
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
-            Delimiter: '/',
+            ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
             ContinuationToken: token,
             MaxKeys: 1000,
           }),
@@ -175,11 +168,9 @@ export class S3ObjectStore implements ObjectStore {
       } catch (err) {
         throw classifyS3Error(err, `listing s3://${this.bucket}/${prefix}`);
       }
-      for (const obj of page.Contents ?? []) level.objects.push(toInfo(obj));
-      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) level.prefixes.push(p.Prefix);
+      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
-    return level;
   }
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {

@@ -90,6 +90,13 @@ class S3ResponseError extends Error {
   }
 }
 
+/** How one request's promise ends: once, whichever comes first. */
+interface Settle<T> {
+  settled: () => boolean;
+  ok: (value: T) => void;
+  fail: (err: unknown) => void;
+}
+
 /** The local file no longer has the size the plan saw. */
 class FileChangedError extends Error {}
 
@@ -253,79 +260,36 @@ export class S3PutClient {
   }
 
   private async once(req: PutOptions, md5Hex: string): Promise<string> {
-    const { baseUrl } = this.options.target;
-    const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(req.key)}`;
     const headers: Record<string, string> = {
-      host: baseUrl.host,
       'content-length': String(req.size),
       'content-md5': Buffer.from(md5Hex, 'hex').toString('base64'),
       'content-type': 'application/octet-stream',
-      'x-amz-content-sha256': UNSIGNED_PAYLOAD,
     };
     for (const [name, value] of Object.entries(req.metadata ?? {}))
       headers[`x-amz-meta-${name.toLowerCase()}`] = value;
-    const signed = await this.signer.sign(
-      {
-        method: 'PUT',
-        protocol: baseUrl.protocol,
-        hostname: baseUrl.hostname,
-        path,
-        query: {},
-        headers,
-      },
-      { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
-    );
-    const all: Record<string, string> = { ...signed.headers, 'user-agent': 'bucketspace' };
     const expectContinue = req.body === undefined && req.size >= EXPECT_CONTINUE_MIN;
-    if (expectContinue) all.expect = '100-continue';
-
-    const send = this.https ? httpsRequest : httpRequest;
-    const request = send({
-      protocol: baseUrl.protocol,
-      hostname: baseUrl.hostname,
-      port: baseUrl.port,
-      method: 'PUT',
-      path,
-      headers: all,
-      agent: this.agent,
-      signal: req.signal,
-      timeout: this.options.requestTimeoutMs,
+    const request = await this.signedRequest('PUT', req.key, req.signal, headers, {
+      ...(expectContinue ? { expect: '100-continue' } : {}),
     });
-    return await new Promise<string>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        request.destroy();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      };
-      request.on('error', fail);
-      request.on('timeout', () => {
-        const err = new Error('S3 request timed out (no data for too long)');
-        err.name = 'TimeoutError';
-        fail(err);
-      });
-      this.guardConnect(request, fail);
+    return this.exchange<string>(request, (settle) => {
       request.on('response', (res: IncomingMessage) => {
         readResponse(res).then((r) => {
-          if (settled) return;
-          settled = true;
+          if (settle.settled()) return;
           if (r.status >= 200 && r.status < 300) {
             // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
             if (!request.writableFinished) request.destroy();
-            resolve(normalizeEtag(res.headers.etag));
+            settle.ok(normalizeEtag(res.headers.etag));
             return;
           }
-          request.destroy();
           const { code, message } = parseS3Error(r.body);
-          reject(new S3ResponseError(r.status, code, message, res.headers.date));
-        }, fail);
+          settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+        }, settle.fail);
       });
       if (req.body !== undefined) {
         request.end(req.body);
         return;
       }
-      const write = () => void sendFile(request, req).catch(fail);
+      const write = () => void sendFile(request, req).catch(settle.fail);
       if (!expectContinue) {
         write();
         return;
@@ -333,7 +297,7 @@ export class S3PutClient {
       // Wait for `100 Continue` (or a refusal); servers that never send it get the body after a second.
       let started = false;
       const start = () => {
-        if (started || settled) return;
+        if (started || settle.settled()) return;
         started = true;
         clearTimeout(timer);
         write();
@@ -346,71 +310,103 @@ export class S3PutClient {
   }
 
   private async getOnce(req: GetOptions, onBody: () => void): Promise<GetResult> {
-    const { baseUrl } = this.options.target;
-    const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(req.key)}`;
-    const signed = await this.signer.sign(
-      {
-        method: 'GET',
-        protocol: baseUrl.protocol,
-        hostname: baseUrl.hostname,
-        path,
-        query: {},
-        headers: { host: baseUrl.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
-      },
-      { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
-    );
-    const send = this.https ? httpsRequest : httpRequest;
-    const request = send({
-      protocol: baseUrl.protocol,
-      hostname: baseUrl.hostname,
-      port: baseUrl.port,
-      method: 'GET',
-      path,
-      headers: { ...signed.headers, 'user-agent': 'bucketspace' },
-      agent: this.agent,
-      signal: req.signal,
-      timeout: this.options.requestTimeoutMs,
-    });
-    return await new Promise<GetResult>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        request.destroy();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      };
-      request.on('error', fail);
-      request.on('timeout', () => {
-        const err = new Error('S3 request timed out (no data for too long)');
-        err.name = 'TimeoutError';
-        fail(err);
-      });
-      this.guardConnect(request, fail);
+    const request = await this.signedRequest('GET', req.key, req.signal);
+    return this.exchange<GetResult>(request, (settle) => {
       request.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
           readResponse(res).then((r) => {
             const { code, message } = parseS3Error(r.body);
-            fail(new S3ResponseError(r.status, code, message, res.headers.date));
-          }, fail);
+            settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+          }, settle.fail);
           return;
         }
         const expected = Number(res.headers['content-length']);
         onBody();
         deliver(res, req.writeTo).then((received) => {
           if (Number.isFinite(expected) && received !== expected) {
-            fail(new Error(`the body ended after ${received} of ${expected} bytes`));
+            settle.fail(new Error(`the body ended after ${received} of ${expected} bytes`));
             return;
           }
-          settled = true;
-          resolve({
+          settle.ok({
             size: received,
             etag: normalizeEtag(res.headers.etag),
             metadata: metadataOf(res),
           });
-        }, fail);
+        }, settle.fail);
       });
       request.end();
+    });
+  }
+
+  /**
+   * A request for the object `key`: `headers` signed (with the host and an
+   * unsigned payload), `unsigned` ones added after, on the keep-alive agent.
+   */
+  private async signedRequest(
+    method: 'PUT' | 'GET',
+    key: string,
+    signal: AbortSignal | undefined,
+    headers: Record<string, string> = {},
+    unsigned: Record<string, string> = {},
+  ): Promise<ClientRequest> {
+    const { baseUrl } = this.options.target;
+    const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(key)}`;
+    const signed = await this.signer.sign(
+      {
+        method,
+        protocol: baseUrl.protocol,
+        hostname: baseUrl.hostname,
+        path,
+        query: {},
+        headers: { host: baseUrl.host, ...headers, 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
+      },
+      { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
+    );
+    const send = this.https ? httpsRequest : httpRequest;
+    return send({
+      protocol: baseUrl.protocol,
+      hostname: baseUrl.hostname,
+      port: baseUrl.port,
+      method,
+      path,
+      headers: { ...signed.headers, 'user-agent': 'bucketspace', ...unsigned },
+      agent: this.agent,
+      signal,
+      timeout: this.options.requestTimeoutMs,
+    });
+  }
+
+  /**
+   * Settles once, as `run` says: an error of the request, silence on the
+   * socket for too long, or a connection that takes too long fails it; a
+   * failure destroys the request.
+   */
+  private exchange<T>(request: ClientRequest, run: (settle: Settle<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle: Settle<T> = {
+        settled: () => settled,
+        ok: (value) => {
+          if (settled) return;
+          settled = true;
+          resolve(value);
+        },
+        fail: (err) => {
+          if (settled) return;
+          settled = true;
+          request.destroy();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      };
+      request.on('error', settle.fail);
+      request.on('timeout', () => {
+        const err = new Error('S3 request timed out (no data for too long)');
+        err.name = 'TimeoutError';
+        settle.fail(err);
+      });
+      this.guardConnect(request, settle.fail);
+      run(settle);
     });
   }
 
