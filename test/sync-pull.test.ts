@@ -1,11 +1,12 @@
 // `bucketspace sync pull`: bucket back to local, with the same filters and rails in reverse.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { runCli, summaryOf } from './support/run-cli.ts';
 import { makeTree } from './support/workspace-tree.ts';
+import { startAliasingProxy } from './support/aliasing-proxy.ts';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 const fixture = useTestS3();
@@ -173,6 +174,96 @@ describe('sync pull', () => {
       assert.match(summary.refusals[0]?.message ?? '', /refusing to delete its 3 local files/);
       assert.equal(summary.deleted, 0);
       assert.deepEqual(await listLocal(tree.workspacesDir), ['app/a.js', 'app/b.js', 'app/c.js']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('regression: keys with "..", ".", empty or backslash segments never write outside WORKSPACES_DIR; modes are masked', async () => {
+    const tree = await makeTree({ 'app/keep.txt': 'local' });
+    const bucket = fixture.s3.newBucketName();
+    // Keys any S3 may hold (AWS does; s3rver normalises them away, so a proxy shows them).
+    const hostile = [
+      'ws/sub/../../../escaped.txt',
+      '../outside.txt',
+      './dot.txt',
+      'ws/../../crash.txt',
+      'ws//abs.txt',
+      'ws/a\\..\\..\\..\\backslash.txt',
+    ];
+    const aliases = new Map(hostile.map((shown, i) => [shown, `stored/hostile-${i}`]));
+    await fixture.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const put = (Key: string, Body: string, mode: number) =>
+      fixture.client.send(
+        new PutObjectCommand({ Bucket: bucket, Key, Body, Metadata: { mode: String(mode) } }),
+      );
+    for (const stored of aliases.values()) await put(stored, 'hostile', 0o100777);
+    await put('app/keep.txt', 'local', 0o100644);
+    await put('ws/run.sh', '#!/bin/sh\n', 0o106777); // setuid, setgid, world-writable
+    const proxy = await startAliasingProxy({
+      target: () => fixture.s3.endpoint,
+      client: fixture.client,
+      bucket,
+      aliases,
+    });
+    try {
+      const res = await runCli(
+        ['sync', 'pull', '--json'],
+        fixture.env(tree, bucket, { S3_ENDPOINT: proxy.url }),
+      );
+      assert.equal(res.code, 0, res.stderr + res.stdout);
+      const summary = summaryOf(res);
+      const unsafe = summary.skips.filter((s) => s.reason === 'unsafe-key');
+      assert.equal(unsafe.length, hostile.length, JSON.stringify(summary.skips));
+      for (const key of hostile)
+        assert.ok(
+          unsafe.some((s) => s.message.includes(JSON.stringify(key))),
+          `${key} is named`,
+        );
+      // Nothing outside WORKSPACES_DIR, and no "." or ".." workspace written into.
+      assert.deepEqual((await readdir(tree.root)).sort(), ['state', 'workspaces']);
+      assert.deepEqual(await listLocal(tree.workspacesDir), ['app/keep.txt', 'ws/run.sh']);
+      const mode = (await stat(join(tree.workspacesDir, 'ws/run.sh'))).mode & 0o7777;
+      assert.equal(mode, 0o775, `mode ${mode.toString(8)}: no setuid, setgid or world-writable`);
+      assert.ok(
+        !(await readdir(tree.workspacesDir)).includes('.bucketspace-backup'),
+        'nothing replaced',
+      );
+    } finally {
+      await proxy.close();
+      await tree.remove();
+    }
+  });
+
+  test('regression: pull never writes through a local directory symlink (ws/ext -> /outside)', async () => {
+    const tree = await makeTree({ 'ws/a.txt': 'a', 'outside/victim.txt': 'original' });
+    const outside = join(tree.workspacesDir, 'outside');
+    const elsewhere = join(tree.root, 'elsewhere');
+    const bucket = fixture.s3.newBucketName();
+    try {
+      await rename(outside, elsewhere);
+      await symlink(elsewhere, join(tree.workspacesDir, 'ws/ext'));
+      await fixture.client.send(new CreateBucketCommand({ Bucket: bucket }));
+      for (const [Key, Body] of [
+        ['ws/a.txt', 'a'],
+        ['ws/ext/victim.txt', 'from the bucket'],
+        ['ws/ext/new/planted.txt', 'planted'],
+      ] as const)
+        await fixture.client.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+      const res = await runCli(['sync', 'pull', '--json'], fixture.env(tree, bucket));
+      assert.equal(res.code, 1, res.stdout);
+      const summary = summaryOf(res);
+      assert.deepEqual(summary.failures.map((f) => [f.path, f.code]).sort(), [
+        ['ext/new/planted.txt', 'SAFETY_REFUSED'],
+        ['ext/victim.txt', 'SAFETY_REFUSED'],
+      ]);
+      assert.match(summary.failures[0]?.message ?? '', /ext is a symlink locally/);
+      assert.equal(await readFile(join(elsewhere, 'victim.txt'), 'utf8'), 'original');
+      assert.deepEqual(
+        await readdir(elsewhere),
+        ['victim.txt'],
+        'nothing created through the link',
+      );
     } finally {
       await tree.remove();
     }

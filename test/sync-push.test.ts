@@ -1,7 +1,7 @@
 // Integration tests of `bucketspace sync` against a real S3 API (s3rver, or S3_TEST_ENDPOINT).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { CLI, runCli, summaryOf } from './support/run-cli.ts';
@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { makeTree, type TempTree } from './support/workspace-tree.ts';
 import { headObject, listKeys, readObject } from './support/bucket.ts';
 import { startCountingProxy } from './support/counting-proxy.ts';
+import { startWatch } from './support/watch-process.ts';
 import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 
@@ -618,6 +619,125 @@ describe('sync: safety rails', () => {
       await tree.remove();
     }
   });
+});
+
+describe('sync: workspace names the monitor cannot run', () => {
+  test('regression: UPPER, api and a 255-character name are synced, and said so in the summary, the plan and --json', async () => {
+    const long = 'w'.repeat(255);
+    const tree = await makeTree({
+      'UPPER/a.txt': 'a',
+      'api/b.txt': 'b',
+      [`${long}/c.txt`]: 'c',
+      'fine/d.txt': 'd',
+    });
+    const bucket = fixture.s3.newBucketName();
+    try {
+      const env = fixture.env(tree, bucket);
+      const dry = await runCli(['sync', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(
+        dry.stdout,
+        /^note\s+UPPER\/\s+\(synced, but the monitor will not run it: "UPPER" contains uppercase letters.*e\.g\. to "upper"\)$/m,
+      );
+      assert.match(
+        dry.stdout,
+        /^note\s+api\/\s+\(synced, but the monitor will not run it: "api" is reserved for the monitor's own route \/api/m,
+      );
+      assert.match(dry.stdout, new RegExp(`^note\\s+${long}/\\s+\\(.*is 255 characters long`, 'm'));
+      assert.doesNotMatch(dry.stdout, /note\s+fine\//);
+
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      const summary = summaryOf(res) as ReturnType<typeof summaryOf> & {
+        unservable: { workspace: string; reason: string }[];
+      };
+      assert.deepEqual(
+        summary.unservable.map((u) => u.workspace).sort(),
+        ['UPPER', 'api', long].sort(),
+      );
+      assert.equal(summary.uploaded, 4, 'they are uploaded all the same');
+
+      const human = await runCli(['sync'], env);
+      assert.match(human.stdout, /note\s+UPPER\/: synced, but the monitor will not run it/);
+      assert.match(human.stdout, /note\s+api\/: synced, but the monitor will not run it/);
+    } finally {
+      await tree.remove();
+    }
+  });
+});
+
+describe('sync: one run at a time; a full state directory', () => {
+  test('regression: a second run while one holds the bucket is refused, naming the holder; a dry run is not', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    const bucket = fixture.s3.newBucketName();
+    const env = fixture.env(tree, bucket);
+    const watch = await startWatch(env);
+    try {
+      const second = await runCli(['sync', '--json'], env);
+      assert.equal(second.code, 1, second.stderr);
+      assert.match(
+        second.stderr,
+        new RegExp(
+          `another sync of this bucket is running: \`sync watch\` \\(pid ${watch.child.pid} on `,
+        ),
+      );
+      const dry = await runCli(['sync', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+    } finally {
+      await watch.stop();
+    }
+    try {
+      const after = await runCli(['sync', '--json'], env);
+      assert.equal(after.code, 0, `the lock went with the watch: ${after.stderr}`);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test('a lock left by a killed run is taken over, and said so', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a' });
+    const bucket = fixture.s3.newBucketName();
+    const env = fixture.env(tree, bucket);
+    try {
+      const watch = await startWatch(env);
+      await watch.stop('SIGKILL');
+      const res = await runCli(['sync', '--json'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stderr, /removed a stale sync lock/);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test(
+    'regression: a full state directory leaves no partial *.tmp behind, and the sync still succeeds',
+    { skip: process.getuid?.() !== 0 ? 'needs root to mount a small tmpfs' : false },
+    async () => {
+      const tree = await makeTree({ 'app/a.txt': 'a', 'app/b.txt': 'b' });
+      const bucket = fixture.s3.newBucketName();
+      await mkdir(tree.stateDir, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', tree.stateDir]);
+      try {
+        // Fill it up: the next file's first byte has no room.
+        await writeFile(join(tree.stateDir, 'filler'), Buffer.alloc(64 * 1024)).catch(
+          () => undefined,
+        );
+        for (let run = 0; run < 2; run++) {
+          const res = await runCli(['sync', '--json'], fixture.env(tree, bucket));
+          assert.equal(res.code, 0, res.stderr);
+          assert.match(res.stderr, /could not save sync state/);
+        }
+        const left = (await readdir(tree.stateDir, { recursive: true })).filter((f) =>
+          f.endsWith('.tmp'),
+        );
+        assert.deepEqual(left, [], 'no partial state file');
+        assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt', 'app/b.txt']);
+      } finally {
+        execFileSync('umount', [tree.stateDir]);
+        await tree.remove();
+      }
+    },
+  );
 });
 
 describe('sync: configuration and server errors', () => {

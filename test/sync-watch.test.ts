@@ -7,6 +7,8 @@ import { useTestS3 } from './support/s3-fixture.ts';
 import { makeTree } from './support/workspace-tree.ts';
 import { listKeys, readObject } from './support/bucket.ts';
 import { eventually, startWatch } from './support/watch-process.ts';
+import { startCliProcess } from './support/cli-process.ts';
+import { startCountingProxy } from './support/counting-proxy.ts';
 
 const fixture = useTestS3({ SYNC_DEBOUNCE: '50ms' });
 
@@ -247,6 +249,88 @@ async function inotifyWatches(pid: number): Promise<number> {
   }
   return count;
 }
+
+describe('sync watch: starting', () => {
+  test('regression: an edit made during the first full sync is synced at once, not at the next reconcile', async () => {
+    const tree = await makeTree({ 'app/a.txt': 'v1', 'app/zz-last.txt': 'last' });
+    const bucket = fixture.s3.newBucketName();
+    let held: () => void = () => undefined;
+    let reached: () => void = () => undefined;
+    const heldThere = new Promise<void>((resolve) => (reached = resolve));
+    // Holds the first full sync at its last upload (uploads go one at a time, in order).
+    const proxy = await startCountingProxy(() => fixture.s3.endpoint, {
+      hold: ({ method, url }) =>
+        method === 'PUT' && url.includes('/app/zz-last.txt')
+          ? new Promise<void>((resolve) => {
+              held = resolve;
+              reached();
+            })
+          : undefined,
+    });
+    const watch = await startCliProcess({
+      args: ['sync', 'watch', '--concurrency', '1'],
+      env: fixture.env(tree, bucket, {
+        S3_ENDPOINT: proxy.url,
+        SYNC_RECONCILE_INTERVAL: '1h',
+      }),
+      readyMessage: 'starting watch',
+    });
+    try {
+      await heldThere;
+      assert.equal(
+        await readObject(fixture.client, bucket, 'app/a.txt'),
+        'v1',
+        'a.txt went up first',
+      );
+      await writeFile(
+        join(tree.workspacesDir, 'app/a.txt'),
+        'v2, written while the first sync ran',
+      );
+      held();
+      await watch.waitForLog((l) => l.msg === 'started watch');
+      await eventually(
+        'the edit reaches the bucket without waiting for the hourly reconcile',
+        async () =>
+          (await readObject(fixture.client, bucket, 'app/a.txt')) ===
+          'v2, written while the first sync ran',
+      );
+    } finally {
+      held();
+      await watch.stop();
+      await proxy.close();
+      await tree.remove();
+    }
+  });
+
+  test('workspaces the monitor cannot run are synced and named in the log', async () => {
+    const tree = await makeTree({ 'UPPER/a.txt': 'a', 'api/b.txt': 'b', 'ok/c.txt': 'c' });
+    const bucket = fixture.s3.newBucketName();
+    const watch = await startWatch(fixture.env(tree, bucket));
+    try {
+      const notes = watch
+        .lines()
+        .filter(
+          (l) =>
+            l.level === 40 &&
+            typeof l.msg === 'string' &&
+            l.msg.includes('the monitor will not run it'),
+        );
+      assert.deepEqual(notes.map((l) => l.workspace).sort(), ['UPPER', 'api']);
+      assert.match(
+        String(notes.find((l) => l.workspace === 'api')?.reason),
+        /reserved for the monitor/,
+      );
+      assert.deepEqual(await listKeys(fixture.client, bucket), [
+        'UPPER/a.txt',
+        'api/b.txt',
+        'ok/c.txt',
+      ]);
+    } finally {
+      await watch.stop();
+      await tree.remove();
+    }
+  });
+});
 
 describe('sync watch: excluded trees cost nothing', () => {
   test(

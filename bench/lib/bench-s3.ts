@@ -8,6 +8,7 @@ import {
 import pLimit from 'p-limit';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomBytes } from 'node:crypto';
+import { normalizeEtag } from '../../services/common/s3/etag.ts';
 import { startTestS3, type TestS3 } from '../../test/support/s3-server.ts';
 
 /** Where and how to reach an S3 API. */
@@ -113,10 +114,6 @@ export async function headEtag(
   } catch {
     return undefined;
   }
-}
-
-export function normalizeEtag(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"+|"+$/g, '').toLowerCase();
 }
 
 /**

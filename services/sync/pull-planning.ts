@@ -1,8 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asBucketspaceError } from '../common/errors.ts';
+import { workspaceArgumentProblem } from '../common/workspace-name.ts';
 import { explainPath, isIgnoreFile, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { walkWorkspace, type WalkedFile, type WalkResult } from '../common/walk.ts';
+import { unsafeKeyProblem } from './object-keys.ts';
 import { readObjectText } from './operations/download.ts';
 import { verifyAndRemember } from './operations/verify.ts';
 import { planPull } from './plan.ts';
@@ -27,6 +29,41 @@ export interface PullWork {
   deletes: WalkedFile[];
   refusals: Refusal[];
   state: Map<string, StateEntry>;
+}
+
+/**
+ * The listing without the keys a pull must never write (unsafeKeyProblem:
+ * `..` segments, NUL, a workspace named `..` or `.x`, ...): each is skipped
+ * and named in the summary and the plan. Workspaces left with nothing are
+ * dropped only when their name itself is unsafe.
+ */
+export function withoutUnsafeKeys(
+  remoteByWs: ReadonlyMap<string, RemoteFile[]>,
+  summary: SyncSummary,
+  lines: PlanLine[],
+): Map<string, RemoteFile[]> {
+  const safe = new Map<string, RemoteFile[]>();
+  for (const [workspace, files] of remoteByWs) {
+    const kept: RemoteFile[] = [];
+    for (const file of files) {
+      const problem = unsafeKeyProblem(file.key);
+      if (problem === undefined) {
+        kept.push(file);
+        continue;
+      }
+      const why = `key ${JSON.stringify(file.key)} ${problem}`;
+      addSkip(summary, {
+        workspace,
+        path: file.relPath,
+        reason: 'unsafe-key',
+        message: `in the bucket, but never written locally: its ${why}`,
+      });
+      lines.push({ action: 'skip', workspace, path: file.relPath, reason: `unsafe: ${why}` });
+    }
+    if (kept.length > 0 || workspaceArgumentProblem(workspace) === undefined)
+      safe.set(workspace, kept);
+  }
+  return safe;
 }
 
 /** The rules in the bucket, the local walk and state; the diff, hashing when needed, and the rails. */

@@ -4,7 +4,7 @@ import { errorMessage, systemErrorCode } from '../common/errors.ts';
 import { groupRemoteByWorkspace } from './object-keys.ts';
 import { LocalBackup } from './operations/backup.ts';
 import { downloadFile } from './operations/download.ts';
-import { planWorkspace, type PullWork } from './pull-planning.ts';
+import { planWorkspace, withoutUnsafeKeys, type PullWork } from './pull-planning.ts';
 import { deleteVerdict } from './rails.ts';
 import { addFailure, deleteLine, emptySummary, summaryLogFields } from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
@@ -27,7 +27,11 @@ export async function pullSync(
   const summary = emptySummary('pull', options.dryRun);
   const lines: PlanLine[] = [];
   const prefix = options.only !== undefined ? `${options.only}/` : '';
-  const remoteByWs = groupRemoteByWorkspace(await ctx.store.list(prefix, ctx.signal));
+  const remoteByWs = withoutUnsafeKeys(
+    groupRemoteByWorkspace(await ctx.store.list(prefix, ctx.signal)),
+    summary,
+    lines,
+  );
 
   let names = [...remoteByWs.keys()].sort();
   if (options.only !== undefined) {

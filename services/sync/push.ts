@@ -9,7 +9,14 @@ import {
   workspacesToPush,
   type WorkspaceWork,
 } from './push-planning.ts';
-import { addFailure, deleteLine, emptySummary, mergePlanning, summaryLogFields } from './report.ts';
+import {
+  addFailure,
+  deleteLine,
+  emptySummary,
+  mergePlanning,
+  noteUnservable,
+  summaryLogFields,
+} from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
 import type { PlanLine, PlannedDelete, PlannedUpload, RemoteFile, SyncSummary } from './types.ts';
 import { UploadRun } from './upload-run.ts';
@@ -33,6 +40,7 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   const summary = emptySummary('push', options.dryRun);
   const lines: PlanLine[] = [];
   const names = await workspacesToPush(ctx, options.only);
+  noteUnservable(summary, lines, names);
 
   // The listing (waiting on the server) and the walks (local stats) run at the
   // same time. Each workspace is planned as soon as its walk and the listing

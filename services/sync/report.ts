@@ -1,5 +1,6 @@
 import type { RuleRef } from '../common/ignore/types.ts';
 import type { WalkResult } from '../common/walk.ts';
+import { validateWorkspaceName } from '../common/workspace-name.ts';
 import type { FailedFile, PlanLine, SkippedFile, SyncSummary } from './types.ts';
 
 // ---- the summary ------------------------------------------------------------
@@ -22,8 +23,30 @@ export function emptySummary(direction: 'push' | 'pull', dryRun: boolean): SyncS
     refusals: [],
     overridden: [],
     keptWorkspaces: [],
+    unservable: [],
   };
 }
+
+/**
+ * Workspaces whose names the monitor cannot run (validateWorkspaceName:
+ * `UPPER`, `api`, 64+ characters...): they are synced all the same, and
+ * said so in the summary and the plan.
+ */
+export function noteUnservable(
+  summary: SyncSummary,
+  lines: PlanLine[],
+  workspaces: readonly string[],
+): void {
+  for (const workspace of workspaces) {
+    const reason = validateWorkspaceName(workspace);
+    if (reason === undefined) continue;
+    summary.unservable.push({ workspace, reason });
+    lines.push({ action: 'note', workspace, path: '', reason: `${UNSERVABLE}: ${reason}` });
+  }
+}
+
+/** How a workspace the monitor cannot run is announced. */
+export const UNSERVABLE = 'synced, but the monitor will not run it';
 
 /** A file that failed, named in the summary (exit 1). */
 export function addFailure(summary: SyncSummary, failure: FailedFile): void {
@@ -164,6 +187,7 @@ export function formatSummary(s: SyncSummary): string {
   for (const k of s.skips.filter((x) => x.reason !== 'unreadable' && x.reason !== 'invalid-name')) {
     out.push(`  skipped  ${k.workspace}/${k.path}: ${k.message}`);
   }
+  for (const u of s.unservable) out.push(`  note     ${u.workspace}/: ${UNSERVABLE}: ${u.reason}`);
   for (const w of s.keptWorkspaces) {
     out.push(
       `  kept     ${w}/: no local directory; pass --delete-missing-workspaces to remove it from the bucket`,

@@ -9,6 +9,7 @@ import { explainAfterEntering, WorkspaceFilter } from '../common/ignore/workspac
 import { createLogger, type Logger } from '../common/logger.ts';
 import { MonitorClient } from '../common/monitor-client.ts';
 import { S3ObjectStore } from '../common/s3/s3-object-store.ts';
+import { logRetries } from '../common/s3/s3-retry.ts';
 import { finishS3Config, loggableS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
 import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
 import { noProgress, terminalProgress } from './progress.ts';
@@ -16,6 +17,7 @@ import { pushSync } from './push.ts';
 import { changedWorkspaces, formatPlan, formatRule, formatSummary } from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
+import { SyncLock } from './sync-lock.ts';
 import { SyncState } from './sync-state.ts';
 import type { PlanLine, SyncSummary } from './types.ts';
 import { assertWorkspaceArgument } from './workspaces.ts';
@@ -115,10 +117,12 @@ function makeContext(
   logger: Logger,
   flags: SyncFlags,
 ): SyncContext {
+  const s3Logger = logger.child({ component: 's3' });
   const store = new S3ObjectStore({
     config: settings.s3,
-    logger: logger.child({ component: 's3' }),
+    logger: s3Logger,
     maxSockets: Math.max(64, settings.sync.concurrency * 2),
+    onRetry: logRetries(s3Logger),
   });
   const state = new SyncState({
     stateDir: settings.sync.stateDir,
@@ -165,10 +169,16 @@ function report(
   io.setExitCode(exitCodeOf(summary));
 }
 
+/**
+ * Settings, logger, store and state for one command; `lock` names the
+ * command when it changes the bucket or the tree (one such run at a time per
+ * bucket, see sync-lock.ts).
+ */
 async function withContext(
   io: CommandIo,
   flags: SyncFlags,
   fn: (ctx: SyncContext, settings: Settings) => Promise<void>,
+  lock?: string,
 ): Promise<void> {
   const settings = loadSyncSettings(io.env, flags);
   const logger = makeLogger(io, flags, settings.sync.logLevel);
@@ -177,11 +187,21 @@ async function withContext(
     sync: redactSecrets(SYNC_SETTINGS, settings.sync),
   });
   const ctx = makeContext(io, settings, logger, flags);
+  const held =
+    lock === undefined || flags.dryRun === true
+      ? undefined
+      : await SyncLock.acquire({
+          dir: ctx.state.dir,
+          holder: { command: lock, workspacesDir: ctx.workspacesDir },
+          now: new Date(),
+          logger,
+        });
   try {
     await fn(ctx, settings);
   } finally {
     ctx.progress.stop();
     ctx.store.destroy();
+    await held?.release();
   }
 }
 
@@ -221,11 +241,16 @@ export function syncCommand(io: CommandIo): Command {
     )
     .action(async (_opts, cmd: Command) => {
       const flags = cmd.opts<SyncFlags>();
-      await withContext(io, flags, async (ctx, settings) => {
-        const res = await pushSync(ctx, runOptions(flags));
-        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-        await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
-      });
+      await withContext(
+        io,
+        flags,
+        async (ctx, settings) => {
+          const res = await pushSync(ctx, runOptions(flags));
+          report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+          await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
+        },
+        'sync',
+      );
     });
 
   addSyncOptions(sync.command('workspace'))
@@ -234,11 +259,16 @@ export function syncCommand(io: CommandIo): Command {
     .action(async (name: string, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
       assertWorkspaceArgument(name);
-      await withContext(io, flags, async (ctx, settings) => {
-        const res = await pushSync(ctx, runOptions(flags, name));
-        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-        await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
-      });
+      await withContext(
+        io,
+        flags,
+        async (ctx, settings) => {
+          const res = await pushSync(ctx, runOptions(flags, name));
+          report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+          await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
+        },
+        `sync workspace ${name}`,
+      );
     });
 
   addSyncOptions(sync.command('watch'))
@@ -250,29 +280,34 @@ export function syncCommand(io: CommandIo): Command {
           'USAGE',
           'watch does not take --dry-run; run `sync --dry-run` to see the plan',
         );
-      await withContext(io, flags, async (ctx, settings) => {
-        const { SyncWatcher } = await import('./watch/sync-watcher.ts');
-        const monitor = monitorClient(settings, ctx.logger);
-        const watcher = new SyncWatcher({
-          ctx: { ...ctx, progress: noProgress },
-          run: runOptions(flags),
-          reconcileIntervalMs: settings.sync.reconcileInterval,
-          debounceMs: settings.sync.debounce,
-          shutdownTimeoutMs: settings.sync.shutdownTimeout,
-          ...(monitor ? { notifier: monitor } : {}),
-        });
-        await watcher.start();
-        io.stderr.write(
-          `watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`,
-        );
-        await new Promise<void>((resolveStop) => {
-          if (io.signal.aborted) resolveStop();
-          io.signal.addEventListener('abort', () => resolveStop(), { once: true });
-        });
-        await watcher.stop();
-        monitor?.close();
-        io.setExitCode(EXIT.ok);
-      });
+      await withContext(
+        io,
+        flags,
+        async (ctx, settings) => {
+          const { SyncWatcher } = await import('./watch/sync-watcher.ts');
+          const monitor = monitorClient(settings, ctx.logger);
+          const watcher = new SyncWatcher({
+            ctx: { ...ctx, progress: noProgress },
+            run: runOptions(flags),
+            reconcileIntervalMs: settings.sync.reconcileInterval,
+            debounceMs: settings.sync.debounce,
+            shutdownTimeoutMs: settings.sync.shutdownTimeout,
+            ...(monitor ? { notifier: monitor } : {}),
+          });
+          await watcher.start();
+          io.stderr.write(
+            `watching ${settings.sync.workspacesDir} -> ${ctx.store.description} (Ctrl-C to stop)\n`,
+          );
+          await new Promise<void>((resolveStop) => {
+            if (io.signal.aborted) resolveStop();
+            io.signal.addEventListener('abort', () => resolveStop(), { once: true });
+          });
+          await watcher.stop();
+          monitor?.close();
+          io.setExitCode(EXIT.ok);
+        },
+        'sync watch',
+      );
     });
 
   addSyncOptions(sync.command('pull'))
@@ -283,11 +318,16 @@ export function syncCommand(io: CommandIo): Command {
     .action(async (name: string | undefined, _opts, cmd: Command) => {
       const flags = cmd.optsWithGlobals<SyncFlags>();
       if (name !== undefined) assertWorkspaceArgument(name);
-      await withContext(io, flags, async (ctx) => {
-        const { pullSync } = await import('./pull.ts');
-        const res = await pullSync(ctx, runOptions(flags, name));
-        report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-      });
+      await withContext(
+        io,
+        flags,
+        async (ctx) => {
+          const { pullSync } = await import('./pull.ts');
+          const res = await pullSync(ctx, runOptions(flags, name));
+          report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
+        },
+        'sync pull',
+      );
     });
 
   sync

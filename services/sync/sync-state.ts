@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/logger.ts';
 import type { StateEntry } from './types.ts';
@@ -29,7 +29,8 @@ export interface SyncStateOptions {
  * One JSON file per workspace, written atomically (temp file + rename).
  */
 export class SyncState {
-  private readonly dir: string;
+  /** This remote's directory (`<stateDir>/sync/<id of endpoint and bucket>`): state files and the run lock. */
+  readonly dir: string;
   private readonly options: SyncStateOptions;
 
   constructor(options: SyncStateOptions) {
@@ -73,13 +74,15 @@ export class SyncState {
       workspace,
       files: Object.fromEntries(entries),
     };
+    const target = this.fileFor(workspace);
+    const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       await mkdir(this.dir, { recursive: true });
-      const target = this.fileFor(workspace);
-      const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
       await writeFile(tmp, JSON.stringify(body));
       await rename(tmp, target);
     } catch (err) {
+      // A full or read-only disk: never leave half a file behind.
+      await rm(tmp, { force: true }).catch(() => undefined);
       // Losing the state costs hashing next time, never correctness.
       this.options.logger.warn({ err, workspace, dir: this.dir }, 'could not save sync state');
     }

@@ -77,7 +77,8 @@ export interface Refusal {
 export interface SkippedFile {
   workspace: string;
   path: string;
-  reason: WalkSkip['reason'] | 'excluded';
+  /** Why: the walk's reason; `excluded` (pull: in the bucket, excluded by a rule); `unsafe-key` (pull: a key that would be written outside its workspace). */
+  reason: WalkSkip['reason'] | 'excluded' | 'unsafe-key';
   message: string;
 }
 
@@ -99,11 +100,13 @@ export interface SyncSummary {
   refusals: Refusal[];
   overridden: Refusal[];
   keptWorkspaces: string[];
+  /** Workspaces synced that the monitor will not run (their names), with why. */
+  unservable: { workspace: string; reason: string }[];
 }
 
 /** One line of a run's plan (printed by a dry run, and in `--json` with --dry-run). */
 export interface PlanLine {
-  action: 'upload' | 'delete' | 'download' | 'delete-local' | 'keep' | 'skip';
+  action: 'upload' | 'delete' | 'download' | 'delete-local' | 'keep' | 'skip' | 'note';
   workspace: string;
   path: string;
   reason: string;

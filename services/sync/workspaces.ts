@@ -63,7 +63,7 @@ export function assertWorkspaceArgument(name: string): void {
   if (problem !== undefined) {
     throw new BucketspaceError(
       'USAGE',
-      `${problem}: not a workspace name; use the name of a directory directly under WORKSPACES_DIR`,
+      `not a workspace name (${problem}): use the name of a directory directly under WORKSPACES_DIR`,
     );
   }
 }

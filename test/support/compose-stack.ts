@@ -22,11 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DockerComposeEnvironment, type StartedDockerComposeEnvironment } from 'testcontainers';
 import { cleanupDocker, docker } from './docker.ts';
+// The local images only: testcontainers' reaper image cannot be pulled here.
+import './local-container.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-/** The local images only: testcontainers' reaper image cannot be pulled here. */
-process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
 
 export interface ComposeVersion {
   name: 'v2' | 'v1';
@@ -186,11 +185,13 @@ export class ComposeStack {
    */
   async up(options: { timeoutMs?: number } = {}): Promise<void> {
     // testcontainers picks each container's wait: its health check when it
-    // has one (the S3 server, the mount, the monitor), else its ports.
+    // has one (the S3 server, the mount, the monitor), else its ports. Its
+    // timeout stays under the test runner's (300 s), so a stack that does
+    // not come up fails with the services' logs instead of being cancelled.
     let environment = new DockerComposeEnvironment(REPO, this.files)
       .withProjectName(this.project)
       .withEnvironment(this.composeEnv())
-      .withStartupTimeout(options.timeoutMs ?? 300_000);
+      .withStartupTimeout(options.timeoutMs ?? 180_000);
     if (this.version.name === 'v1') {
       environment = environment.withClientOptions({
         executable: { standalone: true, executablePath: 'docker-compose' },

@@ -1,6 +1,9 @@
 // Tiny dependency-free apps for the image tests. Each answers GET / on $PORT
-// with what it sees of its container, and says "got SIGTERM" before exiting on
-// SIGTERM (so a test can tell a graceful stop from a kill).
+// with what it sees of its container. On SIGTERM it says "got SIGTERM", takes
+// half a second to shut down (as an app finishing its requests does), says
+// "shut down" and exits 0: a test can tell a graceful stop from a kill, and
+// sees when something between the container's PID 1 and the app dies first and
+// takes the app down with it (npm's `sh -c` did).
 
 export const NODE_SERVER = `
 const http = require('node:http');
@@ -25,15 +28,21 @@ const server = http.createServer((req, res) => {
   }));
 });
 server.listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT));
+let stopping = false;
 process.on('SIGTERM', () => {
   console.log('got SIGTERM');
+  if (stopping) return;
+  stopping = true;
   server.close();
-  process.exit(0);
+  setTimeout(() => {
+    console.log('shut down');
+    process.exit(0);
+  }, 500);
 });
 `;
 
 export const PYTHON_APP = `
-import json, os, signal, sys
+import json, os, signal, sys, time
 from http.server import HTTPServer, BaseHTTPRequestHandler
 
 class Handler(BaseHTTPRequestHandler):
@@ -46,21 +55,26 @@ class Handler(BaseHTTPRequestHandler):
 
 def on_term(*_):
     print("got SIGTERM", flush=True)
+    time.sleep(0.5)
+    print("shut down", flush=True)
     sys.exit(0)
 
 signal.signal(signal.SIGTERM, on_term)
+server = HTTPServer(("", int(os.environ["PORT"])), Handler)
 print("listening on " + os.environ["PORT"], flush=True)
-HTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
+server.serve_forever()
 `;
 
 export const GO_MAIN = `package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -69,16 +83,21 @@ func main() {
 	go func() {
 		<-stop
 		fmt.Println("got SIGTERM")
+		time.Sleep(500 * time.Millisecond)
+		fmt.Println("shut down")
 		os.Exit(0)
 	}()
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "go as uid %d", os.Getuid())
 	})
-	fmt.Println("listening on " + os.Getenv("PORT"))
-	if err := http.ListenAndServe(":"+os.Getenv("PORT"), nil); err != nil {
+	listener, err := net.Listen("tcp", ":"+os.Getenv("PORT"))
+	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
 	}
+	fmt.Println("listening on " + os.Getenv("PORT"))
+	fmt.Println(http.Serve(listener, nil))
+	os.Exit(1)
 }
 `;
 

@@ -19,7 +19,7 @@ import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { S3Config } from './s3-settings.ts';
 import { classifyS3Error } from './s3-errors.ts';
-import { S3RetryPolicy } from './s3-retry.ts';
+import { gaveUp, S3RetryPolicy, sdkAttempts, type RetryNotice } from './s3-retry.ts';
 import type {
   DeleteResult,
   GetOptions,
@@ -38,14 +38,11 @@ export interface S3ObjectStoreOptions {
   logger: Logger;
   /** Sockets kept open to the server; should be at least the transfer concurrency. */
   maxSockets?: number;
-  /** Waits between attempts of signed PUTs run on it. */
+  /** Waits between attempts of signed PUTs, and the retry budget, run on it. */
   clock?: Clock;
+  /** Told of every retry (e.g. logRetries: "waiting for S3 (attempt n of N)"). */
+  onRetry?: (notice: RetryNotice) => void;
 }
-
-/** How long a connection to S3 may take to open. */
-const CONNECTION_TIMEOUT_MS = 5_000;
-/** How long a request may go without a byte sent or received. */
-const REQUEST_TIMEOUT_MS = 60_000;
 
 /**
  * The one adapter over @aws-sdk/client-s3 (and the only code that imports
@@ -77,7 +74,12 @@ export class S3ObjectStore implements ObjectStore {
     this.logger = options.logger;
     this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
     this.#clock = options.clock ?? systemClock;
-    this.#retry = new S3RetryPolicy({ maxAttempts: config.maxAttempts });
+    this.#retry = new S3RetryPolicy({
+      maxAttempts: config.maxAttempts,
+      retryTimeoutMs: config.retryTimeoutMs,
+      clock: this.#clock,
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
     const checksum = config.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
     this.#client = new S3Client({
       region: config.region,
@@ -89,8 +91,9 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
       requestHandler: new NodeHttpHandler({
-        connectionTimeout: CONNECTION_TIMEOUT_MS,
-        requestTimeout: REQUEST_TIMEOUT_MS,
+        connectionTimeout: config.connectTimeoutMs,
+        // Silence on the socket, not the whole request: large transfers take as long as they take.
+        socketTimeout: config.requestTimeoutMs,
         httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
         httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
       }),
@@ -110,7 +113,7 @@ export class S3ObjectStore implements ObjectStore {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       const name = (err as { name?: string }).name;
       if (status !== 404 && name !== 'NotFound' && name !== 'NoSuchBucket') {
-        throw classifyS3Error(err, `checking bucket ${this.bucket}`);
+        throw this.#failed(err, `checking bucket ${this.bucket}`);
       }
     }
     if (options.create === false) {
@@ -125,7 +128,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return 'exists';
-      throw classifyS3Error(err, `creating bucket ${this.bucket}`);
+      throw this.#failed(err, `creating bucket ${this.bucket}`);
     }
   }
 
@@ -166,7 +169,7 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: signal },
         );
       } catch (err) {
-        throw classifyS3Error(err, `listing s3://${this.bucket}/${prefix}`);
+        throw this.#failed(err, `listing s3://${this.bucket}/${prefix}`);
       }
       yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -230,7 +233,7 @@ export class S3ObjectStore implements ObjectStore {
       const filePath = options.filePath;
       return { etag: await this.multipartSlots(() => this.multipart(options, filePath)) };
     } catch (err) {
-      throw classifyS3Error(err, what);
+      throw this.#failed(err, what);
     }
   }
 
@@ -306,7 +309,7 @@ export class S3ObjectStore implements ObjectStore {
         metadata: res.Metadata ?? {},
       };
     } catch (err) {
-      throw classifyS3Error(err, what);
+      throw this.#failed(err, what);
     }
   }
 
@@ -330,10 +333,15 @@ export class S3ObjectStore implements ObjectStore {
         }
         for (const key of batch) if (!failed.has(key)) result.deleted.push(key);
       } catch (err) {
-        throw classifyS3Error(err, `deleting ${batch.length} objects from s3://${this.bucket}`);
+        throw this.#failed(err, `deleting ${batch.length} objects from s3://${this.bucket}`);
       }
     }
     return result;
+  }
+
+  /** An SDK failure, classified, saying how often the SDK tried. */
+  #failed(err: unknown, what: string) {
+    return gaveUp(classifyS3Error(err, what), sdkAttempts(err));
   }
 
   destroy(): void {
@@ -382,8 +390,8 @@ export class S3ObjectStore implements ObjectStore {
         retry: this.#retry,
         clock: this.#clock,
         maxSockets: this.maxSockets,
-        connectionTimeoutMs: CONNECTION_TIMEOUT_MS,
-        requestTimeoutMs: REQUEST_TIMEOUT_MS,
+        connectionTimeoutMs: this.config.connectTimeoutMs,
+        requestTimeoutMs: this.config.requestTimeoutMs,
         logger: this.logger,
       });
     } catch (err) {

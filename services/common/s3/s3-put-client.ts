@@ -13,7 +13,7 @@ import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { GetOptions, GetResult, PutOptions } from './object-store.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
-import type { S3RetryPolicy } from './s3-retry.ts';
+import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -193,6 +193,7 @@ export class S3PutClient {
     final: (err: unknown, error: BucketspaceError) => BucketspaceError | undefined,
   ): Promise<T> {
     const { retry } = this.options;
+    const startedAt = this.clock.now();
     const action = what.method === 'PUT' ? 'uploading' : 'downloading';
     for (let n = 1; ; n++) {
       try {
@@ -206,7 +207,7 @@ export class S3PutClient {
         const error = classifyS3Error(err, `${action} s3://${this.bucketPath()}/${what.key}`);
         const stop = final(err, error);
         if (stop !== undefined) throw stop;
-        const delay = this.retryDelay(err, error, n);
+        const delay = this.retryDelay(err, error, n, startedAt);
         this.options.logger.debug(
           {
             err,
@@ -217,7 +218,7 @@ export class S3PutClient {
           },
           delay !== undefined ? `${what.method} failed; retrying` : `${what.method} failed`,
         );
-        if (delay === undefined) throw error;
+        if (delay === undefined) throw gaveUp(error, n);
         retry.notify({ attempt: n, maxAttempts: retry.maxAttempts, delayMs: delay, error });
         if (delay > 0) await sleep(this.clock, delay, what.signal);
         what.signal?.throwIfAborted(); // the wait ends early on abort: no further attempt
@@ -239,9 +240,14 @@ export class S3PutClient {
    * skewed clock is retried at once, if correcting it from the server's
    * Date changed anything.
    */
-  private retryDelay(err: unknown, error: BucketspaceError, attempt: number): number | undefined {
+  private retryDelay(
+    err: unknown,
+    error: BucketspaceError,
+    attempt: number,
+    startedAt: number,
+  ): number | undefined {
     const { retry } = this.options;
-    if (!isClockSkewError(err)) return retry.retryDelay(error, attempt);
+    if (!isClockSkewError(err)) return retry.retryDelay(error, attempt, startedAt);
     const corrected =
       err instanceof S3ResponseError &&
       this.correctClock(err.serverDate) &&

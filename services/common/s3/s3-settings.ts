@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { bucketNameProblems } from '../bucket-name.ts';
 import { DEFAULT_UPLOAD_CUTOFF, MAX_SINGLE_PUT, MIN_UPLOAD_CUTOFF } from './multipart.ts';
-import { booleanSchema, bytesSchema, intSchema, setting } from '../settings.ts';
+import {
+  booleanSchema,
+  bytesSchema,
+  durationSchema,
+  intSchema,
+  setting,
+  type SettingsOf,
+} from '../settings.ts';
 
 /** S3 settings shared by every service. */
 export const S3_SETTINGS = {
@@ -56,9 +63,31 @@ export const S3_SETTINGS = {
   }),
   maxAttempts: setting({
     env: 'S3_MAX_ATTEMPTS',
-    description: 'Attempts per S3 request (exponential backoff with jitter between them).',
+    description:
+      'Attempts per S3 request (exponential backoff with jitter between them); each retry is logged as "waiting for S3 (attempt n of N)".',
     defaultText: '5',
     schema: intSchema(1, 20).default(5),
+  }),
+  connectTimeout: setting({
+    env: 'S3_CONNECT_TIMEOUT',
+    description:
+      'How long a connection to S3 may take to open before the attempt fails (a server that never answers the connection).',
+    defaultText: '5s',
+    schema: durationSchema(100).default(5_000),
+  }),
+  requestTimeout: setting({
+    env: 'S3_REQUEST_TIMEOUT',
+    description:
+      'How long a request may go without a byte sent or received before the attempt fails (a server that accepts and never answers). Large transfers keep bytes moving, so this bounds silence, not size.',
+    defaultText: '30s',
+    schema: durationSchema(100).default(30_000),
+  }),
+  retryTimeout: setting({
+    env: 'S3_RETRY_TIMEOUT',
+    description:
+      'How long one request may keep retrying: no new attempt starts after this long since its first, so an unreachable S3 fails a run within about this plus one S3_REQUEST_TIMEOUT.',
+    defaultText: '1m',
+    schema: durationSchema(0).default(60_000),
   }),
   uploadCutoff: setting({
     env: 'S3_UPLOAD_CUTOFF',
@@ -83,22 +112,17 @@ export interface S3Config {
   bucket: string;
   forcePathStyle: boolean;
   maxAttempts: number;
+  connectTimeoutMs: number;
+  /** Silence allowed on a request's socket. */
+  requestTimeoutMs: number;
+  /** No new attempt of a request starts after this long since its first. */
+  retryTimeoutMs: number;
   /** Files of at least this many bytes are uploaded multipart. */
   uploadCutoff: number;
   checksums: 'when_supported' | 'when_required';
 }
 
-type RawS3 = {
-  endpoint: string | undefined;
-  region: string;
-  accessKeyId: string | undefined;
-  secretAccessKey: string | undefined;
-  bucket: string;
-  forcePathStyle: boolean | undefined;
-  maxAttempts: number;
-  uploadCutoff: number;
-  checksums: 'when_supported' | 'when_required' | undefined;
-};
+type RawS3 = SettingsOf<typeof S3_SETTINGS>;
 
 /** Cross-field rules and derived defaults; returns problems instead of throwing. */
 export function finishS3Config(raw: RawS3): { config: S3Config; problems: string[] } {
@@ -120,6 +144,9 @@ export function finishS3Config(raw: RawS3): { config: S3Config; problems: string
       bucket: raw.bucket,
       forcePathStyle: raw.forcePathStyle ?? raw.endpoint !== undefined,
       maxAttempts: raw.maxAttempts,
+      connectTimeoutMs: raw.connectTimeout,
+      requestTimeoutMs: raw.requestTimeout,
+      retryTimeoutMs: raw.retryTimeout,
       uploadCutoff: raw.uploadCutoff,
       checksums: raw.checksums ?? (raw.endpoint !== undefined ? 'when_required' : 'when_supported'),
     },

@@ -8,7 +8,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { ChangeNotifier } from '../../common/monitor-client.ts';
 import { isWorkspaceEntryName } from '../../common/workspace-name.ts';
 import { pushSync, type PushResult } from '../push.ts';
-import { changedWorkspaces } from '../report.ts';
+import { changedWorkspaces, UNSERVABLE } from '../report.ts';
 import type { RunOptions, SyncContext } from '../sync-context.ts';
 import type { RemoteFile } from '../types.ts';
 import { listLocalWorkspaces } from '../workspaces.ts';
@@ -67,6 +67,8 @@ export class SyncWatcher {
   private reconcileTimer: unknown;
   private retryTimer: unknown;
   private failures = 0;
+  /** Workspaces already said to be unservable (said once per process). */
+  private readonly announcedUnservable = new Set<string>();
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -86,16 +88,34 @@ export class SyncWatcher {
     });
   }
 
+  /**
+   * Watches first, then the first full sync: an edit made while that sync
+   * runs raises an event and is synced right after it (batches wait for the
+   * sync, never run beside it).
+   */
   async start(): Promise<void> {
     this.log.info({ dir: this.ctx.workspacesDir }, 'starting watch');
-    const initial = await this.fullSync();
-    this.notify(initial.changed);
-    this.rootWatch = await this.events.watch({
-      root: this.ctx.workspacesDir,
-      depth: 0,
-      onEvent: (kind, path) => this.onRootEvent(kind, path),
-      onError: (err) => this.log.error({ err }, 'watcher error on WORKSPACES_DIR'),
-    });
+    try {
+      const local = await listLocalWorkspaces(this.ctx.workspacesDir, this.log).catch(() => ({
+        names: [] as string[],
+      }));
+      for (const name of local.names) await this.ensureWatch(name, undefined);
+      this.rootWatch = await this.events.watch({
+        root: this.ctx.workspacesDir,
+        depth: 0,
+        onEvent: (kind, path) => this.onRootEvent(kind, path),
+        onError: (err) => this.log.error({ err }, 'watcher error on WORKSPACES_DIR'),
+      });
+      const initial = this.running.then(() => this.fullSync());
+      this.running = initial.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.notify((await initial).changed);
+    } catch (err) {
+      await this.closeWatches();
+      throw err;
+    }
     this.scheduleReconcile();
     this.log.info({ workspaces: [...this.workspaces.keys()] }, 'started watch');
   }
@@ -107,8 +127,7 @@ export class SyncWatcher {
     this.batcher.stop();
     for (const t of [this.reconcileTimer, this.retryTimer])
       if (t !== undefined) this.clock.clearTimeout(t);
-    await this.rootWatch?.close();
-    await Promise.all([...this.workspaces.values()].map(async (w) => w.watch?.close()));
+    await this.closeWatches();
     let timer: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = this.clock.setTimeout(() => resolve('timeout'), this.options.shutdownTimeoutMs);
@@ -124,6 +143,11 @@ export class SyncWatcher {
       await this.running;
     }
     this.log.info('stopped watch');
+  }
+
+  private async closeWatches(): Promise<void> {
+    await this.rootWatch?.close();
+    await Promise.all([...this.workspaces.values()].map(async (w) => w.watch?.close()));
   }
 
   // ---- events -------------------------------------------------------------
@@ -240,7 +264,16 @@ export class SyncWatcher {
     const local = await listLocalWorkspaces(this.ctx.workspacesDir, this.log).catch(() => ({
       names: [] as string[],
     }));
-    for (const name of local.names) await this.ensureWatch(name, res.remote.get(name));
+    for (const name of local.names) {
+      const watched = this.workspaces.get(name);
+      const remote = res.remote.get(name);
+      if (!watched) await this.ensureWatch(name, remote);
+      else if (remote) {
+        // What the bucket holds now, for the targeted syncs that follow.
+        watched.remote = remote;
+        watched.state = await this.ctx.state.load(name);
+      }
+    }
     for (const name of [...this.workspaces.keys()])
       if (!local.names.includes(name)) await this.dropWatch(name);
     this.reportRun(res, 'files could not be uploaded');
@@ -279,6 +312,14 @@ export class SyncWatcher {
 
   /** Refusals and failures of a push into the log; throws (to retry) when S3 was the problem. */
   private reportRun(res: PushResult, what: string): void {
+    for (const u of res.summary.unservable) {
+      if (this.announcedUnservable.has(u.workspace)) continue;
+      this.announcedUnservable.add(u.workspace);
+      this.log.warn(
+        { workspace: u.workspace, reason: u.reason },
+        `${u.workspace}: ${UNSERVABLE}: ${u.reason}`,
+      );
+    }
     for (const r of res.summary.refusals)
       this.log.error({ workspace: r.workspace, rule: r.rule }, `refused: ${r.message}`);
     for (const f of res.summary.failures)
