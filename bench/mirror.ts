@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseBenchArgs, wholeNumberFlag } from './lib/bench-args.ts';
+import { parseBenchArgs, wholeNumber } from './lib/bench-args.ts';
 import { BENCH_EXIT, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
 import {
   benchBucketName,
@@ -189,7 +189,7 @@ function parseOptions(args: string[]): Options {
   });
   return {
     rebuild: values.rebuild,
-    reps: wholeNumberFlag('reps', values.reps, 1, 20),
+    reps: wholeNumber('reps', values.reps, 1, 20),
     allRclone: values['all-rclone'],
   };
 }

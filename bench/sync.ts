@@ -1,18 +1,33 @@
 // `npm run bench -- sync`: bucketspace's one-shot sync against rclone sync on the same S3 server.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { cpus } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
-import { BENCH_EXIT, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
-import { listObjects, type S3Endpoint, warmUp } from './lib/bench-s3.ts';
+import {
+  BENCH_EXIT,
+  PrerequisiteError,
+  UsageError,
+  type Benchmark,
+  type BenchIo,
+} from './lib/bench-exit.ts';
+import {
+  createS3Client,
+  endpointOf,
+  listObjects,
+  startBenchS3,
+  type S3Endpoint,
+  warmUp,
+} from './lib/bench-s3.ts';
 import { compareBuckets, sameKeys, sampleKeys } from './lib/bucket-compare.ts';
-import { parseBenchArgs, wholeNumberFlag } from './lib/bench-args.ts';
-import { startTreeBench } from './lib/tree-bench.ts';
+import { CommandRunner } from './lib/command-runner.ts';
 import { startCountingProxy } from '../test/support/counting-proxy.ts';
 import { fmtBytes, fmtCount } from './lib/format.ts';
 import { machineLines, s3Description } from './lib/machine.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';
-import { RCLONE_EXCLUDES } from './lib/rclone.ts';
+import { findRclone, RCLONE_EXCLUDES, RCLONE_INSTALL_HINT } from './lib/rclone.ts';
 import { tally } from './lib/request-tally.ts';
 import {
   evaluateGoals,
@@ -24,7 +39,7 @@ import {
 } from './lib/sync-report.ts';
 import { newSeries, runPhases, type SyncRunContext, type SyncSeries } from './lib/sync-runs.ts';
 import { syncTools, type SyncTool } from './lib/sync-tools.ts';
-import { SYNC_TREE_SPEC, type SyncTree } from './lib/sync-tree.ts';
+import { prepareSyncTree, SYNC_TREE_SPEC, type SyncTree } from './lib/sync-tree.ts';
 
 const TREE_DIR = fileURLToPath(new URL('../.bench/sync-tree', import.meta.url));
 
@@ -57,15 +72,28 @@ interface SyncBenchOptions {
 }
 
 function parseOptions(args: string[]): SyncBenchOptions {
-  const values = parseBenchArgs(args, {
-    rebuild: { type: 'boolean', default: false },
-    reps: { type: 'string', default: '3' },
-    'size-only': { type: 'boolean', default: false },
-    'no-requests': { type: 'boolean', default: false },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        rebuild: { type: 'boolean', default: false },
+        reps: { type: 'string', default: '3' },
+        'size-only': { type: 'boolean', default: false },
+        'no-requests': { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const reps = Number(values.reps);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 20)
+    throw new UsageError(`--reps must be a whole number from 1 to 20, not "${values.reps}"`);
   return {
     rebuild: values.rebuild,
-    reps: wholeNumberFlag('reps', values.reps, 1, 20),
+    reps,
     sizeOnly: values['size-only'],
     countRequests: !values['no-requests'],
   };
@@ -143,28 +171,30 @@ async function countRequests(
   });
 }
 
-async function run(args: string[], io: BenchIo): Promise<number> {
-  const { out, cleanup } = io;
+async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
   const options = parseOptions(args);
+  const rcloneVersion = await findRclone();
+  if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
   {
-    const {
-      rcloneVersion,
-      tree,
-      s3,
-      ep,
-      client,
-      runner,
-      scratch: stateRoot,
-    } = await startTreeBench(io, {
-      treeDir: TREE_DIR,
-      rebuild: options.rebuild,
-      scratchPrefix: 'bucketspace-bench-state-',
-    });
+    const prepared = await prepareSyncTree({ dir: TREE_DIR, rebuild: options.rebuild, out });
+    out.write(
+      prepared.built
+        ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`
+        : `reusing the tree in ${TREE_DIR} (--rebuild to build it again)\n`,
+    );
+    const s3 = await startBenchS3();
+    cleanup.defer(() => s3.close());
+    const ep = endpointOf(s3);
+    const client = createS3Client(ep);
+    cleanup.defer(() => client.destroy());
+    const runner = await CommandRunner.create(cleanup);
+    const stateRoot = await mkdtemp(join(tmpdir(), 'bucketspace-bench-state-'));
+    cleanup.defer(() => rm(stateRoot, { recursive: true, force: true }));
     const tools = syncTools({ includeSizeOnly: options.sizeOnly });
     const ctx: SyncRunContext = {
       runner,
       client,
-      tree,
+      tree: prepared.tree,
       out,
       stateRoot,
       problems: [],
@@ -175,7 +205,7 @@ async function run(args: string[], io: BenchIo): Promise<number> {
 
     const header = [
       ...machineLines({ rcloneVersion, s3: s3Description(s3.local, ep.endpoint) }),
-      ...describeTree(tree),
+      ...describeTree(prepared.tree),
       `peak RSS: ${runner.rssMethod}, of the tool's own process (node or rclone, not a wrapper)`,
       ...tools.flatMap((t) => [`${t.label}: ${t.flags}`, ...(t.note ? [`  (${t.note})`] : [])]),
       `rclone excludes (= bucketspace's default excludes): ${RCLONE_EXCLUDES.join(' ')}`,

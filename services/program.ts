@@ -6,17 +6,20 @@ import { EXIT, exitCodeFor } from './common/exit-codes.ts';
 import type { CommandIo } from './common/command-io.ts';
 
 /**
- * Each subcommand's module, loaded when that subcommand runs (all of them
- * for the overall help): `bucketspace mirror` in a shell pipeline starts in
- * half the time when it does not load the monitor's Docker client and web server.
+ * The subcommands, each loaded only when it runs (or for the top-level help):
+ * `bucketspace sync` never loads the monitor's HTTP server, Docker client or
+ * mount manager, which would cost the sync daemon tens of MiB.
  */
-const SUBCOMMANDS: Record<string, () => Promise<(io: CommandIo) => Command>> = {
-  sync: () => import('./sync/sync-command.ts').then((m) => m.syncCommand),
-  monitor: () => import('./monitor/monitor-command.ts').then((m) => m.monitorCommand),
-  mount: () => import('./mounts/mount-command.ts').then((m) => m.mountCommand),
-  stack: () => import('./stack/stack-command.ts').then((m) => m.stackCommand),
-  mirror: () => import('./mirror/mirror-command.ts').then((m) => m.mirrorCommand),
-};
+const SUBCOMMANDS: readonly { name: string; load: () => Promise<(io: CommandIo) => Command> }[] = [
+  { name: 'sync', load: async () => (await import('./sync/sync-command.ts')).syncCommand },
+  {
+    name: 'monitor',
+    load: async () => (await import('./monitor/monitor-command.ts')).monitorCommand,
+  },
+  { name: 'mount', load: async () => (await import('./mounts/mount-command.ts')).mountCommand },
+  { name: 'stack', load: async () => (await import('./stack/stack-command.ts')).stackCommand },
+  { name: 'mirror', load: async () => (await import('./mirror/mirror-command.ts')).mirrorCommand },
+];
 
 function configure(program: Command, io: CommandIo): Command {
   program
@@ -36,22 +39,20 @@ function configure(program: Command, io: CommandIo): Command {
   return program;
 }
 
-/** The program with the subcommand `argv` names, or with every one (help, version, a typo). */
+/** The program with the subcommand `argv` names, or with every subcommand when it names none. */
 export async function buildProgram(io: CommandIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('bucketspace')
     .description('Project workspaces kept in S3/MinIO, each run in its own disposable container.')
     .version('0.1.0');
-  const first = argv[0];
-  const one = first !== undefined && Object.hasOwn(SUBCOMMANDS, first);
-  const loads = Object.entries(SUBCOMMANDS).filter(([name]) => !one || name === first);
-  for (const make of await Promise.all(loads.map(([, load]) => load())))
-    program.addCommand(make(io));
+  const named = SUBCOMMANDS.filter((c) => c.name === argv[0]);
+  for (const sub of named.length > 0 ? named : SUBCOMMANDS)
+    program.addCommand((await sub.load())(io));
   return configure(program, io);
 }
 
 async function run(
   name: string,
-  build: (io: CommandIo) => Command | Promise<Command>,
+  build: (io: CommandIo, argv: readonly string[]) => Command | Promise<Command>,
   argv: string[],
 ): Promise<number> {
   const controller = new AbortController();
@@ -75,7 +76,7 @@ async function run(
     },
   };
   try {
-    await (await build(io)).parseAsync(argv, { from: 'user' });
+    await (await build(io, argv)).parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -87,7 +88,7 @@ async function run(
 }
 
 export function main(argv: string[]): Promise<number> {
-  return run('bucketspace', (io) => buildProgram(io, argv), argv);
+  return run('bucketspace', buildProgram, argv);
 }
 
 export async function mountBucketMain(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError } from './bench-exit.ts';
 
-/** A benchmark's flags (no positionals); an unknown or malformed flag is a UsageError. */
+/** A benchmark's flags (no positionals); a mistake is a UsageError (exit code 2, with the help). */
 export function parseBenchArgs<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
   try {
     return parseArgs({ args, strict: true, allowPositionals: false, options }).values;
@@ -10,8 +10,13 @@ export function parseBenchArgs<T extends ParseArgsOptionsConfig>(args: string[],
   }
 }
 
-/** A flag's whole number within bounds, or a UsageError naming the flag and the bounds. */
-export function wholeNumberFlag(flag: string, text: string, min: number, max: number): number {
+/** A flag's whole number in [min, max], or a UsageError saying what is allowed. */
+export function wholeNumber(
+  flag: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, not "${text}"`);
