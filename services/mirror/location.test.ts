@@ -12,26 +12,14 @@ function s3(input: string): S3Location {
 }
 
 test('s3 URLs: bucket and key, a trailing slash changes nothing, the whole bucket', () => {
-  assert.deepEqual(parseLocation('s3://bucket/data'), {
-    kind: 's3',
-    bucket: 'bucket',
-    key: 'data',
-    url: 's3://bucket/data',
-  });
-  assert.deepEqual(parseLocation('s3://bucket/a/b/model.bin'), {
-    kind: 's3',
-    bucket: 'bucket',
-    key: 'a/b/model.bin',
-    url: 's3://bucket/a/b/model.bin',
-  });
+  for (const [input, bucket, key] of [
+    ['s3://bucket/data', 'bucket', 'data'],
+    ['s3://bucket/a/b/model.bin', 'bucket', 'a/b/model.bin'],
+    ['s3://bucket', 'bucket', ''],
+  ])
+    assert.deepEqual(parseLocation(input), { kind: 's3', bucket, key, url: input });
   assert.equal(s3('s3://bucket/data/').url, 's3://bucket/data');
   assert.equal(s3('S3://bucket/data').url, 's3://bucket/data');
-  assert.deepEqual(parseLocation('s3://bucket'), {
-    kind: 's3',
-    bucket: 'bucket',
-    key: '',
-    url: 's3://bucket',
-  });
   assert.equal(s3('s3://bucket/').key, '');
   assert.equal(s3('s3://b-1/with space/ünï #?.txt').key, 'with space/ünï #?.txt');
 });
