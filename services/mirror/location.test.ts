@@ -16,7 +16,7 @@ test('s3 URLs: bucket and key, a trailing slash changes nothing, the whole bucke
     ['s3://bucket/data', 'bucket', 'data'],
     ['s3://bucket/a/b/model.bin', 'bucket', 'a/b/model.bin'],
     ['s3://bucket', 'bucket', ''],
-  ])
+  ] as const)
     assert.deepEqual(parseLocation(input), { kind: 's3', bucket, key, url: input });
   assert.equal(s3('s3://bucket/data/').url, 's3://bucket/data');
   assert.equal(s3('S3://bucket/data').url, 's3://bucket/data');
