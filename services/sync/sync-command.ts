@@ -1,4 +1,5 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { logLevelOption } from '../common/log-level-option.ts';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { CommandIo } from '../common/command-io.ts';
@@ -60,16 +61,7 @@ function addSyncOptions(cmd: Command): Command {
     .option('--region <region>', 'region (S3_REGION)')
     .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
     .option('--state-dir <dir>', 'where sync state is kept (SYNC_STATE_DIR)')
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    );
+    .addOption(logLevelOption());
 }
 
 type Settings = {
