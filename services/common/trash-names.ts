@@ -76,4 +76,3 @@ export function parseTrashKey(
 export function restoreCommand(workspace: string, entry?: string): string {
   return `bucketspace sync restore ${shellQuote(workspace)}${entry === undefined ? '' : ` --at ${entry}`}`;
 }
-
