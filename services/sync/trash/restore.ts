@@ -72,10 +72,16 @@ export async function restoreFromTrash(
       { cause: err },
     );
   });
-  const { entries } = indexTrash(await ctx.store.list(trashPrefix(options.workspace), ctx.signal));
+  let { entries } = indexTrash(await ctx.store.list(trashPrefix(options.workspace), ctx.signal));
+  // Nothing of it: the whole trash, to say what there is.
+  if (entries.length === 0)
+    entries = indexTrash(await ctx.store.list(trashPrefix(), ctx.signal)).entries;
   const choice = chooseEntry(entries, options.workspace, options.at);
   if ('problem' in choice)
-    throw new BucketspaceError('USAGE', `${choice.problem} (\`bucketspace sync trash\` lists it)`);
+    throw new BucketspaceError(
+      'USAGE',
+      `${choice.problem} (\`bucketspace sync trash\` lists the trash)`,
+    );
   const chosen = choice.entry;
   const root = join(ctx.workspacesDir, target);
   const local = await lstat(root).catch((err: unknown) => {

@@ -70,6 +70,8 @@ export class SyncWatcher {
   private failures = 0;
   /** Workspaces already said to be unservable (said once per process). */
   private readonly announcedUnservable = new Set<string>();
+  /** Workspaces already said to be kept without a local directory (said once per process). */
+  private readonly announcedKept = new Set<string>();
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -319,6 +321,14 @@ export class SyncWatcher {
     }
     for (const r of res.summary.refusals)
       this.log.error({ workspace: r.workspace, rule: r.rule }, `refused: ${r.message}`);
+    for (const w of res.summary.keptWorkspaces) {
+      if (this.announcedKept.has(w)) continue;
+      this.announcedKept.add(w);
+      this.log.warn(
+        { workspace: w },
+        'workspace directory removed; its objects stay in the bucket (SYNC_DELETE_MISSING_WORKSPACES=false)',
+      );
+    }
     for (const t of res.summary.trashed)
       this.log.info(
         { workspace: t.workspace, entry: t.entry, objects: t.objects },
