@@ -46,6 +46,14 @@ async function snapshot(tree: TempTree, workspace: string, keys: readonly string
   return out;
 }
 
+/** The `--json` output of `sync restore`. */
+interface RestoreOutput {
+  restore: { restored: number; into: 'new' | 'existing'; target: string; same: number };
+  push: { uploaded: number } | null;
+  entryRemoved: boolean;
+}
+const restoreOutput = (stdout: string) => JSON.parse(stdout) as RestoreOutput;
+
 /** The metadata of each object (mode, mtime) as the bucket holds it. */
 async function metadataOf(bucket: string, keys: readonly string[]) {
   const out: Record<string, Record<string, string> | undefined> = {};
@@ -144,10 +152,10 @@ describe('the trash: one-shot sync and restore', () => {
 
       const restored = await runCli(['sync', 'restore', 'shop', '--json'], env);
       assert.equal(restored.code, 0, restored.stdout + restored.stderr);
-      const out = JSON.parse(restored.stdout);
+      const out = restoreOutput(restored.stdout);
       assert.equal(out.restore.restored, SHOP_KEYS.length);
       assert.equal(out.restore.into, 'new');
-      assert.equal(out.push.uploaded, SHOP_KEYS.length);
+      assert.equal(out.push?.uploaded, SHOP_KEYS.length);
       assert.equal(out.entryRemoved, true);
       assert.deepEqual(
         await snapshot(tree, 'shop', SHOP_KEYS),
@@ -215,7 +223,7 @@ describe('the trash: one-shot sync and restore', () => {
 
       const beside = await runCli(['sync', 'restore', 'shop', '--as', 'shop-old', '--json'], env);
       assert.equal(beside.code, 0, beside.stdout + beside.stderr);
-      assert.equal(JSON.parse(beside.stdout).restore.target, 'shop-old');
+      assert.equal(restoreOutput(beside.stdout).restore.target, 'shop-old');
       assert.equal(
         await readFile(join(tree.workspacesDir, 'shop-old/index.js'), 'utf8'),
         SHOP['shop/index.js'],
@@ -234,7 +242,7 @@ describe('the trash: one-shot sync and restore', () => {
       ]);
       const merged = await runCli(['sync', 'restore', 'shop-old', '--json'], env);
       assert.equal(merged.code, 0, merged.stdout + merged.stderr);
-      const m = JSON.parse(merged.stdout);
+      const m = restoreOutput(merged.stdout);
       assert.equal(m.restore.into, 'existing');
       assert.equal(m.restore.restored, 1);
       assert.equal(
