@@ -310,12 +310,8 @@ function smoke(variant: Variant): void {
     const timings: Record<string, number> = {};
 
     before(async () => {
-      const env: Record<string, string> = {
-        // Deleting a project's directory removes it from the bucket (and so
-        // its container); the default keeps the prefix as a safety rail.
-        SYNC_DELETE_MISSING_WORKSPACES: 'true',
-        ...variant.env,
-      };
+      // The defaults: deleting a project's directory moves it to the trash.
+      const env: Record<string, string> = { ...variant.env };
       if (variant.externalS3) {
         // The outside S3, listening where containers reach the host.
         outside = await startTestS3({ address: await hostGateway() });
@@ -652,6 +648,30 @@ function smoke(variant: Variant): void {
       );
       assert.ok(await answers(stack, '/shop/', NODE_V2), 'the others keep serving');
       assert.ok(await answers(stack, '/pyapp/', PYTHON));
+      if (variant.direct) return; // deleted in the mount: rclone deletes the objects itself
+      // By default, into the trash: in the bucket, and on the dashboard's API through the mount.
+      const page = Object.keys(staticSite(realServer))[0]!.slice('site/'.length);
+      const trashed = await listKeys(bucketClient(), bucket, '.trash/site/');
+      assert.deepEqual(
+        trashed.map((k) => k.replace(/^\.trash\/site\/[^/]+\//, '')),
+        [page],
+      );
+      await eventually(
+        'the dashboard lists the deleted project in the trash',
+        async () => {
+          const res = await stack.api('/api/trash');
+          const { trash } = (await res.json()) as {
+            trash: { workspace: string; workspaceExists: boolean; restore: string }[];
+          };
+          return trash.some(
+            (t) =>
+              t.workspace === 'site' &&
+              !t.workspaceExists &&
+              t.restore.startsWith('bucketspace sync restore site --at '),
+          );
+        },
+        60_000,
+      );
     });
 
     if (variant.stackDown !== undefined) {

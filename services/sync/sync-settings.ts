@@ -58,9 +58,9 @@ export const SYNC_SETTINGS = {
   }),
   deleteMissingWorkspaces: setting({
     env: 'SYNC_DELETE_MISSING_WORKSPACES',
-    flag: '--no-delete-missing-workspaces',
+    flag: '--delete-missing-workspaces',
     description:
-      'A workspace whose local directory is gone is removed from the bucket (and so from the monitor): its objects move to the trash, restorable for SYNC_TRASH_RETENTION. Refused when several go at once or none is left. false: keep such prefixes in the bucket, reported on every run (the default before).',
+      'A workspace whose local directory is gone is removed from the bucket (and so from the monitor): its objects move to the trash, restorable for SYNC_TRASH_RETENTION. Refused when several go at once or none is left. false (or --no-delete-missing-workspaces): keep such prefixes in the bucket, reported on every run (the default before).',
     defaultText: 'true',
     schema: booleanSchema().default(true),
   }),
