@@ -1,5 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { once } from 'node:events';
+import { logLevelOption } from '../common/cli-options.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { openMountContext, type MountContext } from '../mounts/mount-context.ts';
 import { mountsRouter } from '../mounts/mounts-router.ts';
@@ -49,16 +50,7 @@ export function monitorCommand(io: CommandIo): Command {
       '--workspaces-mount <dir>',
       'the workspaces root (WORKSPACES_MOUNT, default /workspaces)',
     )
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    )
+    .addOption(logLevelOption())
     .action(async (flags: MonitorFlags) => {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
       const clash = originClash(settings);

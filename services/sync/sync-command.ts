@@ -1,6 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { logLevelOption } from '../common/cli-options.ts';
 import { systemClock } from '../common/clock.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import { logEffectiveConfig, redactSecrets } from '../common/effective-config.ts';
@@ -72,16 +73,7 @@ function addSyncOptions(cmd: Command): Command {
     .option('--region <region>', 'region (S3_REGION)')
     .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
     .option('--state-dir <dir>', 'where sync state is kept (SYNC_STATE_DIR)')
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    );
+    .addOption(logLevelOption());
 }
 
 type Settings = {

@@ -1,4 +1,5 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { logLevelOption } from '../../common/cli-options.ts';
 import type { CommandIo } from '../../common/command-io.ts';
 import { BucketspaceError, isBucketspaceError } from '../../common/errors.ts';
 import { EXIT } from '../../common/exit-codes.ts';
@@ -57,16 +58,7 @@ export function addTrashCommands<Flags extends object, Settings>(
     .option('--bucket <name>', 'bucket (S3_BUCKET)')
     .option('--region <region>', 'region (S3_REGION)')
     .option('--trash-retention <duration>', 'how long entries are kept (SYNC_TRASH_RETENTION)')
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    )
+    .addOption(logLevelOption())
     .action(async (workspace: string | undefined, _opts, cmd: Command) => {
       await list(cmd.optsWithGlobals<Flags & TrashFlags>(), workspace);
     });

@@ -1,4 +1,5 @@
 // The Mounts section: shown only when the mount manager's API answers.
+import { fetchJson } from './fetch-json.js';
 import { el, setChildren } from './format.js';
 
 const URL_MOUNTS = '/api/v0/mounts';
@@ -29,17 +30,8 @@ export class MountsSection {
   }
 
   async refresh() {
-    let mounts;
-    try {
-      const res = await fetch(URL_MOUNTS, {
-        headers: { accept: 'application/json' },
-        credentials: 'same-origin',
-      });
-      if (res.status !== 200) return this.hide();
-      mounts = await res.json();
-    } catch {
-      return this.hide();
-    }
+    const mounts = await fetchJson(URL_MOUNTS);
+    if (mounts === undefined) return this.hide();
     // The mount manager answers { mounts: [...] }.
     const list = Array.isArray(mounts) ? mounts : mounts?.mounts;
     if (!Array.isArray(list)) return this.hide();

@@ -1,5 +1,6 @@
 // The Trash section: what the sync moved out of the bucket (a deleted workspace, deleted files),
 // newest first, with the command that brings it back. Shown only when the trash holds something.
+import { fetchJson } from './fetch-json.js';
 import { el, formatAgo, formatTime, setChildren, since } from './format.js';
 
 const URL_TRASH = '/api/trash';
@@ -18,17 +19,7 @@ export class TrashSection {
   }
 
   async refresh() {
-    let body;
-    try {
-      const res = await fetch(URL_TRASH, {
-        headers: { accept: 'application/json' },
-        credentials: 'same-origin',
-      });
-      if (res.status !== 200) return this.hide();
-      body = await res.json();
-    } catch {
-      return this.hide();
-    }
+    const body = await fetchJson(URL_TRASH);
     const entries = Array.isArray(body?.trash) ? body.trash : [];
     if (entries.length === 0) return this.hide();
     this.render(entries);
