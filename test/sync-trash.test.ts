@@ -393,11 +393,22 @@ describe('the trash: one-shot sync and restore', () => {
       await tree.write({ 'c/3.txt': '3' });
       const forced = await runCli(['sync', '--json', '--force'], env);
       assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+      assert.equal(summaryOf(forced).deleted, 2);
+      assert.equal(summaryOf(forced).overridden[0]?.rule, 'several-workspaces');
       assert.deepEqual(await workspaceKeys(fixture.client, bucket), ['c/3.txt']);
       assert.deepEqual(await trashKeys(fixture.client, bucket), [
         '.trash/a/<entry>/1.txt',
         '.trash/b/<entry>/2.txt',
       ]);
+
+      // Named on the command line, a gone workspace goes even when another is gone too.
+      await tree.write({ 'd/4.txt': '4', 'e/5.txt': '5' });
+      assert.equal((await runCli(['sync'], env)).code, 0);
+      await rm(join(tree.workspacesDir, 'd'), { recursive: true });
+      await rm(join(tree.workspacesDir, 'e'), { recursive: true });
+      const named = await runCli(['sync', 'workspace', 'd', '--json'], env);
+      assert.equal(named.code, 0, named.stdout + named.stderr);
+      assert.deepEqual(await workspaceKeys(fixture.client, bucket), ['c/3.txt', 'e/5.txt']);
     } finally {
       await tree.remove();
     }
