@@ -656,10 +656,20 @@ function smoke(variant: Variant): void {
         trashed.map((k) => k.replace(/^\.trash\/site\/[^/]+\//, '')),
         [page],
       );
+      if (!realServer) {
+        // s3rver lists a prefix with a delimiter only from the objects one level down (it does
+        // not walk deeper), so `.trash/` and `.trash/site/`, which hold only deeper prefixes,
+        // would be missing from the mount; S3 and MinIO list them. One object per level
+        // stands in for that (neither is an entry: the listing shows only entries).
+        for (const key of ['.trash/level.txt', '.trash/site/level.txt'])
+          await bucketClient().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '' }));
+      }
+      let answer = '';
       await eventually(
         'the dashboard lists the deleted project in the trash',
         async () => {
           const res = await stack.api('/api/trash');
+          answer = `${res.status} ${await res.clone().text()}`;
           const { trash } = (await res.json()) as {
             trash: { workspace: string; workspaceExists: boolean; restore: string }[];
           };
@@ -671,7 +681,9 @@ function smoke(variant: Variant): void {
           );
         },
         60_000,
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; GET /api/trash answered ${answer}`);
+      });
     });
 
     if (variant.stackDown !== undefined) {

@@ -2,6 +2,7 @@ import { trashKey } from '../../common/trash-names.ts';
 import { splitKey } from '../object-keys.ts';
 import type { TrashEntries } from '../trash/trash-entries.ts';
 import { runTransfers } from '../transfer-queue.ts';
+import type { ProgressSink } from '../types.ts';
 import { deleteObjects, type DeleteOutcome } from './delete.ts';
 import type { Transfer } from './transfer.ts';
 
@@ -14,6 +15,8 @@ export interface TrashSettings {
 export interface RemoveContext extends Transfer {
   trash: TrashSettings;
   concurrency: number;
+  /** Shows the moves into the trash (a copy each) on a terminal. */
+  progress?: ProgressSink;
 }
 
 export interface RemoveOutcome extends DeleteOutcome {
@@ -50,19 +53,29 @@ export async function removeObjects(
     const entry = ctx.trash.entries.entryFor(workspace, now);
     return { ...o, workspace, entry, to: trashKey(workspace, entry, relPath) };
   });
+  ctx.progress?.start(
+    'to the trash',
+    moves.length,
+    moves.reduce((n, m) => n + m.size, 0),
+  );
   const copied = await runTransfers({
     items: moves,
     concurrency: ctx.concurrency,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     run: async (m) => {
-      await ctx.store.copy({
-        from: m.key,
-        to: m.to,
-        size: m.size,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      });
+      try {
+        await ctx.store.copy({
+          from: m.key,
+          to: m.to,
+          size: m.size,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        });
+      } finally {
+        ctx.progress?.tick(1, m.size);
+      }
     },
   });
+  ctx.progress?.stop();
   const outcome = await deleteObjects(
     ctx,
     copied.ok.map((m) => m.key),

@@ -9,6 +9,7 @@ import { formatBytes, formatPlan, formatSummary } from '../report.ts';
 import type { RunOptions, SyncContext } from '../sync-context.ts';
 import { SyncLock, type LockHolder } from '../sync-lock.ts';
 import type { PlanLine, SyncSummary } from '../types.ts';
+import { assertWorkspaceArgument } from '../workspaces.ts';
 import { expiresAt, indexTrash, type TrashEntry } from './trash-index.ts';
 import { removeEntry, restoreFromTrash, type RestoreResult } from './restore.ts';
 
@@ -40,12 +41,14 @@ export function addTrashCommands<Flags extends object, Settings>(
   kit: SyncCommandKit<Flags, Settings>,
 ): void {
   const { io } = kit;
-  const list = async (flags: Flags & TrashFlags, workspace: string | undefined) =>
-    kit.withContext(io, flags, async (ctx) => {
+  const list = async (flags: Flags & TrashFlags, workspace: string | undefined) => {
+    if (workspace !== undefined) assertWorkspaceArgument(workspace);
+    await kit.withContext(io, flags, async (ctx) => {
       const { entries } = indexTrash(await ctx.store.list(trashPrefix(workspace), ctx.signal));
       io.stdout.write(`${formatTrash(ctx, entries, flags.json === true)}\n`);
       io.setExitCode(EXIT.ok);
     });
+  };
 
   sync
     .command('trash')
@@ -186,7 +189,7 @@ function formatTrash(ctx: SyncContext, entries: readonly TrashEntry[], json: boo
   return [
     `trash of ${ctx.store.description}:`,
     ...table,
-    `restore with: ${restoreCommand('<workspace>')} [--at <entry>]`,
+    'restore with: bucketspace sync restore <workspace> [--at <entry>]',
   ].join('\n');
 }
 
