@@ -12,6 +12,18 @@ import { makeTree, type TempTree } from './support/workspace-tree.ts';
 import { headObject, listKeys, readObject, trashKeys, workspaceKeys } from './support/bucket.ts';
 import { eventually, startWatch } from './support/watch-process.ts';
 import { startCountingProxy } from './support/counting-proxy.ts';
+import { ManualClock } from './support/manual-clock.ts';
+import type { Clock } from '../services/common/clock.ts';
+import { silentLogger } from '../services/common/logger.ts';
+import { S3ObjectStore } from '../services/common/s3/s3-object-store.ts';
+import { finishS3Config, S3_SETTINGS } from '../services/common/s3/s3-settings.ts';
+import { resolveSettings } from '../services/common/settings.ts';
+import { trashEntryName } from '../services/common/trash-names.ts';
+import { noProgress } from '../services/sync/progress.ts';
+import { pushSync } from '../services/sync/push.ts';
+import type { SyncContext } from '../services/sync/sync-context.ts';
+import { SyncState } from '../services/sync/sync-state.ts';
+import { TRASH_ENTRY_REUSE_MS, TrashEntries } from '../services/sync/trash/trash-entries.ts';
 
 const fixture = useTestS3({ SYNC_DEBOUNCE: '50ms' });
 
@@ -69,6 +81,35 @@ async function shopTree(extra: Record<string, string> = {}): Promise<TempTree> {
   const old = new Date('2025-06-01T10:20:30.456Z');
   await utimes(join(tree.workspacesDir, 'shop/index.js'), old, old);
   return tree;
+}
+
+/** The sync's context as the CLI makes it, on the test S3 server, with a clock of the test's. */
+function syncContext(
+  tree: TempTree,
+  bucket: string,
+  clock: Clock,
+  retentionMs: number,
+): SyncContext {
+  const raw = resolveSettings(S3_SETTINGS, { env: fixture.s3.env(bucket) });
+  const logger = silentLogger();
+  return {
+    store: new S3ObjectStore({ config: finishS3Config(raw).config, logger }),
+    state: new SyncState({
+      stateDir: tree.stateDir,
+      endpoint: fixture.s3.endpoint,
+      bucket,
+      logger,
+    }),
+    logger,
+    workspacesDir: tree.workspacesDir,
+    concurrency: 4,
+    maxDelete: { kind: 'default' },
+    extraExcludes: [],
+    deleteMissingWorkspaces: true,
+    trash: { retentionMs, entries: new TrashEntries({ reuseWithinMs: TRASH_ENTRY_REUSE_MS }) },
+    clock,
+    progress: noProgress,
+  };
 }
 
 describe('the trash: one-shot sync and restore', () => {
@@ -323,6 +364,37 @@ describe('the trash: one-shot sync and restore', () => {
       assert.equal(summaryOf(none).deleted, 1);
       assert.deepEqual(summaryOf(none).trashed, []);
       assert.deepEqual(await listKeys(fixture.client, bucket), ['.trash/README.txt', 'app/a.txt']);
+    } finally {
+      await tree.remove();
+    }
+  });
+
+  test("retention on the sync's clock: an entry is purged once the clock reaches its time plus SYNC_TRASH_RETENTION, not a millisecond before", async () => {
+    const tree = await makeTree({ 'app/a.txt': 'a', 'app/b.txt': 'b' });
+    const bucket = fixture.s3.newBucketName();
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:00.000Z'));
+    const retentionMs = 7 * 86_400_000;
+    const ctx = syncContext(tree, bucket, clock, retentionMs);
+    const sync = async () =>
+      (await pushSync(ctx, { dryRun: false, noDelete: false, force: false })).summary;
+    try {
+      assert.equal((await sync()).uploaded, 2);
+      await rm(join(tree.workspacesDir, 'app/b.txt'));
+      const removed = await sync();
+      const entry = trashEntryName(new Date(clock.now()));
+      assert.deepEqual(removed.trashed, [{ workspace: 'app', entry, objects: 1, bytes: 1 }]);
+      assert.deepEqual(await listKeys(fixture.client, bucket, '.trash/'), [
+        `.trash/app/${entry}/b.txt`,
+      ]);
+
+      clock.advance(retentionMs - 1);
+      assert.deepEqual((await sync()).purged, [], 'a millisecond before: kept');
+      assert.equal((await listKeys(fixture.client, bucket, '.trash/')).length, 1);
+
+      clock.advance(1);
+      assert.deepEqual((await sync()).purged, [{ workspace: 'app', entry, objects: 1 }]);
+      assert.deepEqual(await listKeys(fixture.client, bucket, '.trash/'), []);
+      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt']);
     } finally {
       await tree.remove();
     }
