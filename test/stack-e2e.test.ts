@@ -161,14 +161,9 @@ function runScript(
   });
 }
 
-/**
- * scripts/setup-s3-mount.sh as a user runs it, on this stack: its settings in
- * an env file (kept: the script only fills in a missing one and records the
- * Compose files in it), the test's Compose override as an extra file, and
- * --migrate for the upload.
- */
-async function runSetup(stack: ComposeStack, variantName: string): Promise<string> {
-  const envFile = join(stack.dir, 'stack.env');
+/** The stack's settings as a user's .env holds them, in the stack's directory; returns its path. */
+async function writeEnvFile(stack: ComposeStack, name: string): Promise<string> {
+  const envFile = join(stack.dir, name);
   await writeFile(
     envFile,
     Object.entries(stack.env)
@@ -176,6 +171,17 @@ async function runSetup(stack: ComposeStack, variantName: string): Promise<strin
       .join(''),
     { mode: 0o600 },
   );
+  return envFile;
+}
+
+/**
+ * scripts/setup-s3-mount.sh as a user runs it, on this stack: its settings in
+ * an env file (kept: the script only fills in a missing one and records the
+ * Compose files in it), the test's Compose override as an extra file, and
+ * --migrate for the upload.
+ */
+async function runSetup(stack: ComposeStack, variantName: string): Promise<string> {
+  const envFile = await writeEnvFile(stack, 'stack.env');
   const { code, stderr } = await runScript(
     'scripts/setup-s3-mount.sh',
     ['--variant', variantName, '-f', join(REPO, 'test/e2e/docker-compose.s3rver.yml'), '--migrate'],
@@ -234,6 +240,8 @@ interface Variant {
   adoption?: boolean;
   /** scripts/stack-down.sh; `restart`: `up` again before --forget. */
   stackDown?: { restart: boolean };
+  /** `s3-workspace-sync.sh restore` brings the deleted project back from the trash. */
+  restore?: boolean;
 }
 
 /**
@@ -684,6 +692,28 @@ function smoke(variant: Variant): void {
       ).catch((err: unknown) => {
         throw new Error(`${String(err)}; GET /api/trash answered ${answer}`);
       });
+      if (variant.restore !== true) return;
+
+      // The restore, on the host as the README says for Compose: the files come back into
+      // ./workspaces, the stack's `sync watch` sees them, the monitor serves the project again.
+      const restored = await runScript('scripts/s3-workspace-sync.sh', ['restore', 'site'], {
+        BUCKETSPACE_ENV_FILE: await writeEnvFile(stack, 'restore.env'),
+        SYNC_STATE_DIR: join(stack.dir, 'host-sync-state'),
+      });
+      assert.equal(restored.code, 0, restored.stdout + restored.stderr);
+      assert.match(restored.stdout, /restored 1 files .* into .*site/);
+      timings.restore = await eventually(
+        'the restored project served again',
+        async () => await answers(stack, '/site/', STATIC),
+        120_000,
+      );
+      assert.deepEqual(
+        (await listKeys(bucketClient(), bucket, '.trash/site/')).filter(
+          (k) => !k.endsWith('/level.txt'),
+        ),
+        [],
+        'the entry left the trash',
+      );
     });
 
     if (variant.stackDown !== undefined) {
@@ -862,5 +892,6 @@ if (v1 !== undefined) {
     files: [],
     direct: false,
     stackDown: { restart: true },
+    restore: true,
   });
 }
