@@ -1,7 +1,7 @@
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
+import { defaultStateDir } from '../common/state-dir.ts';
 import { SYNC_SETTINGS } from '../sync/sync-settings.ts';
 import { parseDockerHost } from './containers/docker-host.ts';
 import { tokenProblem } from './http/token.ts';
@@ -34,13 +34,7 @@ function sizeSchema(minBytes: number, fallback: string) {
 }
 
 function defaultDataDir(): string {
-  // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
-  const xdg = process.env.XDG_STATE_HOME;
-  return join(
-    xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'state'),
-    'bucketspace',
-    'monitor',
-  );
+  return join(defaultStateDir(), 'monitor');
 }
 
 function image(type: string) {
