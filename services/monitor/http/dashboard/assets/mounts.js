@@ -1,5 +1,6 @@
 // The Mounts section: shown only when the mount manager's API answers.
 import { fetchJson } from './fetch-json.js';
+import { PolledSection } from './polled-section.js';
 import { el, setChildren } from './format.js';
 
 const URL_MOUNTS = '/api/v0/mounts';
@@ -16,17 +17,10 @@ function formatRoots(roots) {
     .join(', ');
 }
 
-export class MountsSection {
+export class MountsSection extends PolledSection {
   /** @param {{ section: HTMLElement }} options */
   constructor(options) {
-    this.section = options.section;
-    this.tbody = options.section.querySelector('tbody');
-    this.timer = null;
-  }
-
-  start(intervalMs = 10_000) {
-    void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    super(options, { intervalMs: 10_000 });
   }
 
   async refresh() {
@@ -36,10 +30,6 @@ export class MountsSection {
     const list = Array.isArray(mounts) ? mounts : mounts?.mounts;
     if (!Array.isArray(list)) return this.hide();
     this.render(list);
-  }
-
-  hide() {
-    this.section.hidden = true;
   }
 
   render(mounts) {

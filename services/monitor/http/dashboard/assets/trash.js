@@ -1,21 +1,15 @@
 // The Trash section: what the sync moved out of the bucket (a deleted workspace, deleted files),
 // newest first, with the command that brings it back. Shown only when the trash holds something.
 import { fetchJson } from './fetch-json.js';
+import { PolledSection } from './polled-section.js';
 import { el, formatAgo, formatTime, setChildren, since } from './format.js';
 
 const URL_TRASH = '/api/trash';
 
-export class TrashSection {
+export class TrashSection extends PolledSection {
   /** @param {{ section: HTMLElement }} options */
   constructor(options) {
-    this.section = options.section;
-    this.tbody = options.section.querySelector('tbody');
-    this.timer = null;
-  }
-
-  start(intervalMs = 30_000) {
-    void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    super(options, { intervalMs: 30_000 });
   }
 
   async refresh() {
@@ -23,10 +17,6 @@ export class TrashSection {
     const entries = Array.isArray(body?.trash) ? body.trash : [];
     if (entries.length === 0) return this.hide();
     this.render(entries);
-  }
-
-  hide() {
-    this.section.hidden = true;
   }
 
   render(entries) {
