@@ -389,7 +389,11 @@ function smoke(variant: Variant): void {
       const monitor = await stack.containerOf('monitor');
       // The monitor dropped root: its process runs as 10001 with no capabilities.
       const status = await dockerCli(['exec', monitor, 'cat', '/proc/1/task/1/status']);
-      const nodePid = (await dockerCli(['exec', monitor, 'pidof', 'node'])).trim().split(' ')[0];
+      // tini's child is the monitor (`pidof node` could also name a health
+      // check's node process, run as root by `docker exec`).
+      const children = await dockerCli(['exec', monitor, 'cat', '/proc/1/task/1/children']);
+      const nodePid = children.trim().split(/\s+/)[0];
+      assert.match(nodePid, /^\d+$/, `tini's child: ${children}`);
       const nodeStatus = await dockerCli(['exec', monitor, 'cat', `/proc/${nodePid}/status`]);
       assert.match(status, /^Uid:\s+0/m, 'tini starts as root');
       assert.match(nodeStatus, /^Uid:\s+10001\s/m);
