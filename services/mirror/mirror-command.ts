@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { CommandIo } from '../common/command-io.ts';
 import { asBucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
-import { logLevelOption } from '../common/log-level-option.ts';
+import { logLevelOption } from '../common/cli-options.ts';
 import { createLogger } from '../common/logger.ts';
 import type { Mirror } from './mirror.ts';
 import { resolveMirrorSettings } from './mirror-settings.ts';

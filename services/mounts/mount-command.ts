@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { logLevelOption } from '../common/log-level-option.ts';
+import { logLevelOption } from '../common/cli-options.ts';
 import { EXIT } from '../common/exit-codes.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import type { MountFlags } from './mount-actions.ts';

@@ -42,6 +42,16 @@ export interface ListLevel {
   prefixes: string[];
 }
 
+export interface CopyOptions {
+  /** The object to copy ... */
+  from: string;
+  /** ... and the key of the copy (same bucket). Content and metadata are kept. */
+  to: string;
+  /** The source's size, from a listing: larger objects than one CopyObject allows are copied in parts. */
+  size: number;
+  signal?: AbortSignal;
+}
+
 export interface DeleteResult {
   deleted: string[];
   failed: { key: string; code: string; message: string }[];
@@ -64,6 +74,8 @@ export interface ObjectStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
+  /** A server-side copy: no byte passes through this process. Returns the copy's ETag. */
+  copy(options: CopyOptions): Promise<{ etag: string }>;
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;
   destroy(): void;
 }
