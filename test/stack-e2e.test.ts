@@ -392,7 +392,7 @@ function smoke(variant: Variant): void {
       // tini's child is the monitor (`pidof node` could also name a health
       // check's node process, run as root by `docker exec`).
       const children = await dockerCli(['exec', monitor, 'cat', '/proc/1/task/1/children']);
-      const nodePid = children.trim().split(/\s+/)[0];
+      const nodePid = children.trim().split(/\s+/)[0] ?? '';
       assert.match(nodePid, /^\d+$/, `tini's child: ${children}`);
       const nodeStatus = await dockerCli(['exec', monitor, 'cat', `/proc/${nodePid}/status`]);
       assert.match(status, /^Uid:\s+0/m, 'tini starts as root');
