@@ -2,10 +2,16 @@
 import { depsBenchmark } from './deps.ts';
 import { BENCH_EXIT, PrerequisiteError, UsageError, type Benchmark } from './lib/bench-exit.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';
+import { mirrorBenchmark } from './mirror.ts';
 import { syncBenchmark } from './sync.ts';
 import { watchBenchmark } from './watch.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [syncBenchmark, watchBenchmark, depsBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  syncBenchmark,
+  watchBenchmark,
+  depsBenchmark,
+  mirrorBenchmark,
+];
 
 function help(): string {
   const names = BENCHMARKS.map((b) => `  ${b.name.padEnd(6)} ${b.summary}`);

@@ -1,5 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { once } from 'node:events';
+import { logLevelOption } from '../common/cli-options.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { openMountContext, type MountContext } from '../mounts/mount-context.ts';
 import { mountsRouter } from '../mounts/mounts-router.ts';
@@ -8,8 +9,10 @@ import type { CommandIo } from '../common/command-io.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
 import type { ContainerRuntime, HostEngine } from './containers/types.ts';
 import { detectWorkspace } from './detect/detect-workspace.ts';
+import { TrashListing } from './discovery/trash-listing.ts';
 import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
 import { createMonitorHttp } from './http/monitor-http.ts';
+import { trashRouter } from './http/trash-router.ts';
 import { MonitorMetrics } from './http/monitor-metrics.ts';
 import { loadOrCreateToken } from './http/token.ts';
 import { allowedText } from './isolation/firewall-rules.ts';
@@ -50,16 +53,7 @@ export function monitorCommand(io: CommandIo): Command {
       '--workspaces-mount <dir>',
       'the workspaces root (WORKSPACES_MOUNT, default /workspaces)',
     )
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    )
+    .addOption(logLevelOption())
     .action(async (flags: MonitorFlags) => {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
       const clash = originClash(settings) ?? engineClash(settings);
@@ -242,10 +236,18 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     proxyTimeoutMs: settings.proxyTimeout,
     logger: logger.child({ component: 'http' }),
     metrics,
-    extraApiRouters:
-      mounts === undefined
+    extraApiRouters: [
+      ...(mounts === undefined
         ? []
-        : [{ path: '/api/v0/mounts', router: mountsRouter(mounts.manager) }],
+        : [{ path: '/api/v0/mounts', router: mountsRouter(mounts.manager) }]),
+      {
+        path: '/api/trash',
+        router: trashRouter({
+          listing: new TrashListing({ root: settings.workspacesMount }),
+          workspaces: () => supervisor.list().map((w) => w.name),
+        }),
+      },
+    ],
   });
   const address = await http.listen({
     apps: { port: settings.port, host: settings.host },
