@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBenchArgs } from './lib/bench-args.ts';
+import { parseBenchArgs, wholeNumber } from './lib/bench-args.ts';
 import { BENCH_EXIT, UsageError, type BenchIo, type Benchmark } from './lib/bench-exit.ts';
 import { fmtCount, formatTable, passFail } from './lib/format.ts';
 import { machineLines } from './lib/machine.ts';
@@ -89,13 +89,6 @@ function listOf<T extends string>(name: string, text: string, allowed: readonly 
       throw new UsageError(`--${name}: "${item}" is not one of ${allowed.join(', ')}`);
   }
   return items as T[];
-}
-
-function wholeNumber(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${text}"`);
-  return n;
 }
 
 function parseOptions(args: string[]): ServeOptions {

@@ -25,6 +25,8 @@ const FILES = [
   'docker-compose.s3fs.yml',
   'docker-compose.s3-direct.yml',
   'docker-compose.external-s3.yml',
+  'deploy/swarm-stack.yml',
+  'deploy/swarm-node-mount.yml',
 ];
 const MOUNT_VARIANTS = [
   [],
@@ -88,6 +90,7 @@ interface Service {
   environment?: Record<string, string | null> | string[];
   image?: string;
   ports?: unknown[];
+  build?: { context?: string; dockerfile?: string };
 }
 
 interface Port {
@@ -127,6 +130,42 @@ function config(command: string[], files: string[], env: Record<string, string> 
   );
   return parse(text) as { services: Record<string, Service> };
 }
+
+test('the Swarm stack file: valid, the monitor on a manager running workspaces as services on an attachable overlay network, no FUSE in it', () => {
+  const [compose] = composeVersions();
+  assert.ok(compose, 'a Compose to read the stack file with');
+  const stack = config(compose.command, ['deploy/swarm-stack.yml'], {
+    MINIO_ROOT_USER: 'bucketspace',
+    MINIO_ROOT_PASSWORD: 'a-long-enough-password',
+    MONITOR_TOKEN: 'a-long-enough-token',
+  }) as unknown as {
+    services: Record<string, Service & { deploy?: { placement?: { constraints?: string[] } } }>;
+    networks: Record<string, { driver?: string; attachable?: boolean; name?: string }>;
+  };
+  assert.deepEqual(Object.keys(stack.services).sort(), ['bucket', 'minio', 'monitor']);
+  const monitor = stack.services.monitor!;
+  assert.equal(environmentOf(monitor).RUNTIME_ENGINE, 'swarm');
+  // The apps firewall and the disk budget work on one Docker engine: a swarm monitor refuses them.
+  assert.equal(environmentOf(monitor).RUNTIME_ISOLATION, 'off');
+  assert.equal(environmentOf(monitor).RUNTIME_DISK, 'off');
+  assert.deepEqual(monitor.deploy?.placement?.constraints, ['node.role == manager']);
+  assert.deepEqual(stack.services.minio?.deploy?.placement?.constraints, [
+    'node.labels.bucketspace.s3 == true',
+  ]);
+  assert.deepEqual(stack.networks.apps, {
+    name: 'bucketspace-apps',
+    driver: 'overlay',
+    attachable: true,
+  });
+  for (const [name, service] of Object.entries(stack.services)) {
+    assert.equal(service.privileged, undefined, name);
+    assert.equal(service.cap_add, undefined, `${name}: Swarm services take no devices or FUSE`);
+  }
+  const mount = config(compose.command, ['deploy/swarm-node-mount.yml'], {
+    S3_ENDPOINT: 'http://node1:9000',
+  }).services.mount;
+  assert.deepEqual(mount?.cap_add, ['SYS_ADMIN']);
+});
 
 for (const compose of composeVersions()) {
   test(`${compose.name}: every variant is a valid Compose project and nothing runs privileged`, () => {
@@ -183,6 +222,32 @@ for (const compose of composeVersions()) {
     ]);
     assert.equal(environmentOf(moved.monitor).MONITOR_ADMIN_PORT, '18081');
     assert.equal(environmentOf(moved.check).MONITOR_ADMIN_BIND, '10.0.0.5', 'checked');
+  });
+
+  test(`${compose.name}: the stack builds the apps firewall's image, the monitor runs it and gets no capability itself`, () => {
+    for (const [settings, image] of [
+      [{}, 'bucketspace/apps-firewall:latest'],
+      [{ RUNTIME_FIREWALL_IMAGE: 'registry.example/fw:1.2.0' }, 'registry.example/fw:1.2.0'],
+    ] as const) {
+      const { services } = config(compose.command, ['docker-compose.yml'], settings);
+      const firewall = services['apps-firewall'];
+      const env = environmentOf(services.monitor);
+      assert.equal(env.RUNTIME_ISOLATION, 'firewall', 'apps are kept apart by default');
+      assert.equal(env.RUNTIME_FIREWALL_IMAGE, image);
+      assert.equal(firewall?.image, image, 'the image the monitor runs is the one built');
+      assert.equal(
+        join(firewall?.build?.context ?? '', firewall?.build?.dockerfile ?? ''),
+        join(REPO, 'images/apps-firewall/Dockerfile'),
+      );
+      const deps = services.monitor?.depends_on ?? {};
+      assert.ok(
+        (Array.isArray(deps) ? deps : Object.keys(deps)).includes('apps-firewall'),
+        'built before the monitor starts',
+      );
+      // The monitor runs the firewall through the Docker socket; it needs no privilege.
+      assert.deepEqual(services.monitor?.cap_add ?? [], []);
+      assert.deepEqual(firewall?.cap_add ?? [], [], 'the service only builds the image');
+    }
   });
 
   test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user, the timeouts to the sync`, () => {
@@ -282,6 +347,7 @@ test('minio/minio was withdrawn: every image reference in the Compose files and 
   // The files this is about are really read.
   for (const where of [
     'docker-compose.yml: services.minio.image',
+    'deploy/swarm-stack.yml: services.minio.image',
     'images/control-plane/Dockerfile: ARG BASE_IMAGE',
     // The upstream rclone release the mount image users build starts from.
     'docker-compose.yml: services.mount.build.args.RCLONE_IMAGE',

@@ -64,7 +64,11 @@ for (const variant of VARIANTS) {
     let large: Buffer;
     let largePath = '';
 
-    const storeFor = (bucket: string, env: Record<string, string> = {}): S3ObjectStore => {
+    const storeFor = (
+      bucket: string,
+      env: Record<string, string> = {},
+      options: { copyCutoff?: number } = {},
+    ): S3ObjectStore => {
       const raw = resolveSettings(S3_SETTINGS, {
         env: {
           ...fixture.s3.env(bucket),
@@ -75,7 +79,11 @@ for (const variant of VARIANTS) {
           ...env,
         },
       });
-      return new S3ObjectStore({ config: finishS3Config(raw).config, logger: silentLogger() });
+      return new S3ObjectStore({
+        config: finishS3Config(raw).config,
+        logger: silentLogger(),
+        ...options,
+      });
     };
 
     before(async () => {
@@ -218,6 +226,109 @@ for (const variant of VARIANTS) {
       }
     });
 
+    test('head answers one object or undefined; listLevel shows one level with its subdirectories', async () => {
+      const store = storeFor(fixture.s3.newBucketName());
+      try {
+        await store.ensureBucket();
+        // Every directory holds a file directly: s3rver leaves directories holding only
+        // directories out of delimiter listings (AWS and MinIO do not).
+        const keys = ['d/top.txt', 'd/sub/a.txt', 'd/sub/deeper/b.txt', 'd/other/c.txt', 'dx/y'];
+        for (const key of keys)
+          await store.put({ key, body: Buffer.from(key), size: Buffer.byteLength(key) });
+        const head = await store.head('d/sub/a.txt');
+        assert.equal(head?.size, Buffer.byteLength('d/sub/a.txt'));
+        assert.equal(head?.etag, md5(Buffer.from('d/sub/a.txt')));
+        assert.equal(await store.head('d/sub'), undefined, 'a prefix is no object');
+        assert.equal(await store.head('d/none.txt'), undefined);
+        const level = await store.listLevel('d/');
+        assert.deepEqual(
+          level.objects.map((o) => o.key),
+          ['d/top.txt'],
+        );
+        assert.deepEqual(level.prefixes.sort(), ['d/other/', 'd/sub/']);
+        assert.deepEqual((await store.listLevel('d/sub/')).prefixes, ['d/sub/deeper/']);
+        assert.deepEqual(await store.listLevel('nothing/'), { objects: [], prefixes: [] });
+      } finally {
+        store.destroy();
+      }
+    });
+
+    test('copy keeps content, metadata and ETag on the server; a missing source fails classified', async () => {
+      const store = storeFor(fixture.s3.newBucketName());
+      try {
+        await store.ensureBucket();
+        // s3rver decodes x-amz-copy-source with decodeURI, which leaves %2B, %26, %3D, %23 and %3F
+        // encoded; S3 and MinIO decode them. Keys with those characters are copied against real S3.
+        const odd = fixture.s3.local
+          ? 'ws/with space/ünï (1)~.txt'
+          : "ws/with space/ünï #?%+&=;!'()*~.txt";
+        const small = Buffer.from('small body');
+        const meta = { mtime: '1795236643.713', mode: '33261' };
+        const smallEtag = (
+          await store.put({ key: odd, body: small, size: small.length, metadata: meta })
+        ).etag;
+        const largeEtag = (
+          await store.put({ key: 'ws/large.bin', filePath: largePath, size: LARGE, metadata: meta })
+        ).etag;
+        for (const [from, etag, body] of [
+          [odd, smallEtag, small],
+          ['ws/large.bin', largeEtag, large],
+        ] as const) {
+          const to = `.trash/ws/2026-11-30T12-00-00.000Z/${from.slice(3)}`;
+          const copied = await store.copy({ from, to, size: body.length });
+          // A copy of a multipart object may get the plain MD5 as its ETag (S3 does that).
+          assert.ok([etag, md5(body)].includes(copied.etag), `${from}: ETag ${copied.etag}`);
+          assert.equal((await store.list(to))[0]?.etag, copied.etag, 'the listing agrees');
+          const got = await collect(store, to);
+          assert.ok(got.body.equals(body), `${from}: same bytes`);
+          assert.deepEqual(got.metadata, meta, `${from}: same metadata`);
+          assert.ok((await collect(store, from)).body.equals(body), `${from}: the source stays`);
+        }
+        const missing = await rejection(
+          store.copy({ from: 'ws/never-put', to: 'ws/copy', size: 1 }),
+        );
+        assert.ok(isBucketspaceError(missing), String(missing));
+        assert.equal((missing as { retryable: boolean }).retryable, false);
+      } finally {
+        store.destroy();
+      }
+    });
+
+    test(
+      'copy above the copy cutoff goes in parts (UploadPartCopy) and keeps content and metadata',
+      { skip: process.env.S3_TEST_ENDPOINT === undefined && 's3rver has no UploadPartCopy' },
+      async () => {
+        const bucket = fixture.s3.newBucketName();
+        const store = storeFor(bucket);
+        const parted = storeFor(bucket, {}, { copyCutoff: 1024 });
+        try {
+          await store.ensureBucket();
+          const meta = { mtime: '1795236643.713', mode: '33188' };
+          await store.put({
+            key: 'ws/large.bin',
+            filePath: largePath,
+            size: LARGE,
+            metadata: meta,
+          });
+          const copied = await parted.copy({
+            from: 'ws/large.bin',
+            to: 'ws/copy.bin',
+            size: LARGE,
+          });
+          assert.ok(
+            (await localEtags(largePath, LARGE, copied.etag)).includes(copied.etag),
+            `the ETag a local hash predicts: ${copied.etag}`,
+          );
+          const got = await collect(store, 'ws/copy.bin');
+          assert.ok(got.body.equals(large));
+          assert.deepEqual(got.metadata, meta);
+        } finally {
+          store.destroy();
+          parted.destroy();
+        }
+      },
+    );
+
     test('failures come back classified, with their code and retryability', async () => {
       const bucket = fixture.s3.newBucketName();
       const store = storeFor(bucket);
@@ -242,6 +353,17 @@ for (const variant of VARIANTS) {
           assert.ok(isBucketspaceError(denied, 'S3_AUTH'), `${put.key}: ${String(denied)}`);
           const aborted = await rejection(store.put({ ...put, signal: AbortSignal.abort() }));
           assert.ok(isBucketspaceError(aborted, 'ABORTED'), `${put.key}: ${String(aborted)}`);
+          // Regression: an abort with the caller's own reason (an Error) was classified S3_UNREACHABLE.
+          const ownReason = await rejection(
+            store.put({ ...put, signal: AbortSignal.abort(new Error('shutting down')) }),
+          );
+          assert.ok(isBucketspaceError(ownReason, 'ABORTED'), `${put.key}: ${String(ownReason)}`);
+        }
+        await store.put({ key: 'x/there', body: Buffer.from('t'), size: 1 });
+        for (const signal of [AbortSignal.abort(), AbortSignal.abort(new Error('shutting down'))]) {
+          const sink = new Writable({ write: (_c, _e, cb) => cb() });
+          const got = await rejection(store.get({ key: 'x/there', writeTo: sink, signal }));
+          assert.ok(isBucketspaceError(got, 'ABORTED'), `get: ${String(got)}`);
         }
         const gone = await rejection(
           store.put({ key: 'x/gone', filePath: join(dir, 'no-such-file'), size: LARGE }),
@@ -252,6 +374,10 @@ for (const variant of VARIANTS) {
         );
         const denied = await rejection(wrongKey.list(''));
         assert.ok(isBucketspaceError(denied, 'S3_AUTH'), String(denied));
+        const deniedHead = await rejection(wrongKey.head('x/small'));
+        assert.ok(isBucketspaceError(deniedHead, 'S3_AUTH'), String(deniedHead));
+        const noBucketLevel = await rejection(missingBucket.listLevel(''));
+        assert.ok(isBucketspaceError(noBucketLevel, 'S3_NO_SUCH_BUCKET'), String(noBucketLevel));
         const missing = await rejection(collect(store, 'x/never-put'));
         assert.ok(isBucketspaceError(missing), String(missing));
         assert.equal((missing as { retryable: boolean }).retryable, false);

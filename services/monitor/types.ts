@@ -18,6 +18,11 @@ export interface RunPlan {
   port: number;
   /** Extra environment for the app (from workspace.json). */
   env: Record<string, string>;
+  /**
+   * How many copies run at once, when workspace.json sets it: the replicas of
+   * a Swarm service (RUNTIME_ENGINE=swarm); the Docker engine runs one.
+   */
+  replicas?: number;
   /** Why: "package.json with scripts.start", "workspace.json sets type node". */
   reason: string;
   source: 'workspace.json' | 'detected';
@@ -130,6 +135,14 @@ export interface MonitorStatus {
   mountReason: string | null;
   docker: 'ok' | 'unreachable';
   dockerReason: string | null;
+  /**
+   * Whether the apps are kept apart (decision 0055): `on`, the firewall is in
+   * place; `off`, by RUNTIME_ISOLATION; `pending` until first applied;
+   * `failed`, no new container starts until it works.
+   */
+  isolation: 'on' | 'off' | 'pending' | 'failed';
+  /** What is in place, or why it failed. */
+  isolationReason: string | null;
 }
 
 export type MonitorEvent =

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitKey, unsafeKeyProblem, unsafePathProblem } from './object-keys.ts';
+import {
+  groupRemoteByWorkspace,
+  splitKey,
+  unsafeKeyProblem,
+  unsafePathProblem,
+} from './object-keys.ts';
 
 test('keys a pull may write: plain paths, odd but harmless names', () => {
   for (const key of [
@@ -36,4 +41,14 @@ test('keys a pull never writes: dot segments, empty segments, NUL, backslash tri
 
 test('splitKey: the workspace is the first segment', () => {
   assert.deepEqual(splitKey('ws/a/b.txt'), { workspace: 'ws', relPath: 'a/b.txt' });
+});
+
+test('the trash is never a workspace: its keys are left out of the grouping', () => {
+  const info = (key: string) => ({ key, size: 1, etag: 'e', lastModified: new Date(0) });
+  const grouped = groupRemoteByWorkspace(
+    ['shop/index.js', '.trash/shop/2026-11-30T12-00-00.000Z/index.js', '.trash/x', 'dir/'].map(
+      info,
+    ),
+  );
+  assert.deepEqual([...grouped.keys()], ['shop']);
 });

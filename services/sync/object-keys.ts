@@ -1,4 +1,5 @@
 import type { ObjectInfo } from '../common/s3/object-store.ts';
+import { isTrashKey } from '../common/trash-names.ts';
 import { workspaceArgumentProblem } from '../common/workspace-name.ts';
 import type { RemoteFile } from './types.ts';
 
@@ -15,14 +16,15 @@ export function splitKey(key: string): { workspace: string; relPath: string } {
 
 /**
  * Split a bucket listing into workspaces: `ws/a/b.txt` -> workspace `ws`,
- * relPath `a/b.txt`. Directory markers (keys ending in `/`) and keys at the
- * bucket root are not files of any workspace and are left alone.
+ * relPath `a/b.txt`. Directory markers (keys ending in `/`), keys at the
+ * bucket root and the trash (`.trash/...`) are not files of any workspace
+ * and are left alone.
  */
 export function groupRemoteByWorkspace(objects: readonly ObjectInfo[]): Map<string, RemoteFile[]> {
   const out = new Map<string, RemoteFile[]>();
   for (const obj of objects) {
     const slash = obj.key.indexOf('/');
-    if (slash <= 0 || obj.key.endsWith('/')) continue;
+    if (slash <= 0 || obj.key.endsWith('/') || isTrashKey(obj.key)) continue;
     const { workspace, relPath } = splitKey(obj.key);
     let list = out.get(workspace);
     if (!list) out.set(workspace, (list = []));

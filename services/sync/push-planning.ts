@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import { asBucketspaceError, BucketspaceError, errorMessage } from '../common/errors.ts';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { walkWorkspace, type WalkResult } from '../common/walk.ts';
-import { stateOf } from './operations/state.ts';
-import { verifyByContent } from './operations/verify.ts';
+import { verifyAndRemember } from './operations/verify.ts';
 import { planPush } from './plan.ts';
 import { deleteRefusals, missingWorkspacesRefusal } from './rails.ts';
 import { addFailure, addWalkProblems, formatRule } from './report.ts';
@@ -17,6 +16,7 @@ import type {
   SyncSummary,
   WorkspacePlan,
 } from './types.ts';
+import { isWorkspaceEntryName } from '../common/workspace-name.ts';
 import { assertWorkspaceArgument, listLocalWorkspaces } from './workspaces.ts';
 
 // The planning half of a push (push.ts runs it): which workspaces, each one's
@@ -54,9 +54,10 @@ export async function workspacesToPush(
 }
 
 /**
- * Remote prefixes whose local directory is gone: kept (and said so) unless
- * --delete-missing-workspaces; returns their planned deletions. Refusals go
- * into the summary.
+ * Remote prefixes whose local directory is gone: their objects are removed
+ * (moved to the trash by push), unless SYNC_DELETE_MISSING_WORKSPACES=false
+ * keeps them (said so); returns their planned removals. Refusals (the rails'
+ * missingWorkspacesRefusal) go into the summary.
  */
 export function missingWorkspaces(
   ctx: SyncContext,
@@ -66,7 +67,10 @@ export function missingWorkspaces(
   summary: SyncSummary,
   lines: PlanLine[],
 ): PlannedDelete[] {
-  const missing = [...remoteByWs.keys()].filter((ws) => !names.includes(ws)).sort();
+  // Hidden prefixes (`.x/`) are never workspaces: a push leaves them alone.
+  const missing = [...remoteByWs.keys()]
+    .filter((ws) => !names.includes(ws) && isWorkspaceEntryName(ws))
+    .sort();
   if (options.only !== undefined && names.length === 0) {
     const objects = remoteByWs.get(options.only)?.length ?? 0;
     const dir = join(ctx.workspacesDir, options.only);
@@ -80,7 +84,7 @@ export function missingWorkspaces(
       summary.refusals.push({
         workspace: options.only,
         rule: 'workspace-dir',
-        message: `workspace directory ${dir} does not exist; its ${objects} objects in the bucket are kept (pass --delete-missing-workspaces to remove them)`,
+        message: `workspace directory ${dir} does not exist; its ${objects} objects in the bucket are kept (SYNC_DELETE_MISSING_WORKSPACES=false; pass --delete-missing-workspaces to move them to the trash)`,
         deletesWithheld: objects,
       });
     }
@@ -102,7 +106,7 @@ export function missingWorkspaces(
         action: 'keep',
         workspace: ws,
         path: '',
-        reason: `${objects.length} objects kept: no local directory (pass --delete-missing-workspaces to remove)`,
+        reason: `${objects.length} objects kept: no local directory (SYNC_DELETE_MISSING_WORKSPACES=false)`,
       });
     }
   }
@@ -110,8 +114,8 @@ export function missingWorkspaces(
     const refusal = missingWorkspacesRefusal({
       workspacesDir: ctx.workspacesDir,
       localWorkspaces: names.length,
-      missingWorkspaces: missing.length,
-      deletes: deletes.length,
+      missing: ctx.deleteMissingWorkspaces ? missing : [],
+      objects: deletes.length,
     });
     if (refusal) summary.refusals.push(refusal);
   }
@@ -174,8 +178,11 @@ export async function planWorkspace(
 
   // Same size, but not provably the same: hash and compare with the ETag.
   if (plan.verify.length > 0) {
-    const verdicts = await verifyByContent(plan.verify, Math.max(2, Math.min(ctx.concurrency, 8)));
-    for (const { file, remote: r } of verdicts.same) state.set(file.relPath, stateOf(file, r.etag));
+    const verdicts = await verifyAndRemember(
+      plan.verify,
+      Math.max(2, Math.min(ctx.concurrency, 8)),
+      state,
+    );
     plan.unchanged += verdicts.same.length;
     for (const { file, remote: r } of verdicts.changed)
       plan.uploads.push({ file, key: r.key, reason: 'content changed' });

@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { objectKey, groupRemoteByWorkspace, splitKey } from './object-keys.ts';
-import { deleteObjects } from './operations/delete.ts';
+import { removeObjects } from './operations/remove.ts';
 import { sameState, stateAfterPush } from './operations/state.ts';
 import { deleteVerdict } from './rails.ts';
 import {
@@ -19,6 +19,7 @@ import {
 } from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
 import type { PlanLine, PlannedDelete, PlannedUpload, RemoteFile, SyncSummary } from './types.ts';
+import { purgeTrash } from './trash/trash-purge.ts';
 import { UploadRun } from './upload-run.ts';
 
 export interface PushResult {
@@ -118,6 +119,14 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     remoteIndex.set(w.name, new Map((remoteByWs.get(w.name) ?? []).map((r) => [r.relPath, r])));
 
   if (!uploads) {
+    if (options.only === undefined && verdict.blockedBy === undefined)
+      for (const e of (await purgeTrash(ctx, { dryRun: true })).expired)
+        lines.push({
+          action: 'purge',
+          workspace: e.workspace,
+          path: '',
+          reason: `trash entry ${e.entry} (${e.objects.length} objects) is older than the trash retention`,
+        });
     summary.uploaded = plannedUploads.length;
     summary.deleted = deletes.length;
     summary.bytes = plannedUploads.reduce((n, u) => n + u.file.size, 0);
@@ -128,12 +137,10 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   // Upload (started above, workspace by workspace): wait for the last one.
   const uploaded = await uploads.finish(plannedUploads);
 
-  // Delete.
-  const outcome = await deleteObjects(
-    ctx,
-    deletes.map((d) => d.key),
-  );
+  // Delete: into the trash (operations/remove.ts).
+  const outcome = await removeObjects(ctx, deletes, ctx.clock.now());
   summary.deleted = outcome.deleted.length;
+  summary.trashed = outcome.trashed;
   for (const f of outcome.failed)
     addFailure(summary, { ...splitKeyAsPath(f.key), code: f.code, message: f.message });
   for (const key of outcome.deleted) {
@@ -164,6 +171,18 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
       uploaded: etags,
     });
     if (!sameState(w.loadedState, next)) await ctx.state.save(w.name, next);
+  }
+
+  // A full sync that deleted what it planned purges the trash of what is past its retention.
+  if (options.only === undefined && verdict.blockedBy === undefined) {
+    const purge = await purgeTrash(ctx, { dryRun: false });
+    summary.purged = purge.expired.map((e) => ({
+      workspace: e.workspace,
+      entry: e.entry,
+      objects: e.objects.length,
+    }));
+    for (const f of purge.failed)
+      addFailure(summary, { ...splitKeyAsPath(f.key), code: f.code, message: f.message });
   }
 
   summary.seconds = (performance.now() - started) / 1000;

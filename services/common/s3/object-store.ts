@@ -34,6 +34,24 @@ export interface GetResult {
   metadata: Record<string, string>;
 }
 
+/** One level of a listing: what `ls` without recursion shows. */
+export interface ListLevel {
+  /** Objects directly under the prefix. */
+  objects: ObjectInfo[];
+  /** Deeper levels, as full key prefixes ending in `/` (`data/train/`). */
+  prefixes: string[];
+}
+
+export interface CopyOptions {
+  /** The object to copy ... */
+  from: string;
+  /** ... and the key of the copy (same bucket). Content and metadata are kept. */
+  to: string;
+  /** The source's size, from a listing: larger objects than one CopyObject allows are copied in parts. */
+  size: number;
+  signal?: AbortSignal;
+}
+
 export interface DeleteResult {
   deleted: string[];
   failed: { key: string; code: string; message: string }[];
@@ -50,8 +68,14 @@ export interface ObjectStore {
   ensureBucket(signal?: AbortSignal, options?: { create?: boolean }): Promise<'created' | 'exists'>;
   /** Every object under `prefix` (paginated internally: one listing). */
   list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]>;
+  /** One level under `prefix` (`/` as the delimiter), paginated internally. */
+  listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel>;
+  /** The object `key` (its size, ETag and time), or undefined when there is none. */
+  head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
+  /** A server-side copy: no byte passes through this process. Returns the copy's ETag. */
+  copy(options: CopyOptions): Promise<{ etag: string }>;
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;
   destroy(): void;
 }

@@ -2,6 +2,7 @@
 // events), actions through the REST API, the mounts section when available.
 import { el, setChildren } from './format.js';
 import { MountsSection } from './mounts.js';
+import { TrashSection } from './trash.js';
 import { WorkspacesTable } from './workspaces-table.js';
 
 const connection = document.getElementById('connection');
@@ -72,6 +73,25 @@ function showStatus(status) {
       ),
     );
   }
+  if (status.isolation === 'failed' || status.isolation === 'pending') {
+    items.push(
+      el(
+        'div',
+        { class: 'banner banner-bad', dataset: { kind: 'isolation' } },
+        el('strong', {}, 'Apps are not started: the apps firewall is not in place.'),
+        ` ${status.isolationReason ?? ''} Running workspaces keep running.`,
+      ),
+    );
+  } else if (status.isolation === 'off') {
+    items.push(
+      el(
+        'div',
+        { class: 'banner banner-warn', dataset: { kind: 'isolation' } },
+        el('strong', {}, 'Apps are not kept apart'),
+        ' (RUNTIME_ISOLATION=off): they can reach each other, this host and the cloud metadata address.',
+      ),
+    );
+  }
   setChildren(banners, items);
 }
 
@@ -92,7 +112,10 @@ function connect() {
     setConnection('live', 'live');
   });
   source.addEventListener('workspace', (e) => table.upsert(JSON.parse(e.data)));
-  source.addEventListener('workspace-removed', (e) => table.remove(JSON.parse(e.data).name));
+  source.addEventListener('workspace-removed', (e) => {
+    table.remove(JSON.parse(e.data).name);
+    void trash.refresh(); // it is in the trash now, most likely
+  });
   source.addEventListener('status', (e) => showStatus(JSON.parse(e.data)));
   source.addEventListener('error', async () => {
     if (source.readyState !== EventSource.CLOSED) {
@@ -107,6 +130,8 @@ function connect() {
   });
 }
 
+const trash = new TrashSection({ section: document.getElementById('trash') });
 connect();
 setInterval(() => table.tick(), 1000);
+trash.start();
 new MountsSection({ section: document.getElementById('mounts') }).start();

@@ -1,0 +1,50 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestS3 } from '../../test/support/s3-server.ts';
+import { PrerequisiteError, type BenchIo } from './bench-exit.ts';
+import { createS3Client, endpointOf, startBenchS3, type S3Endpoint } from './bench-s3.ts';
+import { CommandRunner } from './command-runner.ts';
+import { findRclone, RCLONE_INSTALL_HINT } from './rclone.ts';
+import { prepareSyncTree, type SyncTree } from './sync-tree.ts';
+
+/** What the benchmarks on the sync tree start with. */
+export interface TreeBench {
+  rcloneVersion: string;
+  tree: SyncTree;
+  s3: TestS3;
+  ep: S3Endpoint;
+  client: S3Client;
+  runner: CommandRunner;
+  /** A temporary directory of this run. */
+  scratch: string;
+}
+
+/**
+ * rclone found (or a PrerequisiteError), the sync tree built or reused, the
+ * S3 server with a client, a command runner and a scratch directory; each
+ * cleaned up after the benchmark.
+ */
+export async function startTreeBench(
+  { out, cleanup }: BenchIo,
+  options: { treeDir: string; rebuild: boolean; scratchPrefix: string },
+): Promise<TreeBench> {
+  const rcloneVersion = await findRclone();
+  if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
+  const prepared = await prepareSyncTree({ dir: options.treeDir, rebuild: options.rebuild, out });
+  out.write(
+    prepared.built
+      ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`
+      : `reusing the tree in ${options.treeDir} (--rebuild to build it again)\n`,
+  );
+  const s3 = await startBenchS3();
+  cleanup.defer(() => s3.close());
+  const ep = endpointOf(s3);
+  const client = createS3Client(ep);
+  cleanup.defer(() => client.destroy());
+  const runner = await CommandRunner.create(cleanup);
+  const scratch = await mkdtemp(join(tmpdir(), options.scratchPrefix));
+  cleanup.defer(() => rm(scratch, { recursive: true, force: true }));
+  return { rcloneVersion, tree: prepared.tree, s3, ep, client, runner, scratch };
+}
