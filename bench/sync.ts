@@ -104,7 +104,7 @@ function describeTree(tree: SyncTree): string[] {
     `tree: ${tree.workspacesDir}`,
     `  ${fmtCount(tree.totalFiles)} files, ${fmtBytes(tree.totalBytes)}; synced: ${fmtCount(tree.syncedFiles)} files, ${fmtBytes(tree.syncedBytes)}`,
     `  (${SYNC_TREE_SPEC.workspaces} workspaces; ${fmtCount(SYNC_TREE_SPEC.sourceFiles)} source files of ${SYNC_TREE_SPEC.sourceMinBytes} B-${fmtBytes(SYNC_TREE_SPEC.sourceMaxBytes)};`,
-    `   ${fmtCount(SYNC_TREE_SPEC.nodeModulesFiles)} node_modules files; .env, .env.local and 3 *.log per workspace; ${tree.bigFile} of ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)})`,
+    `   ${fmtCount(SYNC_TREE_SPEC.nodeModulesFiles)} node_modules files; .env, .env.local and 3 *.log per workspace; ${tree.bigFile ?? 'no large file'} of ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)})`,
     `  edit scenario rewrites ${tree.editTarget} (same size, new content)`,
   ];
 }
@@ -176,7 +176,12 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
   const rcloneVersion = await findRclone();
   if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
   {
-    const prepared = await prepareSyncTree({ dir: TREE_DIR, rebuild: options.rebuild, out });
+    const prepared = await prepareSyncTree({
+      spec: SYNC_TREE_SPEC,
+      dir: TREE_DIR,
+      rebuild: options.rebuild,
+      out,
+    });
     out.write(
       prepared.built
         ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`

@@ -1,13 +1,24 @@
 // The `bucketspace` program (and the `mount-bucket` / `unmount-bucket` bins):
-// subcommands, signals, exit codes (started by cli.ts and the bin entry files).
+// subcommands, signals, exit codes (started by cli.js and the bin entry files).
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
-import { monitorCommand } from './monitor/monitor-command.ts';
-import { mountCommand } from './mounts/mount-command.ts';
-import { stackCommand } from './stack/stack-command.ts';
 import type { CommandIo } from './common/command-io.ts';
-import { syncCommand } from './sync/sync-command.ts';
+
+/**
+ * The subcommands, each loaded only when it runs (or for the top-level help):
+ * `bucketspace sync` never loads the monitor's HTTP server, Docker client or
+ * mount manager, which would cost the sync daemon tens of MiB.
+ */
+const SUBCOMMANDS: readonly { name: string; load: () => Promise<(io: CommandIo) => Command> }[] = [
+  { name: 'sync', load: async () => (await import('./sync/sync-command.ts')).syncCommand },
+  {
+    name: 'monitor',
+    load: async () => (await import('./monitor/monitor-command.ts')).monitorCommand,
+  },
+  { name: 'mount', load: async () => (await import('./mounts/mount-command.ts')).mountCommand },
+  { name: 'stack', load: async () => (await import('./stack/stack-command.ts')).stackCommand },
+];
 
 function configure(program: Command, io: CommandIo): Command {
   program
@@ -27,20 +38,20 @@ function configure(program: Command, io: CommandIo): Command {
   return program;
 }
 
-export function buildProgram(io: CommandIo): Command {
+/** The program with the subcommand `argv` names, or with every subcommand when it names none. */
+export async function buildProgram(io: CommandIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('bucketspace')
     .description('Project workspaces kept in S3/MinIO, each run in its own disposable container.')
     .version('0.1.0');
-  program.addCommand(syncCommand(io));
-  program.addCommand(monitorCommand(io));
-  program.addCommand(mountCommand(io));
-  program.addCommand(stackCommand(io));
+  const named = SUBCOMMANDS.filter((c) => c.name === argv[0]);
+  for (const sub of named.length > 0 ? named : SUBCOMMANDS)
+    program.addCommand((await sub.load())(io));
   return configure(program, io);
 }
 
 async function run(
   name: string,
-  build: (io: CommandIo) => Command,
+  build: (io: CommandIo, argv: readonly string[]) => Command | Promise<Command>,
   argv: string[],
 ): Promise<number> {
   const controller = new AbortController();
@@ -64,7 +75,7 @@ async function run(
     },
   };
   try {
-    await build(io).parseAsync(argv, { from: 'user' });
+    await (await build(io, argv)).parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;

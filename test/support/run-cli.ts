@@ -1,7 +1,7 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../services/cli.ts', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../services/cli.js', import.meta.url));
 export const MOUNT_BUCKET = fileURLToPath(
   new URL('../../services/mount-bucket.ts', import.meta.url),
 );
