@@ -50,6 +50,12 @@ export interface ObjectStore {
   ensureBucket(signal?: AbortSignal, options?: { create?: boolean }): Promise<'created' | 'exists'>;
   /** Every object under `prefix` (paginated internally: one listing). */
   list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]>;
+  /**
+   * The same listing, page by page in key order, each page fetched when the
+   * previous one has been taken: a caller that lets go of each page holds one
+   * page, not the bucket.
+   */
+  listPages(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo[]>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;

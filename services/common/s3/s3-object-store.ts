@@ -132,8 +132,14 @@ export class S3ObjectStore implements ObjectStore {
 
   async list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
+    for await (const page of this.listPages(prefix, signal)) out.push(...page);
+    return out;
+  }
+
+  async *listPages(prefix: string, signal?: AbortSignal): AsyncGenerator<ObjectInfo[]> {
     let token: string | undefined;
     let pages = 0;
+    let objects = 0;
     do {
       let page;
       try {
@@ -150,11 +156,12 @@ export class S3ObjectStore implements ObjectStore {
         throw this.#failed(err, `listing s3://${this.bucket}/${prefix}`);
       }
       pages += 1;
-      for (const obj of page.Contents ?? []) out.push(toInfo(obj));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      const infos = (page.Contents ?? []).map(toInfo);
+      objects += infos.length;
+      yield infos;
     } while (token !== undefined);
-    this.logger.debug({ prefix, objects: out.length, pages }, 'listed objects');
-    return out;
+    this.logger.debug({ prefix, objects, pages }, 'listed objects');
   }
 
   /**
