@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PeakRssSampler } from './peak-rss.ts';
+import { PeakRssSampler, readRss } from './peak-rss.ts';
 import { killGroup, type ProcessCleanup } from './process-cleanup.ts';
 
 export interface LogLine {
@@ -69,6 +69,11 @@ export class WatcherProcess {
     throw new Error(
       `no "started watch" log line within ${timeoutMs / 1000} s:\n${this.stderrTail}`,
     );
+  }
+
+  /** Its resident set size now and its peak so far (KiB); undefined once it is gone. */
+  memory(): Promise<{ nowKiB: number; peakKiB: number } | undefined> {
+    return this.child.pid !== undefined ? readRss(this.child.pid) : Promise.resolve(undefined);
   }
 
   /** Log lines at warn level or above. */
