@@ -4,23 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import {
-  BENCH_EXIT,
-  PrerequisiteError,
-  UsageError,
-  type Benchmark,
-  type BenchIo,
-} from './lib/bench-exit.ts';
-import {
-  benchBucketName,
-  createS3Client,
-  endpointOf,
-  listObjects,
-  startBenchS3,
-  warmUp,
-  type S3Endpoint,
-} from './lib/bench-s3.ts';
+import { parseBenchArgs, wholeNumber } from './lib/bench-args.ts';
+import { BENCH_EXIT, PrerequisiteError, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
+import { benchBucketName, listObjects, warmUp, type S3Endpoint } from './lib/bench-s3.ts';
+import { openTreeAndS3 } from './lib/bench-setup.ts';
 import { CommandRunner, describeFailure, type CommandSpec } from './lib/command-runner.ts';
 import {
   fmtCount,
@@ -40,7 +27,7 @@ import { planSaves } from './lib/saves.ts';
 import { median } from './lib/stats.ts';
 import { parseOurSummary } from './lib/sync-runs.ts';
 import { bucketspaceEnv, CLI, syncTools, type SyncTarget } from './lib/sync-tools.ts';
-import { prepareSyncTree, SCALE_TREE_SPEC, type SyncTree } from './lib/sync-tree.ts';
+import { SCALE_TREE_SPEC, type SyncTree } from './lib/sync-tree.ts';
 import type { WatchTree } from './lib/watch-tree.ts';
 import { WatcherProcess } from './lib/watcher-process.ts';
 
@@ -74,28 +61,16 @@ interface MemoryBenchOptions {
 }
 
 function parseOptions(args: string[]): MemoryBenchOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        rebuild: { type: 'boolean', default: false },
-        reps: { type: 'string', default: '3' },
-        edits: { type: 'string', default: '500' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const reps = Number(values.reps);
-  const edits = Number(values.edits);
-  if (!Number.isInteger(reps) || reps < 1 || reps > 20)
-    throw new UsageError(`--reps must be a whole number from 1 to 20, not "${values.reps}"`);
-  if (!Number.isInteger(edits) || edits < 2 || edits > 10_000)
-    throw new UsageError(`--edits must be a whole number from 2 to 10000, not "${values.edits}"`);
-  return { rebuild: values.rebuild, reps, edits };
+  const values = parseBenchArgs(args, {
+    rebuild: { type: 'boolean', default: false },
+    reps: { type: 'string', default: '3' },
+    edits: { type: 'string', default: '500' },
+  });
+  return {
+    rebuild: values.rebuild,
+    reps: wholeNumber('reps', values.reps, 1, 20),
+    edits: wholeNumber('edits', values.edits, 2, 10_000),
+  };
 }
 
 interface Sample {
@@ -255,28 +230,19 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
   const options = parseOptions(args);
   const rcloneVersion = await findRclone();
   if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
-  const prepared = await prepareSyncTree({
+  const { tree, s3, ep, client } = await openTreeAndS3({
     spec: SCALE_TREE_SPEC,
     dir: TREE_DIR,
     rebuild: options.rebuild,
     out,
+    cleanup,
   });
-  out.write(
-    prepared.built
-      ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`
-      : `reusing the tree in ${TREE_DIR} (--rebuild to build it again)\n`,
-  );
-  const s3 = await startBenchS3();
-  cleanup.defer(() => s3.close());
-  const ep = endpointOf(s3);
-  const client = createS3Client(ep);
-  cleanup.defer(() => client.destroy());
   const stateRoot = await mkdtemp(join(tmpdir(), 'bucketspace-bench-memory-'));
   cleanup.defer(() => rm(stateRoot, { recursive: true, force: true }));
   const ctx: Ctx = {
     runner: await CommandRunner.create(cleanup),
     client,
-    tree: prepared.tree,
+    tree,
     ep,
     stateRoot,
     out,
@@ -287,8 +253,8 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
   if (!fastest || !ours) throw new Error('sync tools missing');
   const header = [
     ...machineLines({ rcloneVersion, s3: s3Description(s3.local, ep.endpoint) }),
-    `tree: ${prepared.tree.workspacesDir}`,
-    `  ${fmtCount(prepared.tree.totalFiles)} files; synced: ${fmtCount(prepared.tree.syncedFiles)} files in ${SCALE_TREE_SPEC.workspaces} workspaces; ${fmtCount(SCALE_TREE_SPEC.nodeModulesFiles)} under node_modules`,
+    `tree: ${tree.workspacesDir}`,
+    `  ${fmtCount(tree.totalFiles)} files; synced: ${fmtCount(tree.syncedFiles)} files in ${SCALE_TREE_SPEC.workspaces} workspaces; ${fmtCount(SCALE_TREE_SPEC.nodeModulesFiles)} under node_modules`,
     `memory: ${ctx.runner.rssMethod} for one-shot runs; /proc/<pid>/status VmRSS (now) and VmHWM (peak) for the watcher`,
     `bucketspace: ${ours.flags}; rclone fastest: ${fastest.flags}; rclone lsf: lsf -R --fast-list --files-only (the listing alone)`,
   ];
