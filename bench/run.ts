@@ -1,11 +1,17 @@
 // `npm run bench -- <benchmark> [flags]`: the benchmarks that print side-by-side tables.
+import { depsBenchmark } from './deps.ts';
 import { BENCH_EXIT, PrerequisiteError, UsageError, type Benchmark } from './lib/bench-exit.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';
 import { memoryBenchmark } from './memory.ts';
 import { syncBenchmark } from './sync.ts';
 import { watchBenchmark } from './watch.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [syncBenchmark, watchBenchmark, memoryBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [
+  syncBenchmark,
+  watchBenchmark,
+  memoryBenchmark,
+  depsBenchmark,
+];
 
 function help(): string {
   const names = BENCHMARKS.map((b) => `  ${b.name.padEnd(6)} ${b.summary}`);

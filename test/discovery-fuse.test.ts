@@ -1,5 +1,6 @@
 // The monitor's scanner on a REAL rclone FUSE mount of the test S3 server:
 // changes made in S3 show in the next scans; a killed rclone is "unavailable".
+// And the monitor itself on such a mount: its containers' copies check out.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { WorkspaceScanner } from '../services/monitor/discovery/workspace-scanne
 import type { ScanResult, WorkspaceSnapshot } from '../services/monitor/types.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { fuseMissing, mountBucket, type RcloneMount } from './support/rclone-mount.ts';
+import { ensureImages } from './support/images.ts';
+import { TestMonitor } from './support/test-monitor.ts';
 import { eventually } from './support/watch-process.ts';
 
 const fixture = useTestS3();
@@ -132,5 +135,74 @@ describe('WorkspaceScanner on an rclone FUSE mount', () => {
       mount.process.kill('SIGCONT');
     }
     assert.equal((await scanner.scan()).mount, 'ok', 'answers again once rclone runs');
+  });
+});
+
+describe('the monitor on an rclone mount', { timeout: 600_000 }, () => {
+  let dir: string;
+  let cacheDir: string;
+  let mount: RcloneMount | undefined;
+  let bucket: string;
+  const m: TestMonitor = new TestMonitor(() => ({
+    WORKSPACES_MOUNT: dir,
+    MONITOR_REQUIRE_MOUNT: 'true',
+  }));
+
+  const put = (key: string, body: string) =>
+    fixture.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+
+  before(async () => {
+    const missing = fuseMissing();
+    if (missing !== undefined) throw new Error(`this test needs FUSE and rclone: ${missing}`);
+    await ensureImages(['runtime-node']);
+    dir = await mkdtemp(path.join(tmpdir(), 'bucketspace-fuse-monitor-'));
+    cacheDir = await mkdtemp(path.join(tmpdir(), 'bucketspace-fuse-cache-'));
+    bucket = fixture.s3.newBucketName();
+    await fixture.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await put('fuseapp/package.json', JSON.stringify({ scripts: { start: 'node server.js' } }));
+    await put(
+      'fuseapp/server.js',
+      `const text = require('node:fs').readFileSync(__dirname + '/message.txt', 'utf8');
+require('node:http').createServer((req, res) => res.end(text)).listen(Number(process.env.PORT));
+process.on('SIGTERM', () => process.exit(0));
+`,
+    );
+    await put('fuseapp/message.txt', 'fuse v1');
+    // Containers read the mount as uid 10001: --allow-other, as the mount image runs it.
+    // No content cache: with rclone 1.60's --vfs-cache-mode full, the shrinking edit below is
+    // served as the old bytes cut to the new size, with the new size and mtime, which no check
+    // through the mount can tell from the real thing (decision 0030).
+    mount = await mountBucket({
+      s3: fixture.s3,
+      bucket,
+      dir,
+      extraArgs: ['--allow-other', '--vfs-cache-mode', 'off', '--cache-dir', cacheDir],
+    });
+    await m.init();
+    await m.start();
+  });
+
+  after(async () => {
+    await m.close();
+    await mount?.close();
+    await rm(dir, { recursive: true, force: true });
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  test('deploys are verified against the scan: the first, a growing edit, a shrinking edit', async () => {
+    for (const text of ['fuse v1', 'fuse v2, which is longer', 'fuse v3']) {
+      if (text !== 'fuse v1') await put('fuseapp/message.txt', text);
+      await eventually(
+        `"${text}" served`,
+        async () => (await m.appText('fuseapp')).startsWith(`200 ${text}`),
+        120_000,
+      );
+      const v = await m.view('fuseapp');
+      assert.deepEqual(
+        [v.state, (v.deploy as { copy: string; files: number } | null)?.copy],
+        ['running', 'verified'],
+        JSON.stringify(v),
+      );
+    }
   });
 });

@@ -20,9 +20,10 @@ export interface StopResult {
 const WARN = 40;
 
 /**
- * `bucketspace sync watch` as a child process. Its logs are pino JSON lines on
- * stderr (stderr is not a TTY here); the line `started watch` says the
- * initial sync is done and every watcher is ready.
+ * `bucketspace sync watch` (or another long-running `bucketspace` command:
+ * `monitor`) as a child process. Its logs are pino JSON lines on stderr
+ * (stderr is not a TTY here); the line `started watch` says the initial sync
+ * is done and every watcher is ready.
  */
 export class WatcherProcess {
   private readonly child: ChildProcess;
@@ -52,23 +53,25 @@ export class WatcherProcess {
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.onStderr(chunk));
   }
 
-  /** Resolves once `started watch` is logged; rejects if the process exits first or time runs out. */
-  async ready(timeoutMs: number): Promise<number> {
+  /** Resolves once `message` is logged; rejects if the process exits first or time runs out. */
+  async ready(timeoutMs: number, message = 'started watch'): Promise<number> {
     const started = performance.now();
     const deadline = started + timeoutMs;
     while (performance.now() < deadline) {
-      if (this.lines.some((l) => l.msg === 'started watch'))
-        return (performance.now() - started) / 1000;
+      if (this.lines.some((l) => l.msg === message)) return (performance.now() - started) / 1000;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         throw new Error(
-          `the watcher exited (${this.child.exitCode ?? this.child.signalCode}) before "started watch":\n${this.stderrTail}`,
+          `the process exited (${this.child.exitCode ?? this.child.signalCode}) before "${message}":\n${this.stderrTail}`,
         );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(
-      `no "started watch" log line within ${timeoutMs / 1000} s:\n${this.stderrTail}`,
-    );
+    throw new Error(`no "${message}" log line within ${timeoutMs / 1000} s:\n${this.stderrTail}`);
+  }
+
+  /** The first log line with this message. */
+  first(msg: string): LogLine | undefined {
+    return this.lines.find((l) => l.msg === msg);
   }
 
   /** Its resident set size now and its peak so far (KiB); undefined once it is gone. */

@@ -7,7 +7,13 @@
 #   PORT                 the port the app must listen on
 #   BUCKETSPACE_INSTALL  install command run in /app; unset: the image's default; empty: nothing
 #   BUCKETSPACE_START    start command run in /app (static: ignored)
+#   BUCKETSPACE_DEPS_DIR where a volume that keeps the install's output is mounted
+#   BUCKETSPACE_DEPS_KEY what that output depends on: same key, the install is skipped
 #   /etc/bucketspace/ca.pem  extra CA certificates to trust (optional)
+#
+# It reports what it did in /tmp/bucketspace-deploy/ for the monitor: `copied`
+# (every file copied, with size and mtime) and `dependencies` (installed,
+# reused or none).
 #
 # Exit codes of its own: 64 bad configuration, 65 /workspace missing or not
 # copyable, 66 install failed. Otherwise the app's exit code.
@@ -16,7 +22,11 @@ set -eu
 SOURCE=/workspace
 APP=/app
 EXTRA_CA=/etc/bucketspace/ca.pem
+REPORT=/tmp/bucketspace-deploy
 RUNTIME=${BUCKETSPACE_RUNTIME:-}
+DEPS_DIR=${BUCKETSPACE_DEPS_DIR:-}
+DEPS_KEY=${BUCKETSPACE_DEPS_KEY:-}
+DEPS_MARKER=.bucketspace-deps
 
 say() { printf 'bucketspace: %s\n' "$*" >&2; }
 fail() {
@@ -29,15 +39,31 @@ fail() {
 # ---------------------------------------------------------------- copy
 [ -d "$SOURCE" ] || fail 65 "$SOURCE is missing: mount the project there (read-only)"
 [ -w "$APP" ] || fail 65 "$APP is not writable by uid $(id -u)"
+if [ -n "$DEPS_DIR" ]; then
+  [ -n "$DEPS_KEY" ] || fail 64 "BUCKETSPACE_DEPS_DIR is set but BUCKETSPACE_DEPS_KEY is not"
+  [ -d "$DEPS_DIR" ] && [ -w "$DEPS_DIR" ] ||
+    fail 64 "BUCKETSPACE_DEPS_DIR $DEPS_DIR is not a directory writable by uid $(id -u) (an image without it: create it owned by the app user, or set RUNTIME_DEPENDENCY_CACHE=false)"
+fi
+# The dependency cache, when it is mounted directly in /app (node_modules,
+# .venv), is neither emptied nor copied over. `..` is never an entry find
+# lists: with no cache in /app, nothing is kept.
+keep=..
+case "$DEPS_DIR" in "$APP"/*/* | "") ;; "$APP"/*) keep=${DEPS_DIR#"$APP"/} ;; esac
 say "copying $SOURCE to $APP"
 # A fresh copy every start (a restarted container must not keep stale files).
-find "$APP" -mindepth 1 -maxdepth 1 -exec rm -rf {} + ||
+find "$APP" -mindepth 1 -maxdepth 1 ! -name "$keep" -exec rm -rf {} + ||
   fail 65 "cannot empty $APP"
 # The tree, symlinks and times; modes follow the source (umask 022); files
 # become ours (we are not root). Not `cp -p`: it also copies ACLs and extended
 # attributes, which an rclone FUSE mount of the bucket answers with EIO.
-cp -R --preserve=timestamps "$SOURCE/." "$APP/" || fail 65 "cannot copy $SOURCE to $APP (unreadable files?)"
+find "$SOURCE" -mindepth 1 -maxdepth 1 ! -name "$keep" \
+  -exec cp -R --preserve=timestamps -t "$APP/" {} + ||
+  fail 65 "cannot copy $SOURCE to $APP (unreadable files?)"
 cd "$APP"
+# What was copied, for the monitor to compare with what it scanned: size and
+# mtime of every file (symlinks followed), one NUL-terminated record each.
+mkdir -p "$REPORT" || fail 65 "cannot write the report in $REPORT"
+find -L . -path "./$keep" -prune -o -type f -printf '%s %T@ %P\0' >"$REPORT/copied" 2>/dev/null || :
 
 # ---------------------------------------------------------------- extra CA
 # npm's cafile, pip's cert and Go's/OpenSSL's SSL_CERT_FILE each REPLACE the
@@ -113,7 +139,21 @@ if [ "$RUNTIME" != static ]; then
   fi
   if [ -z "$install" ]; then
     say "nothing to install ($why)"
+    echo none >"$REPORT/dependencies"
+  elif [ -n "$DEPS_DIR" ] && [ "$(cat "$DEPS_DIR/$DEPS_MARKER" 2>/dev/null || :)" = "$DEPS_KEY" ]; then
+    # An earlier container of this workspace installed from the same
+    # dependency files into this volume, and finished.
+    say "reusing the dependencies in $DEPS_DIR (installed by an earlier container from the same dependency files)"
+    [ "$RUNTIME" != python ] || export VIRTUAL_ENV="$APP/.venv"
+    echo reused >"$REPORT/dependencies"
   else
+    if [ -n "$DEPS_DIR" ]; then
+      # Nothing finished here with this key (a new volume, or an install cut
+      # short): start from an empty directory.
+      find "$DEPS_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} + ||
+        fail 66 "cannot empty the dependency cache $DEPS_DIR"
+      say "installing into the dependency cache $DEPS_DIR"
+    fi
     if [ "$RUNTIME" = python ]; then
       # Dependencies go to a virtual environment in /app (first on PATH), so
       # `pip install ...` works as a non-root user on every base image.
@@ -125,7 +165,13 @@ if [ "$RUNTIME" != static ]; then
     rc=0
     sh -c "$install" || rc=$?
     [ "$rc" -eq 0 ] || fail 66 "install failed with exit code $rc: $install"
+    # Written last: only a finished install is ever reused.
+    [ -z "$DEPS_DIR" ] || printf '%s\n' "$DEPS_KEY" >"$DEPS_DIR/$DEPS_MARKER" ||
+      fail 66 "cannot mark the dependency cache $DEPS_DIR"
+    echo installed >"$REPORT/dependencies"
   fi
+else
+  echo none >"$REPORT/dependencies"
 fi
 
 # ---------------------------------------------------------------- start

@@ -162,6 +162,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     },
     hostRoot: settings.hostWorkspacesDir ?? settings.workspacesMount,
     caBundle: settings.caBundle,
+    dependencyCache: settings.dependencyCache,
     dataDir: settings.dataDir,
     pollIntervalMs: settings.pollInterval,
     debounceMs: settings.debounce,

@@ -298,6 +298,13 @@ export const MONITOR_SETTINGS = {
       .optional()
       .transform((p) => (p === undefined || p === '' ? undefined : resolve(p))),
   }),
+  dependencyCache: setting({
+    env: 'RUNTIME_DEPENDENCY_CACHE',
+    description:
+      "Keep what a workspace's install wrote (node_modules, the venv, Go modules) in a volume of its own, reused while its dependency files stay the same.",
+    defaultText: 'true',
+    schema: booleanSchema().default(true),
+  }),
   memory: setting({
     env: 'RUNTIME_MEMORY',
     description: 'Memory limit per workspace container.',

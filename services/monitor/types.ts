@@ -42,6 +42,14 @@ export interface WorkspaceProbe {
   texts: ReadonlyMap<string, string>;
 }
 
+/** One file a scan fingerprinted: what the copy in the container must match. */
+export interface ScannedFile {
+  /** POSIX path relative to the workspace root. */
+  relPath: string;
+  size: number;
+  mtimeMs: number;
+}
+
 /** What one discovery scan saw of one workspace. */
 export interface WorkspaceSnapshot {
   name: string;
@@ -53,6 +61,10 @@ export interface WorkspaceSnapshot {
   /** Newest mtime among the files, ms since the epoch (0 when empty). */
   lastChangeMs: number;
   probe: WorkspaceProbe;
+  /** The fingerprinted files (non-ignored regular files), sorted by path. */
+  files: readonly ScannedFile[];
+  /** SHA-256 of the dependency files at the root that exist (DEPENDENCY_FILES: lockfiles, go.sum...). */
+  hashes: ReadonlyMap<string, string>;
   /** Problems that made the scan of this workspace incomplete (unreadable subdirectory, ...). */
   errors: string[];
 }
@@ -93,6 +105,24 @@ export interface WorkspaceView {
   exitCode: number | null;
   /** Last log lines of a crashed container. */
   lastLogLines: string[];
+  /** What the monitor checked of the serving container; null while nothing serves. */
+  deploy: DeployView | null;
+}
+
+/** How the serving container came to be: its copy of the files, its dependencies. */
+export interface DeployView {
+  /**
+   * `verified`: every file the scan fingerprinted was in the container's copy
+   * with the same size and mtime. `unverified`: the runtime image reported no
+   * copy (an image without the report of images/README.md).
+   */
+  copy: 'verified' | 'unverified';
+  /** Files compared. */
+  files: number;
+  /** `installed`: fresh; `reused`: from the previous container's cache; `none`: nothing to install. */
+  dependencies: 'installed' | 'reused' | 'none' | 'unknown';
+  /** Why: which files the cache is keyed on, or why it is not cached. */
+  dependencyNote: string;
 }
 
 export interface MonitorStatus {

@@ -31,9 +31,23 @@ export async function removeContainers(label: string): Promise<void> {
   }
 }
 
-/** Remove every container a test monitor made, and its network. */
+/** The dependency-cache volumes a test monitor made. */
+export async function volumesOf(managedBy: string): Promise<Docker.VolumeInspectInfo[]> {
+  const listed = await docker.listVolumes({
+    filters: { label: [`bucketspace.managed-by=${managedBy}`] },
+  });
+  return listed.Volumes;
+}
+
+/** Remove every container a test monitor made, its volumes, and its network. */
 export async function cleanupDocker(managedBy: string, network: string): Promise<void> {
   await removeContainers(`bucketspace.managed-by=${managedBy}`);
+  for (const v of await volumesOf(managedBy)) {
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => undefined);
+  }
   await docker
     .getNetwork(network)
     .remove()

@@ -13,7 +13,8 @@ process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
  * A `GenericContainer` that never pulls, with what its API lacks here:
  * - `withDevices`: testcontainers 12 has no device option (`docker run
  *   --device`), so this subclass writes the device mappings into the
- *   `hostConfig` it builds, the way its own modules extend it;
+ *   `hostConfig` it builds, the way its own modules extend it; likewise
+ *   `withNamedVolume` (it binds host paths only);
  * - a start that fails (its wait strategy gives up, or it exits) says what the
  *   container printed: testcontainers removes it before the test could ask.
  */
@@ -39,6 +40,15 @@ export class LocalContainer extends GenericContainer {
         PathInContainer: path,
         CgroupPermissions: 'rwm',
       })),
+    ];
+    return this;
+  }
+
+  /** `docker run --mount type=volume,source=<name>,target=<path>`: testcontainers mounts only host paths. */
+  withNamedVolume(name: string, target: string): this {
+    this.hostConfig.Mounts = [
+      ...(this.hostConfig.Mounts ?? []),
+      { Type: 'volume', Source: name, Target: target },
     ];
     return this;
   }

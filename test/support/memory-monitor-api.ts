@@ -45,6 +45,7 @@ export class MemoryMonitorApi implements MonitorApi {
       restarts: 0,
       exitCode: null,
       lastLogLines: [],
+      deploy: null,
       ...this.views.get(view.name),
       ...view,
     };

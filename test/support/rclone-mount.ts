@@ -42,6 +42,8 @@ export async function mountBucket(options: {
   bucket: string;
   dir: string;
   dirCacheTime?: string;
+  /** More `rclone mount` flags (e.g. --allow-other for containers, --vfs-cache-mode). */
+  extraArgs?: readonly string[];
 }): Promise<RcloneMount> {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.AWS_CA_BUNDLE;
@@ -65,6 +67,7 @@ export async function mountBucket(options: {
       options.dirCacheTime ?? '1s',
       '--config',
       '/dev/null',
+      ...(options.extraArgs ?? []),
     ],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );

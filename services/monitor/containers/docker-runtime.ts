@@ -1,14 +1,17 @@
 import Docker from 'dockerode';
+import { BucketspaceError, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { classifyDockerError } from './docker-errors.ts';
 import type { DockerConnection } from './docker-host.ts';
 import { demuxLog, LogDemuxer } from './docker-log.ts';
+import { tarEntries } from './tar-entries.ts';
 import {
   LABELS,
   type ContainerRuntime,
   type ContainerSpec,
   type ContainerStatus,
   type ManagedContainer,
+  type ManagedVolume,
 } from './types.ts';
 
 export interface DockerRuntimeOptions {
@@ -55,13 +58,12 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async imageExists(image: string): Promise<boolean> {
+  async imageId(image: string): Promise<string | undefined> {
     try {
-      await this.#docker.getImage(image).inspect();
-      return true;
+      return (await this.#docker.getImage(image).inspect()).Id;
     } catch (err) {
       const classified = classifyDockerError(err, `inspect image ${image}`);
-      if (classified.code === 'NOT_FOUND') return false;
+      if (classified.code === 'NOT_FOUND') return undefined;
       throw classified;
     }
   }
@@ -164,6 +166,74 @@ export class DockerRuntime implements ContainerRuntime {
       throw classifyDockerError(err, `follow logs of ${id}`);
     }
   }
+
+  async readDirectory(
+    id: string,
+    dir: string,
+    maxBytes: number,
+  ): Promise<Map<string, Buffer> | undefined> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.#docker.getContainer(id).getArchive({ path: dir });
+    } catch (err) {
+      const classified = classifyDockerError(err, `read ${dir} in container ${id}`);
+      if (classified.code === 'NOT_FOUND') return undefined;
+      throw classified;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of stream) {
+        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        total += buffer.length;
+        if (total > maxBytes) {
+          throw new BucketspaceError(
+            'DOCKER_ERROR',
+            `${dir} in container ${id} is larger than ${maxBytes} bytes`,
+          );
+        }
+        chunks.push(buffer);
+      }
+    } catch (err) {
+      if (isBucketspaceError(err)) throw err;
+      throw classifyDockerError(err, `read ${dir} in container ${id}`);
+    }
+    const files = new Map<string, Buffer>();
+    for (const entry of tarEntries(Buffer.concat(chunks))) {
+      const parts = entry.name.split('/');
+      if (entry.type === '0' && parts.length === 2 && parts[1] !== undefined) {
+        files.set(parts[1], entry.data);
+      }
+    }
+    return files;
+  }
+
+  async listVolumes(managedBy: string): Promise<ManagedVolume[]> {
+    let volumes: Docker.VolumeInspectInfo[];
+    try {
+      const listed = await this.#docker.listVolumes({
+        filters: { label: [`${LABELS.managedBy}=${managedBy}`, LABELS.workspace] },
+      });
+      volumes = listed.Volumes;
+    } catch (err) {
+      throw classifyDockerError(err, 'list volumes');
+    }
+    return volumes.map((v) => ({
+      name: v.Name,
+      workspace: v.Labels[LABELS.workspace] ?? '',
+      dependencyKey: v.Labels[LABELS.dependencyKey] ?? '',
+    }));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.#docker.getVolume(name).remove();
+    } catch (err) {
+      const classified = classifyDockerError(err, `remove volume ${name}`);
+      if (classified.code === 'NOT_FOUND') return;
+      throw classified;
+    }
+  }
 }
 
 function statusCode(err: unknown): number | undefined {
@@ -186,12 +256,25 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     StopTimeout: spec.stopTimeoutSeconds,
     HostConfig: {
       NetworkMode: spec.network,
-      Mounts: spec.binds.map((b) => ({
-        Type: 'bind' as const,
-        Source: b.source,
-        Target: b.target,
-        ReadOnly: b.readOnly,
-      })),
+      Mounts: [
+        ...spec.binds.map((b) => ({
+          Type: 'bind' as const,
+          Source: b.source,
+          Target: b.target,
+          ReadOnly: b.readOnly,
+        })),
+        ...spec.volumes.map((v) => ({
+          Type: 'volume' as const,
+          Source: v.name,
+          Target: v.target,
+          ReadOnly: false,
+          VolumeOptions: {
+            NoCopy: false,
+            Labels: v.labels,
+            DriverConfig: { Name: 'local', Options: {} },
+          },
+        })),
+      ],
       CapDrop: ['ALL'],
       CapAdd: spec.capAdd,
       SecurityOpt: ['no-new-privileges'],
@@ -213,6 +296,7 @@ function labelsToFields(labels: Record<string, string> | undefined) {
     fingerprint: l[LABELS.fingerprint] ?? '',
     type: l[LABELS.type] ?? '',
     port: Number(l[LABELS.port] ?? 0),
+    dependencyKey: l[LABELS.dependencyKey] ?? null,
   };
 }
 

@@ -7,6 +7,8 @@ export const LABELS = {
   fingerprint: 'bucketspace.fingerprint',
   type: 'bucketspace.type',
   port: 'bucketspace.port',
+  /** On containers and dependency-cache volumes: the cache the container uses. */
+  dependencyKey: 'bucketspace.dependency-key',
 } as const;
 
 /** Everything needed to create one workspace container; built by buildContainerSpec. */
@@ -22,6 +24,8 @@ export interface ContainerSpec {
   network: string;
   /** Host paths bind-mounted into the container. */
   binds: { source: string; target: string; readOnly: boolean }[];
+  /** Named volumes, created with these labels when missing. */
+  volumes: { name: string; target: string; labels: Record<string, string> }[];
   limits: { memoryBytes: number; nanoCpus: number; pids: number };
   capAdd: string[];
   stopTimeoutSeconds: number;
@@ -45,6 +49,15 @@ export interface ManagedContainer {
   ip: string | null;
   createdAtMs: number;
   startedAtMs: number | null;
+  /** The dependency cache it was started with (LABELS.dependencyKey); null for none. */
+  dependencyKey: string | null;
+}
+
+/** A dependency-cache volume of one workspace. */
+export interface ManagedVolume {
+  name: string;
+  workspace: string;
+  dependencyKey: string;
 }
 
 /**
@@ -57,7 +70,8 @@ export interface ContainerRuntime {
   ping(): Promise<void>;
   /** Creates the network when missing; returns its name. */
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
-  imageExists(image: string): Promise<boolean>;
+  /** The image's ID (content digest), or undefined when the engine does not have it. */
+  imageId(image: string): Promise<string | undefined>;
   /** Every container carrying `LABELS.managedBy = managedBy`, running or not. */
   list(managedBy: string): Promise<ManagedContainer[]>;
   inspect(id: string): Promise<ManagedContainer | undefined>;
@@ -67,4 +81,18 @@ export interface ContainerRuntime {
   remove(id: string): Promise<void>;
   logs(id: string, tail: number): Promise<string[]>;
   followLogs(id: string, signal: AbortSignal): AsyncIterable<string>;
+  /**
+   * The regular files directly in a directory of the container (running or
+   * stopped), by name, each cut at `maxBytes`; undefined when the directory
+   * is not there.
+   */
+  readDirectory(
+    id: string,
+    dir: string,
+    maxBytes: number,
+  ): Promise<Map<string, Buffer> | undefined>;
+  /** Every volume carrying `LABELS.managedBy = managedBy` and a workspace label. */
+  listVolumes(managedBy: string): Promise<ManagedVolume[]>;
+  /** Removes a volume; a missing one is success. Throws CONFLICT while a container uses it. */
+  removeVolume(name: string): Promise<void>;
 }

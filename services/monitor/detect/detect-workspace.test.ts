@@ -285,8 +285,13 @@ describe('detectWorkspace: workspace.json', () => {
 });
 
 describe('what the scanner must provide', () => {
-  test('DETECTION_FILES are the texts detection reads', () => {
-    assert.deepEqual(DETECTION_FILES, ['workspace.json', 'package.json', 'pyproject.toml']);
+  test('DETECTION_FILES are the texts detection (and the dependency plan) reads', () => {
+    assert.deepEqual(DETECTION_FILES, [
+      'workspace.json',
+      'package.json',
+      'pyproject.toml',
+      'requirements.txt',
+    ]);
   });
 
   test('isDetectionPath: root files, public/index.html, cmd/*/main.go', () => {

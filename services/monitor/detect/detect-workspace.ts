@@ -1,7 +1,7 @@
 import type { Detection, RunPlan, RuntimeType, WorkspaceProbe } from '../types.ts';
 import { GO_COMMAND_MAIN, goDetector } from './go-detector.ts';
 import { nodeDetector, PACKAGE_JSON } from './node-detector.ts';
-import { PYPROJECT_TOML, pythonDetector } from './python-detector.ts';
+import { PYPROJECT_TOML, pythonDetector, REQUIREMENTS_TXT } from './python-detector.ts';
 import { PUBLIC_INDEX_HTML, staticDetector } from './static-detector.ts';
 import type { Detector, DetectorResult } from './types.ts';
 import {
@@ -25,7 +25,13 @@ export const DETECTORS: readonly Detector[] = [
  * ignored: the scanner puts them in `WorkspaceProbe.texts`. Every other file
  * only needs to be in `WorkspaceProbe.files`.
  */
-export const DETECTION_FILES: readonly string[] = [WORKSPACE_JSON, PACKAGE_JSON, PYPROJECT_TOML];
+export const DETECTION_FILES: readonly string[] = [
+  WORKSPACE_JSON,
+  PACKAGE_JSON,
+  PYPROJECT_TOML,
+  // Not for the type: the dependency plan follows its -r/-c includes.
+  REQUIREMENTS_TXT,
+];
 
 /**
  * Whether detection needs to know that this file exists, i.e. whether the

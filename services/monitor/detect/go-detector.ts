@@ -3,6 +3,8 @@ import { shellQuote } from './shell-quote.ts';
 import type { Detector, DetectorResult } from './types.ts';
 
 export const GO_MOD = 'go.mod';
+export const GO_SUM = 'go.sum';
+export const GO_INSTALL = 'go mod download';
 
 /** Where the start command builds the binary: outside /app, so the copy stays clean. */
 export const GO_BINARY = '/tmp/bucketspace-app';
@@ -27,7 +29,7 @@ export const goDetector: Detector = {
     const hasModule = probe.files.has(GO_MOD);
     if (!hasModule && !probe.files.has('main.go')) return { kind: 'none' };
     const install = hasModule
-      ? { command: 'go mod download', reason: `go mod download (${GO_MOD})` }
+      ? { command: GO_INSTALL, reason: `${GO_INSTALL} (${GO_MOD})` }
       : { command: null, reason: `nothing (no ${GO_MOD})` };
     const target = buildTarget(probe, hasModule);
     const start =

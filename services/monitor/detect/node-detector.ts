@@ -8,7 +8,7 @@ export const PACKAGE_JSON = 'package.json';
 type PackageManager = 'npm' | 'yarn' | 'pnpm';
 
 /** Lockfiles in the order they are preferred when there are several (and no `packageManager`). */
-const LOCKFILES: readonly { file: string; manager: PackageManager; install: string }[] = [
+export const LOCKFILES: readonly { file: string; manager: PackageManager; install: string }[] = [
   { file: 'package-lock.json', manager: 'npm', install: 'npm ci' },
   { file: 'npm-shrinkwrap.json', manager: 'npm', install: 'npm ci' },
   // Through corepack, so the yarn/pnpm version pinned in `packageManager` is
@@ -18,7 +18,14 @@ const LOCKFILES: readonly { file: string; manager: PackageManager; install: stri
   { file: 'pnpm-lock.yaml', manager: 'pnpm', install: 'corepack pnpm install --frozen-lockfile' },
 ];
 
-const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies'] as const;
+/** `npm install` without a lockfile, when package.json lists dependencies. */
+export const NPM_INSTALL = 'npm install';
+
+export const DEPENDENCY_FIELDS = [
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+] as const;
 
 /**
  * Node: a package.json. Start: `scripts.start`, else `main`, else index.js,
@@ -80,8 +87,8 @@ function chooseInstall(
   );
   if (withDependencies.length > 0) {
     return {
-      command: 'npm install',
-      reason: `npm install (no lockfile; ${PACKAGE_JSON} has ${withDependencies.join(', ')})`,
+      command: NPM_INSTALL,
+      reason: `${NPM_INSTALL} (no lockfile; ${PACKAGE_JSON} has ${withDependencies.join(', ')})`,
       manager: 'npm',
     };
   }

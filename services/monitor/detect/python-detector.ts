@@ -15,6 +15,9 @@ export const PYTHON_VENV = '/app/.venv';
 const VENV = `python -m venv ${PYTHON_VENV}`;
 const PIP = `${PYTHON_VENV}/bin/pip install`;
 
+/** The install of a project with a requirements.txt that is not itself installed. */
+export const PYTHON_REQUIREMENTS_INSTALL = `${VENV} && ${PIP} -r ${REQUIREMENTS_TXT}`;
+
 /**
  * Python: requirements.txt, pyproject.toml, app.py, main.py or manage.py.
  * Start: `python app.py`, else `python main.py` (the app reads PORT itself),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   mkdirSync,
@@ -23,6 +24,7 @@ import { isBucketspaceError } from '../../common/errors.ts';
 import { readIgnoreFile } from '../../common/ignore/workspace-filter.ts';
 import { silentLogger } from '../../common/logger.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
+import { hashFile } from './hash-file.ts';
 import {
   MAX_DETECTION_TEXT_BYTES,
   WorkspaceScanner,
@@ -319,6 +321,53 @@ describe('WorkspaceScanner: reads only what changed', () => {
     assert.deepEqual(reads, []);
     assert.equal(removed.probe.texts.has('workspace.json'), false);
     assert.equal(removed.probe.files.has('workspace.json'), false);
+  });
+
+  test('the snapshot lists every fingerprinted file with its size and mtime', async () => {
+    const root = mountRoot({
+      'shop/package.json': '{}',
+      'shop/src/a.js': 'abc',
+      'shop/node_modules/x/i.js': '',
+    });
+    touch(path.join(root, 'shop/src/a.js'), 1_700_000_000);
+    const ws = await snapshot(scannerFor(root).scanner);
+    assert.deepEqual(
+      ws.files.map((f) => f.relPath),
+      ['package.json', 'src/a.js'],
+    );
+    assert.deepEqual(ws.files[1], { relPath: 'src/a.js', size: 3, mtimeMs: 1_700_000_000_000 });
+  });
+
+  test('dependency files are hashed, and hashed again only when their stat changed', async () => {
+    const root = mountRoot({
+      'shop/package.json': '{}',
+      'shop/package-lock.json': '{"lockfileVersion":3}',
+      'shop/go.sum': 'x',
+      'shop/sub/package-lock.json': '{}',
+    });
+    const lock = path.join(root, 'shop/package-lock.json');
+    touch(lock, 1_700_000_000);
+    const hashed: string[] = [];
+    const { scanner } = scannerFor(root, {
+      hashFile: (absPath, options) => {
+        hashed.push(path.relative(root, absPath));
+        return hashFile(absPath, options);
+      },
+    });
+    const first = await snapshot(scanner);
+    assert.deepEqual(hashed.sort(), ['shop/go.sum', 'shop/package-lock.json']);
+    assert.equal(
+      first.hashes.get('package-lock.json'),
+      createHash('sha256').update('{"lockfileVersion":3}').digest('hex'),
+    );
+    hashed.length = 0;
+    await snapshot(scanner);
+    assert.deepEqual(hashed, []);
+    writeFileSync(lock, '{"lockfileVersion":2}');
+    touch(lock, 1_700_000_001);
+    const changed = await snapshot(scanner);
+    assert.deepEqual(hashed, ['shop/package-lock.json']);
+    assert.notEqual(changed.hashes.get('package-lock.json'), first.hashes.get('package-lock.json'));
   });
 
   test('an ignored detection file is neither listed nor read', async () => {

@@ -12,9 +12,11 @@ import {
 import { WorkspaceFilter, type IgnoreFileReader } from '../../common/ignore/workspace-filter.ts';
 import type { Logger } from '../../common/logger.ts';
 import { walkWorkspace, type WalkResult } from '../../common/walk.ts';
+import { DEPENDENCY_FILES } from '../detect/dependency-manifest.ts';
 import { DETECTION_FILES, isDetectionPath } from '../detect/detect-workspace.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
 import { FileTextCache } from './file-text-cache.ts';
+import { hashFile } from './hash-file.ts';
 import { fingerprintFiles } from './fingerprint.ts';
 import { MountRoot } from './mount-health.ts';
 
@@ -31,6 +33,8 @@ export interface WorkspaceScannerOptions {
   concurrency?: number;
   /** Reads ignore and detection files (default: WorkspaceFilter's reader); tests count reads here. */
   readFile?: IgnoreFileReader;
+  /** Hashes dependency files (default: hashFile); tests count reads here. */
+  hashFile?: IgnoreFileReader;
   clock?: Clock;
   /** A root that does not answer for this long makes the mount unavailable. Default 10 s. */
   rootTimeoutMs?: number;
@@ -63,8 +67,10 @@ const LOGGED_IGNORED = 20;
  * .dockerignore, .syncignore), never entering an ignored directory, and
  * fingerprints the non-ignored files from their `stat`s. Files are read only
  * when their `stat` changed since the previous scan: ignore files (needed to
- * filter) and DETECTION_FILES (for detection), so an unchanged rescan reads
- * no file at all.
+ * filter) and DETECTION_FILES (for detection), and DEPENDENCY_FILES are
+ * hashed (for the dependency cache's key), so an unchanged rescan reads no
+ * file at all. The snapshot keeps each fingerprinted file's size and mtime:
+ * what a container's copy is checked against.
  *
  * The workspaces are the directories directly under the root (a symlink to a
  * directory counts), as for the sync; names starting with `.` are not
@@ -82,6 +88,8 @@ export class WorkspaceScanner {
   readonly #extraExcludes: readonly string[];
   readonly #concurrency: number;
   readonly #cache: FileTextCache;
+  /** SHA-256 of DEPENDENCY_FILES, kept like the texts: hashed again only when their stat changed. */
+  readonly #hashes: FileTextCache;
   readonly #mountRoot: MountRoot;
   #previous = new Map<string, WorkspaceSnapshot>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -92,6 +100,7 @@ export class WorkspaceScanner {
     this.#extraExcludes = options.extraExcludes ?? [];
     this.#concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     this.#cache = new FileTextCache(options.readFile);
+    this.#hashes = new FileTextCache(options.hashFile ?? hashFile);
     this.#mountRoot = new MountRoot({
       root: this.#root,
       clock: options.clock ?? systemClock,
@@ -119,6 +128,7 @@ export class WorkspaceScanner {
     }
     const names = await this.#workspaceNames(root.entries);
     this.#cache.beginScan();
+    this.#hashes.beginScan();
     const limit = pLimit(this.#concurrency);
     const settled = await Promise.allSettled(
       names.map((name) => limit(() => this.#scanWorkspace(name, signal))),
@@ -130,6 +140,7 @@ export class WorkspaceScanner {
       if (outcome.value !== undefined) workspaces.set(outcome.value.name, outcome.value);
     }
     this.#cache.endScan();
+    this.#hashes.endScan();
     const failed = [...workspaces.values()].filter((w) => w.errors.length > 0);
     if (failed.length > 0) {
       // Errors in workspaces may be the mount dying during the scan: ask the root again.
@@ -207,6 +218,7 @@ export class WorkspaceScanner {
       if (file.mtimeMs > lastChangeMs) lastChangeMs = file.mtimeMs;
     }
     const texts = await this.#detectionTexts(walked, errors);
+    const hashes = await this.#dependencyHashes(walked, errors);
     const snapshot: WorkspaceSnapshot = {
       name,
       dir,
@@ -214,6 +226,8 @@ export class WorkspaceScanner {
       fileCount: walked.files.length,
       lastChangeMs: Math.floor(lastChangeMs),
       probe: { name, files, texts },
+      files: walked.files.map((f) => ({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs })),
+      hashes,
       errors,
     };
     if (snapshot.fingerprint !== previous?.fingerprint) this.#logSkipped(name, walked);
@@ -221,25 +235,13 @@ export class WorkspaceScanner {
   }
 
   /** The texts of DETECTION_FILES there are, read only when their stat changed. */
-  async #detectionTexts(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
-    const texts = new Map<string, string>();
-    const wanted = new Set(DETECTION_FILES);
-    for (const file of walked.files) {
-      if (!wanted.has(file.relPath)) continue;
-      if (file.size > MAX_DETECTION_TEXT_BYTES) {
-        errors.push(
-          `${file.relPath}: ${file.size} bytes, too big to read for detection (at most ${MAX_DETECTION_TEXT_BYTES})`,
-        );
-        continue;
-      }
-      try {
-        const text = await this.#cache.read(file.absPath, file, { followSymlink: true });
-        if (text !== undefined) texts.set(file.relPath, text);
-      } catch (err) {
-        errors.push(`${file.relPath}: cannot read (${codeOf(err)})`);
-      }
-    }
-    return texts;
+  #detectionTexts(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
+    return readRootFiles(walked, DETECTION_FILES, this.#cache, errors, MAX_DETECTION_TEXT_BYTES);
+  }
+
+  /** The SHA-256 of the DEPENDENCY_FILES there are, hashed only when their stat changed. */
+  #dependencyHashes(walked: WalkResult, errors: string[]): Promise<Map<string, string>> {
+    return readRootFiles(walked, DEPENDENCY_FILES, this.#hashes, errors);
   }
 
   #logSkipped(name: string, walked: WalkResult): void {
@@ -269,6 +271,38 @@ export class WorkspaceScanner {
   }
 }
 
+/**
+ * What `cache` holds for each of `names` the walk found (texts, or digests),
+ * read through it only when the file's stat changed. A file over `maxBytes`
+ * and a file that cannot be read are errors of the scan.
+ */
+async function readRootFiles(
+  walked: WalkResult,
+  names: readonly string[],
+  cache: FileTextCache,
+  errors: string[],
+  maxBytes = Infinity,
+): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  const wanted = new Set(names);
+  for (const file of walked.files) {
+    if (!wanted.has(file.relPath)) continue;
+    if (file.size > maxBytes) {
+      errors.push(
+        `${file.relPath}: ${file.size} bytes, too big to read for detection (at most ${maxBytes})`,
+      );
+      continue;
+    }
+    try {
+      const value = await cache.read(file.absPath, file, { followSymlink: true });
+      if (value !== undefined) values.set(file.relPath, value);
+    } catch (err) {
+      errors.push(`${file.relPath}: cannot read (${codeOf(err)})`);
+    }
+  }
+  return values;
+}
+
 /** A workspace that could not be walked: its last known picture, with why it is stale. */
 function failedSnapshot(
   name: string,
@@ -284,6 +318,8 @@ function failedSnapshot(
     fileCount: 0,
     lastChangeMs: 0,
     probe: { name, files: new Set(), texts: new Map() },
+    files: [],
+    hashes: new Map(),
     errors: [problem],
   };
 }

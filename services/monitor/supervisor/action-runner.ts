@@ -1,12 +1,24 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { sleep, type Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { buildContainerSpec, type RuntimeLimits } from '../containers/container-spec.ts';
-import type { ContainerRuntime, ManagedContainer } from '../containers/types.ts';
+import { isBucketspaceError } from '../../common/errors.ts';
+import {
+  buildContainerSpec,
+  dependencyVolumeName,
+  type DependencyCache,
+  type RuntimeLimits,
+} from '../containers/container-spec.ts';
+import {
+  parseDeployReport,
+  REPORT_DIR,
+  REPORT_MAX_BYTES,
+  type DeployReport,
+} from '../containers/deploy-report.ts';
+import type { ContainerRuntime, ManagedContainer, ManagedVolume } from '../containers/types.ts';
 import type { RuntimeType } from '../types.ts';
-import type { Action, DeployAction } from './actions.ts';
+import type { DeployAction, RemoveAction } from './actions.ts';
 import type { DeployOutcome } from './outcomes.ts';
 import { waitReady } from './wait-ready.ts';
 
@@ -37,7 +49,13 @@ export interface ActionRunnerOptions {
 export interface DeployProgress {
   /** The deploy got its turn and the image is there; the container is about to start. */
   onStarting(): void;
-  onCreated(id: string): void;
+  onCreated(id: string, dependencyKey: string | undefined): void;
+}
+
+/** What one pass sees of the engine. */
+export interface EngineView {
+  containers: ManagedContainer[];
+  volumes: ManagedVolume[];
 }
 
 /**
@@ -59,20 +77,25 @@ export class ActionRunner {
     this.#deploys = pLimit(options.deployConcurrency);
   }
 
-  /** Every container of this monitor (creating its network the first time). */
-  async observe(): Promise<ManagedContainer[]> {
+  /** Every container and dependency cache of this monitor (creating its network the first time). */
+  async observe(): Promise<EngineView> {
     const { network, managedBy } = this.#o.containers;
     if (!this.#networkReady) {
       await this.#runtime.ensureNetwork(network, { 'bucketspace.managed-by': managedBy });
       this.#networkReady = true;
     }
-    return this.#runtime.list(managedBy);
+    const [containers, volumes] = await Promise.all([
+      this.#runtime.list(managedBy),
+      this.#runtime.listVolumes(managedBy),
+    ]);
+    return { containers, volumes };
   }
 
   /**
-   * Start a container for the action's version and wait until it answers on
-   * its port. A container that fails is removed after its logs are read; so
-   * is one started when the signal aborts.
+   * Start a container for the action's version, wait until it answers on its
+   * port, and read its report. A container that fails is removed after its
+   * logs are read; so is one started when the signal aborts, and one whose
+   * report cannot be read.
    */
   deploy(
     action: DeployAction,
@@ -84,7 +107,9 @@ export class ActionRunner {
       const { plan, snapshot, workspace } = action;
       const defaults = this.#o.containers;
       const image = defaults.images[plan.type];
-      if (!(await this.#runtime.imageExists(image))) return { kind: 'image-missing', image };
+      const imageId = await this.#runtime.imageId(image);
+      if (imageId === undefined) return { kind: 'image-missing', image };
+      const cache = this.#dependencyCache(action, imageId);
       progress.onStarting();
       this.#log.info({ workspace, why: action.why, type: plan.type }, 'deploying');
       const spec = buildContainerSpec({
@@ -99,9 +124,10 @@ export class ActionRunner {
         caBundle: defaults.caBundle,
         stopTimeoutSeconds: defaults.stopTimeoutSeconds,
         suffix: randomBytes(3).toString('hex'),
+        dependencyCache: cache,
       });
       const fresh = await this.#runtime.run(spec);
-      progress.onCreated(fresh.id);
+      progress.onCreated(fresh.id, cache?.key);
       let latest = fresh;
       const outcome = await waitReady({
         port: plan.port,
@@ -117,7 +143,14 @@ export class ActionRunner {
           return { ip: latest.ip, running: latest.status === 'running' };
         },
       });
-      if (outcome.ready) return { kind: 'ready', container: latest };
+      if (outcome.ready) {
+        try {
+          return { kind: 'ready', container: latest, report: await this.readReport(fresh.id) };
+        } catch (err) {
+          await this.retire(fresh);
+          throw err;
+        }
+      }
       if (outcome.why === 'aborted') {
         await this.retire(fresh);
         return { kind: 'aborted' };
@@ -137,8 +170,18 @@ export class ActionRunner {
     return last;
   }
 
-  /** Remove the action's containers, after its drain time (aborted by the signal: at once). */
-  async remove(action: Extract<Action, { type: 'remove' }>, signal: AbortSignal): Promise<void> {
+  /** What the container's entrypoint reported of its start; undefined when it wrote no report. */
+  async readReport(id: string): Promise<DeployReport | undefined> {
+    const files = await this.#runtime.readDirectory(id, REPORT_DIR, REPORT_MAX_BYTES);
+    return files === undefined ? undefined : parseDeployReport(files);
+  }
+
+  /**
+   * Remove the action's containers, after its drain time (aborted by the
+   * signal: at once), then its volumes; a volume still in use stays for a
+   * later pass.
+   */
+  async remove(action: RemoveAction, signal: AbortSignal): Promise<void> {
     if (action.afterMs > 0) await sleep(this.#o.clock, action.afterMs, signal);
     for (const c of action.containers) {
       this.#log.info(
@@ -146,6 +189,15 @@ export class ActionRunner {
         'removing container',
       );
       await this.retire(c);
+    }
+    for (const volume of action.volumes) {
+      try {
+        await this.#runtime.removeVolume(volume);
+        this.#log.info({ workspace: action.workspace, volume, why: action.why }, 'removed volume');
+      } catch (err) {
+        if (!isBucketspaceError(err, 'CONFLICT')) throw err;
+        this.#log.debug({ workspace: action.workspace, volume }, 'volume still in use; kept');
+      }
     }
   }
 
@@ -162,6 +214,22 @@ export class ActionRunner {
 
   followLogs(id: string, signal: AbortSignal): AsyncIterable<string> {
     return this.#runtime.followLogs(id, signal);
+  }
+
+  /** The deploy's dependency cache: keyed on its dependency files and the image it runs. */
+  #dependencyCache(action: DeployAction, imageId: string): DependencyCache | undefined {
+    const deps = action.dependencies;
+    if (deps.kind !== 'cached') return undefined;
+    const key = createHash('sha256')
+      .update(`${deps.digest}\0${imageId}`)
+      .digest('hex')
+      .slice(0, 32);
+    return {
+      volume: dependencyVolumeName(this.#o.containers.managedBy, action.workspace, key),
+      dir: deps.dir,
+      key,
+      env: deps.env,
+    };
   }
 
   async #lastWords(id: string): Promise<{ exitCode: number | null; lastLogLines: string[] }> {

@@ -1,4 +1,5 @@
 import type { ManagedContainer } from '../containers/types.ts';
+import type { DependencyPlan } from '../detect/dependency-manifest.ts';
 import type { RunPlan, WorkspaceSnapshot } from '../types.ts';
 
 /**
@@ -13,16 +14,29 @@ export type Action =
       workspace: string;
       snapshot: WorkspaceSnapshot;
       plan: RunPlan;
+      dependencies: DependencyPlan;
       why: string;
       previous: ManagedContainer | undefined;
     }
+  /** Read what an adopted container reported of its start, to check it against the scan. */
+  | {
+      type: 'check';
+      workspace: string;
+      container: ManagedContainer;
+      snapshot: WorkspaceSnapshot;
+      dependencies: DependencyPlan;
+    }
   /** The serving container stopped: read its exit code and last lines, then remove it. */
   | { type: 'collect-crash'; workspace: string; container: ManagedContainer }
-  /** Stop and remove these containers (after `afterMs`: the old one drains in-flight requests). */
+  /**
+   * Stop and remove these containers (after `afterMs`: the old one drains
+   * in-flight requests), then these dependency-cache volumes.
+   */
   | {
       type: 'remove';
       workspace: string;
       containers: readonly ManagedContainer[];
+      volumes: readonly string[];
       why: string;
       afterMs: number;
       /** The workspace is gone: forget it once its containers are. */
@@ -37,3 +51,5 @@ export interface Note {
 }
 
 export type DeployAction = Extract<Action, { type: 'deploy' }>;
+export type CheckAction = Extract<Action, { type: 'check' }>;
+export type RemoveAction = Extract<Action, { type: 'remove' }>;

@@ -2,16 +2,20 @@
 // test/monitor.test.ts drives through a real Docker engine, here without one.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ManagedContainer } from '../containers/types.ts';
+import type { ManagedContainer, ManagedVolume } from '../containers/types.ts';
 import { detectWorkspace } from '../detect/detect-workspace.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
-import type { Action, DeployAction } from './actions.ts';
+import type { DeployReport } from '../containers/deploy-report.ts';
+import type { Action, CheckAction, DeployAction } from './actions.ts';
 import { decide, type Decision } from './decide.ts';
 import {
+  actionFailed,
+  checkFinished,
   containersRemoved,
   crashCollected,
   deployFinished,
   type DeployOutcome,
+  type Transition,
 } from './outcomes.ts';
 import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
@@ -31,6 +35,11 @@ function snapshot(name: string, fingerprint: string, pkg: object | string): Work
       files: new Set(['package.json', 'server.js']),
       texts: new Map([['package.json', text]]),
     },
+    files: [
+      { relPath: 'package.json', size: text.length, mtimeMs: 1_700_000_000_000 },
+      { relPath: 'server.js', size: 100, mtimeMs: 1_700_000_000_000 },
+    ],
+    hashes: new Map(),
     errors: [],
   };
 }
@@ -57,6 +66,7 @@ function container(
     ip: `172.30.0.${ids}`,
     createdAtMs: ids * 1000,
     startedAtMs: ids * 1000,
+    dependencyKey: null,
     ...extra,
   };
 }
@@ -71,6 +81,7 @@ class World {
   memory = new Map<string, WorkspaceMemory>();
   scan: ScanResult = { mount: 'ok', workspaces: new Map() };
   engine: ManagedContainer[] = [];
+  volumes: ManagedVolume[] = [];
   stopped = new Set<string>();
   stale = new Set<string>();
 
@@ -88,11 +99,12 @@ class World {
       {
         scan: this.scan,
         containers: this.engine,
+        volumes: this.volumes,
         stopped: this.stopped,
         stale: this.stale,
         now: this.now,
       },
-      { debounceMs: DEBOUNCE, detect: detectWorkspace },
+      { debounceMs: DEBOUNCE, detect: detectWorkspace, dependencyCache: true },
     );
     this.memory = decision.workspaces;
     return decision;
@@ -108,13 +120,22 @@ class World {
     this.memory.set(name, fn(this.ws(name)));
   }
 
-  /** A workspace whose container runs and serves, as after a monitor restart. */
+  /** A workspace whose container runs and serves, as after a monitor restart (adopted, checked). */
   serving(name: string, fingerprint: string): ManagedContainer {
     const running = container(name, fingerprint);
     this.engine.push(running);
     this.files(app(name, fingerprint));
-    this.pass();
+    const check = only(this.pass());
+    assert.ok(check.type === 'check', `a check, not ${check.type}`);
+    this.checked(check, reportOf(check.snapshot));
     return running;
+  }
+
+  /** The ActionRunner read the adopted container's report. */
+  checked(action: CheckAction, report: DeployReport | undefined): Transition {
+    const t = checkFinished(this.ws(action.workspace), action, report);
+    this.memory.set(action.workspace, { ...t.ws, busy: false });
+    return t;
   }
 
   /** Let the debounce of the files last seen pass, and take the deploy that follows. */
@@ -138,7 +159,7 @@ class World {
     const t = deployFinished(
       this.ws(action.workspace),
       action,
-      { kind: 'ready', container: fresh },
+      { kind: 'ready', container: fresh, report: reportOf(action.snapshot) },
       this.now,
       OUTCOME,
     );
@@ -161,6 +182,17 @@ class World {
       busy: false,
     }));
   }
+}
+
+/** What a runtime container reports after copying exactly the scanned files. */
+function reportOf(
+  snapshot: WorkspaceSnapshot,
+  dependencies: DeployReport['dependencies'] = 'none',
+): DeployReport {
+  return {
+    copied: new Map(snapshot.files.map((f) => [f.relPath, { size: f.size, mtimeMs: f.mtimeMs }])),
+    dependencies,
+  };
 }
 
 function only(decision: Decision): Action {
@@ -330,8 +362,7 @@ describe('decide', () => {
 
   test('removed: its containers go, then it is forgotten', () => {
     const w = new World();
-    const serving = container('beta', 'f1');
-    w.engine = [serving];
+    const serving = w.serving('beta', 'f1');
     w.files(app('beta', 'f1'), app('alpha', 'a1'));
     w.pass();
     assert.equal(w.ws('beta').serving?.id, serving.id);
@@ -402,12 +433,60 @@ describe('decide', () => {
     w.engine = [running];
     w.files(app('alpha', 'f1'));
     const decision = w.pass();
-    assert.deepEqual(decision.actions, []);
     assert.ok(decision.notes.some((n) => n.msg === 'adopted running container'));
+    const check = only(decision);
+    assert.ok(check.type === 'check', 'its report is read back');
+    assert.equal(check.container.id, running.id);
     const view = viewOf(w.ws('alpha'));
-    assert.equal(view.state, 'running');
+    assert.equal(view.state, 'running', 'it serves meanwhile');
     assert.equal(view.containerId, running.id);
     assert.equal(view.startedAt, new Date(running.startedAtMs ?? 0).toISOString());
+    assert.equal(view.deploy, null, 'not checked yet');
+    w.checked(check, reportOf(check.snapshot, 'reused'));
+    assert.deepEqual(viewOf(w.ws('alpha')).deploy, {
+      copy: 'verified',
+      files: 2,
+      dependencies: 'reused',
+      dependencyNote: 'nothing to install',
+    });
+    assert.deepEqual(w.pass().actions, []);
+  });
+
+  test('a serving container whose check did not happen (an engine error) is checked again', () => {
+    const w = new World();
+    w.engine = [container('alpha', 'f1')];
+    w.files(app('alpha', 'f1'));
+    const check = only(w.pass());
+    assert.ok(check.type === 'check');
+    w.set('alpha', (ws) => ({ ...actionFailed(ws, check, 'engine error', w.now), busy: false }));
+    assert.equal(only(w.pass()).type, 'check');
+  });
+
+  test('adopted, but its copy does not match the scan: replaced, and it serves until then', () => {
+    const w = new World();
+    const running = container('alpha', 'f1');
+    w.engine = [running];
+    w.files(app('alpha', 'f1'));
+    const check = only(w.pass());
+    assert.ok(check.type === 'check');
+    const report = reportOf(check.snapshot);
+    report.copied?.set('server.js', { size: 99, mtimeMs: 1_700_000_000_000 });
+    const t = w.checked(check, report);
+    assert.ok(t.notes.some((n) => n.level === 'warn'));
+    w.advance(DEBOUNCE);
+    const deploy = deployOf(w.pass());
+    assert.match(
+      deploy.why,
+      /adopted container: the copy in the container does not match the scan \(server\.js: 100 bytes in the scan, 99 in the copy\)/,
+    );
+    assert.equal(deploy.previous?.id, running.id);
+    // The replacement fails too: no check or deploy again before the backoff.
+    w.finish(deploy, { kind: 'failed', why: 'exited', exitCode: 1, lastLogLines: [] });
+    const waiting = w.pass();
+    assert.deepEqual(waiting.actions, []);
+    assert.equal(waiting.wakeAtMs, w.now + 2_000);
+    w.advance(2_000);
+    assert.equal(deployOf(w.pass()).why, deploy.why, 'still replacing it, for the same reason');
   });
 
   test('adopted but stale: it keeps serving while a replacement is deployed', () => {
@@ -441,6 +520,9 @@ describe('decide', () => {
       );
     }
     w.removed(remove);
+    const check = only(w.pass());
+    assert.ok(check.type === 'check');
+    w.checked(check, reportOf(check.snapshot));
     assert.deepEqual(w.pass().actions, []);
     assert.equal(viewOf(w.ws('alpha')).state, 'running');
   });
@@ -481,11 +563,11 @@ describe('decide', () => {
   test('a restart request skips the debounce and the backoff', () => {
     const w = new World();
     const serving = w.serving('alpha', 'f1');
-    w.set('alpha', (ws) => ({ ...ws, restartRequested: true }));
+    w.set('alpha', (ws) => ({ ...ws, redeploy: { why: 'restart requested', skipWaits: true } }));
     const deploy = deployOf(w.pass());
     assert.equal(deploy.why, 'restart requested');
     assert.equal(deploy.previous?.id, serving.id);
-    assert.equal(w.ws('alpha').restartRequested, false, 'asked once, done once');
+    assert.equal(w.ws('alpha').redeploy, undefined, 'asked once, done once');
   });
 
   test('not runnable: the reason is shown and its containers are removed', () => {
@@ -517,5 +599,146 @@ describe('decide', () => {
       w.pass().actions.map((a) => a.workspace),
       ['gamma'],
     );
+  });
+
+  test('a copy that does not match the scan is not served: the previous version keeps serving, the new container goes', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.files(app('alpha', 'f2'));
+    const deploy = w.deployWhenQuiet();
+    const fresh = container('alpha', 'f2');
+    const report = reportOf(deploy.snapshot);
+    report.copied?.delete('package.json');
+    report.copied?.set('server.js', { size: 100, mtimeMs: 1_600_000_000_000 });
+    const t = deployFinished(
+      w.ws('alpha'),
+      deploy,
+      { kind: 'ready', container: fresh, report },
+      w.now,
+      OUTCOME,
+    );
+    assert.equal(t.ws.serving?.id, serving.id, 'not declared served');
+    assert.equal(t.ws.shown.state, 'crashing');
+    assert.match(
+      String(t.ws.shown.message),
+      /the copy in the container does not match the scan \(package\.json: not in the copy; server\.js: modified 2023-11-14T22:13:20\.000Z in the scan, 2020-09-13T12:26:40\.000Z in the copy\); retrying in 2 s \(the previous version keeps serving\)/,
+    );
+    assert.equal(t.actions.length, 1);
+    const remove = t.actions[0];
+    assert.ok(remove?.type === 'remove');
+    assert.deepEqual(
+      remove.containers.map((c) => c.id),
+      [fresh.id],
+    );
+    w.memory.set('alpha', { ...t.ws, busy: false });
+    // The same files again: backed off. Changed files: deployed after the debounce.
+    assert.equal(w.pass().wakeAtMs, w.now + 2_000);
+    w.files(app('alpha', 'f3'));
+    assert.equal(w.deployWhenQuiet().snapshot.fingerprint, 'f3');
+  });
+
+  test('a container whose image writes no report is served, as unverified', () => {
+    const w = new World();
+    w.files(app('alpha', 'f1'));
+    const deploy = w.deployWhenQuiet();
+    const after = w.finish(deploy, {
+      kind: 'ready',
+      container: container('alpha', 'f1'),
+      report: undefined,
+    });
+    assert.equal(after.shown.state, 'running');
+    assert.equal(viewOf(after).deploy?.copy, 'unverified');
+  });
+
+  test('the deploy carries the dependency plan: npm ci with a lockfile is cached, keyed on it', () => {
+    const w = new World();
+    const withLock = (fingerprint: string, lockHash: string): WorkspaceSnapshot => {
+      const base = snapshot('shop', fingerprint, {
+        scripts: { start: 'node server.js' },
+        dependencies: { greeting: '^1.0.0' },
+      });
+      return {
+        ...base,
+        probe: { ...base.probe, files: new Set([...base.probe.files, 'package-lock.json']) },
+        hashes: new Map([['package-lock.json', lockHash]]),
+      };
+    };
+    w.files(withLock('f1', 'aaa'));
+    const first = w.deployWhenQuiet();
+    assert.equal(first.plan.install, 'npm ci');
+    assert.ok(first.dependencies.kind === 'cached');
+    assert.equal(first.dependencies.dir, '/app/node_modules');
+    assert.deepEqual(first.dependencies.inputs, ['package.json dependencies', 'package-lock.json']);
+    w.ready(first);
+    w.memory.set('shop', { ...w.ws('shop'), busy: false });
+    w.files(withLock('f2', 'aaa'));
+    const codeEdit = w.deployWhenQuiet();
+    assert.ok(codeEdit.dependencies.kind === 'cached');
+    assert.equal(
+      codeEdit.dependencies.digest,
+      first.dependencies.digest,
+      'a code edit keeps the key',
+    );
+    w.finish(codeEdit, { kind: 'aborted' });
+    w.files(withLock('f3', 'bbb'));
+    const lockEdit = w.deployWhenQuiet();
+    assert.ok(lockEdit.dependencies.kind === 'cached');
+    assert.notEqual(
+      lockEdit.dependencies.digest,
+      first.dependencies.digest,
+      'a new lockfile, a new key',
+    );
+  });
+
+  test('dependency caches: the ones no container uses go, except the last one started; all go with the workspace', () => {
+    const w = new World();
+    const volume = (workspace: string, key: string): ManagedVolume => ({
+      name: `deps-${workspace}-${key}`,
+      workspace,
+      dependencyKey: key,
+    });
+    const serving = container('alpha', 'f1', { dependencyKey: 'k1' });
+    w.engine = [serving];
+    w.volumes = [volume('alpha', 'k1'), volume('alpha', 'k0'), volume('gone', 'k9')];
+    w.files(app('alpha', 'f1'));
+    const first = w.pass();
+    assert.deepEqual(
+      first.actions.map((a) => [a.type, a.workspace]),
+      [
+        ['check', 'alpha'],
+        ['remove', 'gone'],
+      ],
+    );
+    const orphan = first.actions[1];
+    assert.ok(orphan?.type === 'remove');
+    assert.deepEqual(orphan.volumes, ['deps-gone-k9']);
+    assert.equal(orphan.forget, true);
+    const check = first.actions[0];
+    assert.ok(check?.type === 'check');
+    w.checked(check, reportOf(check.snapshot));
+    w.memory.delete('gone');
+    w.volumes = [volume('alpha', 'k1'), volume('alpha', 'k0')];
+    const prune = only(w.pass());
+    assert.ok(prune.type === 'remove');
+    assert.deepEqual(prune.volumes, ['deps-alpha-k0']);
+    assert.deepEqual(prune.containers, []);
+    assert.equal(prune.forget, false);
+    w.removed(prune);
+    w.volumes = [volume('alpha', 'k1')];
+    // Stopped: the container goes, its cache stays for the next start.
+    w.set('alpha', (ws) => ({ ...ws, dependencyKey: 'k1' }));
+    w.stopped.add('alpha');
+    w.removed(only(w.pass()));
+    assert.deepEqual(w.pass().actions, []);
+    // The mount looks broken: nothing is removed.
+    w.scan = { mount: 'unavailable', reason: 'EIO' };
+    w.volumes = [volume('alpha', 'k1'), volume('alpha', 'k2')];
+    assert.deepEqual(w.pass().actions, []);
+    // Removed: every cache goes with it.
+    w.files(app('other', 'o1'));
+    const gone = w.pass().actions.find((a) => a.workspace === 'alpha');
+    assert.ok(gone?.type === 'remove');
+    assert.deepEqual(gone.volumes, ['deps-alpha-k1', 'deps-alpha-k2']);
+    assert.equal(gone.forget, true);
   });
 });

@@ -1,5 +1,12 @@
-import type { ManagedContainer } from '../containers/types.ts';
-import type { Detection, ScanResult, WorkspaceProbe, WorkspaceSnapshot } from '../types.ts';
+import type { ManagedContainer, ManagedVolume } from '../containers/types.ts';
+import { dependencyPlan, type DependencyPlan } from '../detect/dependency-manifest.ts';
+import type {
+  Detection,
+  RunPlan,
+  ScanResult,
+  WorkspaceProbe,
+  WorkspaceSnapshot,
+} from '../types.ts';
 import type { Action, Note } from './actions.ts';
 import { judgeMount } from './mount-judgement.ts';
 import {
@@ -18,6 +25,8 @@ export interface Observation {
   scan: ScanResult;
   /** Every container carrying our label, as the engine listed them. */
   containers: readonly ManagedContainer[];
+  /** Every dependency-cache volume carrying our label. */
+  volumes: readonly ManagedVolume[];
   /** Workspaces the user stopped. */
   stopped: ReadonlySet<string>;
   /**
@@ -33,6 +42,8 @@ export interface DecideOptions {
   debounceMs: number;
   /** Pure detection of how to run a workspace; called when its fingerprint changes. */
   detect: (probe: WorkspaceProbe) => Detection;
+  /** Keep what installs write for the next container of the workspace (RUNTIME_DEPENDENCY_CACHE). */
+  dependencyCache: boolean;
 }
 
 export interface Decision {
@@ -58,7 +69,10 @@ export interface Decision {
  * -> adopt a running container (monitor restart); the serving one stopped ->
  * collect the crash; extra containers -> remove them; up to date -> running;
  * else deploy, once the files have been quiet for the debounce and a crash
- * of this version has backed off.
+ * of this version has backed off. A serving container that was never checked
+ * (adopted) has its report read against the scan. When a workspace
+ * needs nothing else, dependency-cache volumes that none of its containers
+ * uses (and that are not its last container's) are removed.
  */
 export function decide(
   memory: ReadonlyMap<string, WorkspaceMemory>,
@@ -66,6 +80,7 @@ export function decide(
   options: DecideOptions,
 ): Decision {
   const byWorkspace = groupByWorkspace(seen.containers);
+  const volumesOf = groupByWorkspace(seen.volumes);
   const running = seen.containers.filter((c) => c.status === 'running').length;
   const judgement = judgeMount(seen.scan, running);
   const workspaces = new Map(memory);
@@ -87,7 +102,12 @@ export function decide(
     }
     return decision;
   }
-  const names = new Set([...judgement.workspaces.keys(), ...memory.keys(), ...byWorkspace.keys()]);
+  const names = new Set([
+    ...judgement.workspaces.keys(),
+    ...memory.keys(),
+    ...byWorkspace.keys(),
+    ...volumesOf.keys(),
+  ]);
   for (const name of names) {
     const snapshot = judgement.workspaces.get(name);
     let ws = workspaces.get(name) ?? newWorkspace(name);
@@ -117,9 +137,11 @@ export function decide(
       workspaces.set(name, ws);
       continue;
     }
-    const one = decideWorkspace(ws, snapshot, seen.stopped.has(name), seen.now, options);
+    const volumes = volumesOf.get(name) ?? [];
+    const one = decideWorkspace(ws, snapshot, seen.stopped.has(name), seen.now, options, volumes);
     decision.notes.push(...one.notes);
-    if (one.forget) {
+    if (one.action === undefined && !one.forget) one.action = pruneVolumes(one.ws, volumes);
+    if (one.forget && one.action === undefined) {
       workspaces.delete(name);
       decision.forgotten.push(name);
       continue;
@@ -153,6 +175,7 @@ function decideWorkspace(
   stopped: boolean,
   now: number,
   options: DecideOptions,
+  volumes: readonly ManagedVolume[],
 ): WorkspaceDecision {
   let ws = start;
   const name = ws.name;
@@ -160,10 +183,19 @@ function decideWorkspace(
   const removeAll = (why: string, forget: boolean): WorkspaceDecision => ({
     ws,
     notes,
-    action: { type: 'remove', workspace: name, containers: ws.containers, why, afterMs: 0, forget },
+    forget,
+    action: {
+      type: 'remove',
+      workspace: name,
+      containers: ws.containers,
+      volumes: forget ? volumes.map((v) => v.name) : [],
+      why,
+      afterMs: 0,
+      forget,
+    },
   });
   if (snapshot === undefined) {
-    return ws.containers.length > 0
+    return ws.containers.length > 0 || volumes.length > 0
       ? removeAll('workspace removed', true)
       : { ws, forget: true, notes };
   }
@@ -207,6 +239,7 @@ function decideWorkspace(
         type: 'remove',
         workspace: name,
         containers: extras,
+        volumes: [],
         why: 'not the serving container',
         afterMs: 0,
         forget: false,
@@ -214,44 +247,82 @@ function decideWorkspace(
     };
   }
   const wanted = snapshot.fingerprint;
-  if (serving?.fingerprint === wanted && !ws.restartRequested) {
+  if (serving?.fingerprint === wanted && ws.redeploy === undefined) {
     if (ws.shown.state !== 'running') ws = show(ws, 'running', null, ws.shown.startedAtMs ?? now);
-    return { ws, notes };
+    if (ws.deploy !== undefined) return { ws, notes };
+    // Serving, but never checked (adopted after a monitor restart, or the last check failed):
+    // read back what it copied, and replace it if that is not what the scan saw.
+    return {
+      ws,
+      notes,
+      action: {
+        type: 'check',
+        workspace: name,
+        container: serving,
+        snapshot,
+        dependencies: dependenciesOf(snapshot, detection.plan, options),
+      },
+    };
   }
-  if (!ws.restartRequested) {
+  if (ws.redeploy?.skipWaits !== true) {
     const stableAt = ws.fingerprintSinceMs + options.debounceMs;
     if (now < stableAt) return { ws, notes, wakeAtMs: stableAt };
     if (ws.crash?.fingerprint === wanted && now < ws.crash.retryAtMs) {
       return { ws, notes, wakeAtMs: ws.crash.retryAtMs };
     }
   }
-  const why = ws.restartRequested
-    ? 'restart requested'
-    : serving === undefined
-      ? 'starting'
-      : 'files changed';
+  const why = ws.redeploy?.why ?? (serving === undefined ? 'starting' : 'files changed');
   return {
-    ws: { ...ws, restartRequested: false },
+    ws: { ...ws, redeploy: ws.redeploy?.skipWaits === true ? undefined : ws.redeploy },
     notes,
     action: {
       type: 'deploy',
       workspace: name,
       snapshot,
       plan: detection.plan,
+      dependencies: dependenciesOf(snapshot, detection.plan, options),
       why,
       previous: serving,
     },
   };
 }
 
-function groupByWorkspace(
-  containers: readonly ManagedContainer[],
-): Map<string, ManagedContainer[]> {
-  const out = new Map<string, ManagedContainer[]>();
-  for (const c of containers) {
-    const list = out.get(c.workspace) ?? [];
-    list.push(c);
-    out.set(c.workspace, list);
+function dependenciesOf(
+  snapshot: WorkspaceSnapshot,
+  plan: RunPlan,
+  options: DecideOptions,
+): DependencyPlan {
+  const deps = dependencyPlan(snapshot, plan);
+  if (deps.kind === 'cached' && !options.dependencyCache) {
+    return { kind: 'uncached', why: 'RUNTIME_DEPENDENCY_CACHE is off' };
+  }
+  return deps;
+}
+
+/** Dependency caches no container of the workspace uses, other than its last container's. */
+function pruneVolumes(ws: WorkspaceMemory, volumes: readonly ManagedVolume[]): Action | undefined {
+  const used = new Set(ws.containers.map((c) => c.dependencyKey));
+  const unused = volumes.filter(
+    (v) => !used.has(v.dependencyKey) && v.dependencyKey !== ws.dependencyKey,
+  );
+  if (unused.length === 0) return undefined;
+  return {
+    type: 'remove',
+    workspace: ws.name,
+    containers: [],
+    volumes: unused.map((v) => v.name),
+    why: 'dependency caches no container uses',
+    afterMs: 0,
+    forget: false,
+  };
+}
+
+function groupByWorkspace<T extends { workspace: string }>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const list = out.get(item.workspace) ?? [];
+    list.push(item);
+    out.set(item.workspace, list);
   }
   return out;
 }

@@ -14,6 +14,8 @@ const one = new Map<string, WorkspaceSnapshot>([
       fileCount: 1,
       lastChangeMs: 0,
       probe: { name: 'a', files: new Set(), texts: new Map() },
+      files: [],
+      hashes: new Map(),
       errors: [],
     },
   ],

@@ -1,6 +1,8 @@
+import type { DeployReport } from '../containers/deploy-report.ts';
 import type { ManagedContainer } from '../containers/types.ts';
-import type { Action, DeployAction, Note } from './actions.ts';
+import type { Action, CheckAction, DeployAction, Note } from './actions.ts';
 import { crashBackoffMs } from './crash-backoff.ts';
+import { checkDeploy } from './deploy-check.ts';
 import { serveFrom, show, withoutContainers, type WorkspaceMemory } from './workspace-memory.ts';
 
 /** How long to wait before trying again when the runtime image is missing. */
@@ -10,8 +12,11 @@ export const MISSING_IMAGE_RETRY_MS = 30_000;
 export type DeployOutcome =
   /** The runtime image is not on the engine: nothing was started. */
   | { kind: 'image-missing'; image: string }
-  /** The container answers on its port. */
-  | { kind: 'ready'; container: ManagedContainer }
+  /**
+   * The container answers on its port; `report` is what its entrypoint
+   * reported of the start (undefined: the image writes none).
+   */
+  | { kind: 'ready'; container: ManagedContainer; report: DeployReport | undefined }
   /** The monitor is shutting down: the new container was removed again. */
   | { kind: 'aborted' }
   /** It exited or did not answer in time; it was removed, these are its last words. */
@@ -48,14 +53,20 @@ export function deployStarting(ws: WorkspaceMemory, action: DeployAction): Works
       );
 }
 
-export function deployCreated(ws: WorkspaceMemory, id: string): WorkspaceMemory {
-  return { ...ws, pendingId: id };
+/** The container exists (its logs can be followed); `dependencyKey` is the cache it uses. */
+export function deployCreated(
+  ws: WorkspaceMemory,
+  id: string,
+  dependencyKey: string | undefined,
+): WorkspaceMemory {
+  return { ...ws, pendingId: id, dependencyKey: dependencyKey ?? ws.dependencyKey };
 }
 
 /**
- * A deploy ended. Ready: the new container serves at once, the previous one
- * is removed after the drain. Failed: the previous one (if any) keeps
- * serving, the failure is shown and this version backs off.
+ * A deploy ended. Ready, and its copy matches the scan: the new container
+ * serves at once, the previous one is removed after the drain. Otherwise the
+ * previous one (if any) keeps serving, the failure is shown and this version
+ * backs off; a container whose copy does not match is removed.
  */
 export function deployFinished(
   start: WorkspaceMemory,
@@ -65,7 +76,6 @@ export function deployFinished(
   options: OutcomeOptions,
 ): Transition {
   const ws: WorkspaceMemory = { ...start, pendingId: undefined };
-  const fingerprint = action.snapshot.fingerprint;
   const { plan, previous } = action;
   switch (outcome.kind) {
     case 'aborted':
@@ -77,17 +87,35 @@ export function deployFinished(
       return {
         ws: {
           ...show(ws, 'error', message, null),
-          crash: { fingerprint, failures: 1, retryAtMs: now + MISSING_IMAGE_RETRY_MS },
+          crash: {
+            fingerprint: action.snapshot.fingerprint,
+            failures: 1,
+            retryAtMs: now + MISSING_IMAGE_RETRY_MS,
+          },
         },
         actions: [],
         notes: [],
       };
     }
     case 'ready': {
-      const serving = serveFrom(ws, outcome.container);
+      const check = checkDeploy(action.snapshot, action.dependencies, outcome.report);
+      if (!check.ok) {
+        const failed = startFailed(
+          ws,
+          action,
+          check.reason,
+          { exitCode: null, lastLogLines: [] },
+          now,
+        );
+        return {
+          ...failed,
+          actions: [removal(ws.name, [outcome.container], 'its copy does not match the scan', 0)],
+        };
+      }
       const next: WorkspaceMemory = {
-        ...serving,
+        ...serveFrom(ws, outcome.container, check.view),
         crash: undefined,
+        redeploy: undefined,
         shown: {
           state: 'running',
           message: null,
@@ -101,61 +129,68 @@ export function deployFinished(
         {
           level: 'info',
           msg: 'serving new container',
-          fields: { workspace: ws.name, container: outcome.container.name },
+          fields: {
+            workspace: ws.name,
+            container: outcome.container.name,
+            copy: check.view.copy,
+            files: check.view.files,
+            dependencies: check.view.dependencies,
+          },
         },
       ];
-      const actions: Action[] =
+      const actions =
         previous === undefined
           ? []
-          : [
-              {
-                type: 'remove',
-                workspace: ws.name,
-                containers: [previous],
-                why: 'replaced by the new container',
-                afterMs: options.drainMs,
-                forget: false,
-              },
-            ];
+          : [removal(ws.name, [previous], 'replaced by the new container', options.drainMs)];
       return { ws: next, actions, notes };
     }
     case 'failed': {
-      const failures = failuresOf(ws, fingerprint);
-      const delay = crashBackoffMs(failures);
       const what =
         outcome.why === 'exited'
           ? `exited with code ${String(outcome.exitCode ?? 'unknown')} before answering on port ${plan.port}`
           : `did not answer on port ${plan.port} within ${Math.round(options.readyTimeoutMs / 1000)} s`;
-      const message =
-        `${what}; retrying in ${Math.round(delay / 1000)} s` +
-        (previous !== undefined ? ' (the previous version keeps serving)' : '');
-      const shown = show(
-        ws,
-        'crashing',
-        message,
-        previous === undefined ? null : ws.shown.startedAtMs,
-      );
+      const failed = startFailed(ws, action, what, outcome, now);
       return {
-        ws: {
-          ...shown,
-          crash: { fingerprint, failures, retryAtMs: now + delay },
-          shown: {
-            ...shown.shown,
-            exitCode: outcome.exitCode,
-            lastLogLines: outcome.lastLogLines.slice(-20),
-          },
-        },
-        actions: [],
+        ...failed,
         notes: [
           {
             level: 'warn',
             msg: `container ${what}`,
-            fields: { workspace: ws.name, exitCode: outcome.exitCode, failures },
+            fields: {
+              workspace: ws.name,
+              exitCode: outcome.exitCode,
+              failures: failed.ws.crash?.failures,
+            },
           },
         ],
       };
     }
   }
+}
+
+/**
+ * What an adopted container reported of its start, judged against the scan.
+ * A copy that does not match gets it replaced (it keeps serving meanwhile).
+ */
+export function checkFinished(
+  ws: WorkspaceMemory,
+  action: CheckAction,
+  report: DeployReport | undefined,
+): Transition {
+  if (ws.serving?.id !== action.container.id) return { ws, actions: [], notes: [] };
+  const check = checkDeploy(action.snapshot, action.dependencies, report);
+  if (check.ok) return { ws: { ...ws, deploy: check.view }, actions: [], notes: [] };
+  return {
+    ws: { ...ws, redeploy: { why: `adopted container: ${check.reason}`, skipWaits: false } },
+    actions: [],
+    notes: [
+      {
+        level: 'warn',
+        msg: 'adopted container does not match the scan; replacing it',
+        fields: { workspace: ws.name, container: action.container.name, reason: check.reason },
+      },
+    ],
+  };
 }
 
 /** The serving container stopped on its own; its exit code and last lines were read, it was removed. */
@@ -172,6 +207,7 @@ export function crashCollected(
     ws: {
       ...ws,
       serving: undefined,
+      deploy: undefined,
       crash: { fingerprint: dead.fingerprint, failures, retryAtMs: now + delay },
       shown: {
         state: 'crashing',
@@ -205,9 +241,77 @@ export function containersRemoved(
   return ws.serving === undefined ? { ...ws, shown: { ...ws.shown, startedAtMs: null } } : ws;
 }
 
-/** An action failed in a way nobody handled (an engine error): show it; the next pass retries. */
-export function actionFailed(ws: WorkspaceMemory, message: string): WorkspaceMemory {
-  return show(ws, 'error', message, null);
+/**
+ * An action failed in a way nobody handled (an engine error): show it. A
+ * deploy backs off like a failed start, so a lasting engine error is not
+ * retried in a tight loop; anything else is retried by the next pass.
+ */
+export function actionFailed(
+  ws: WorkspaceMemory,
+  action: Action,
+  message: string,
+  now: number,
+): WorkspaceMemory {
+  const shown = show(
+    { ...ws, pendingId: undefined },
+    'error',
+    message,
+    ws.serving === undefined ? null : ws.shown.startedAtMs,
+  );
+  if (action.type !== 'deploy') return shown;
+  const fingerprint = action.snapshot.fingerprint;
+  const failures = failuresOf(ws, fingerprint);
+  return { ...shown, crash: { fingerprint, failures, retryAtMs: now + crashBackoffMs(failures) } };
+}
+
+/** A start that did not become the serving container: the previous one keeps serving. */
+function startFailed(
+  ws: WorkspaceMemory,
+  action: DeployAction,
+  what: string,
+  last: { exitCode: number | null; lastLogLines: string[] },
+  now: number,
+): Transition {
+  const fingerprint = action.snapshot.fingerprint;
+  const failures = failuresOf(ws, fingerprint);
+  const delay = crashBackoffMs(failures);
+  const message =
+    `${what}; retrying in ${Math.round(delay / 1000)} s` +
+    (action.previous !== undefined ? ' (the previous version keeps serving)' : '');
+  const shown = show(
+    ws,
+    'crashing',
+    message,
+    action.previous === undefined ? null : ws.shown.startedAtMs,
+  );
+  return {
+    ws: {
+      ...shown,
+      crash: { fingerprint, failures, retryAtMs: now + delay },
+      shown: {
+        ...shown.shown,
+        exitCode: last.exitCode,
+        lastLogLines: last.lastLogLines.slice(-20),
+      },
+    },
+    actions: [],
+    notes: [
+      {
+        level: 'warn',
+        msg: `new container not served: ${what}`,
+        fields: { workspace: ws.name, failures },
+      },
+    ],
+  };
+}
+
+function removal(
+  workspace: string,
+  containers: ManagedContainer[],
+  why: string,
+  afterMs: number,
+): Action {
+  return { type: 'remove', workspace, containers, volumes: [], why, afterMs, forget: false };
 }
 
 /** Consecutive failures of this version, counting the one that just happened. */

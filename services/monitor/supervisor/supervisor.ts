@@ -3,7 +3,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { BucketspaceError, errorMessage, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { ContainerRuntime, ManagedContainer } from '../containers/types.ts';
+import type { ContainerRuntime } from '../containers/types.ts';
 import type {
   Detection,
   MonitorApi,
@@ -14,11 +14,12 @@ import type {
   WorkspaceProbe,
   WorkspaceView,
 } from '../types.ts';
-import { ActionRunner, type ContainerDefaults } from './action-runner.ts';
+import { ActionRunner, type ContainerDefaults, type EngineView } from './action-runner.ts';
 import type { Action, Note } from './actions.ts';
 import { decide } from './decide.ts';
 import {
   actionFailed,
+  checkFinished,
   containersRemoved,
   crashCollected,
   deployCreated,
@@ -53,6 +54,8 @@ export interface SupervisorOptions extends ContainerDefaults {
   deployConcurrency?: number;
   hooks?: SupervisorHooks;
   clock?: Clock;
+  /** Keep what installs write for the workspace's next container (default true). */
+  dependencyCache?: boolean;
 }
 
 /**
@@ -152,9 +155,9 @@ export class Supervisor implements MonitorApi {
 
   async #reconcile(): Promise<void> {
     this.#settled = new Set();
-    let containers: ManagedContainer[];
+    let engine: EngineView;
     try {
-      containers = await this.#runner.observe();
+      engine = await this.#runner.observe();
       this.#setStatus({ docker: 'ok', dockerReason: null });
     } catch (err) {
       if (isBucketspaceError(err, 'DOCKER_UNREACHABLE')) {
@@ -169,8 +172,12 @@ export class Supervisor implements MonitorApi {
     const now = this.#clock.now();
     const decision = decide(
       this.#workspaces,
-      { scan, containers, stopped: this.#stopped.names(), stale: this.#settled, now },
-      { debounceMs: this.#o.debounceMs, detect: this.#o.detect },
+      { scan, ...engine, stopped: this.#stopped.names(), stale: this.#settled, now },
+      {
+        debounceMs: this.#o.debounceMs,
+        detect: this.#o.detect,
+        dependencyCache: this.#o.dependencyCache ?? true,
+      },
     );
     if (decision.mount.ok) {
       if (this.#status.mount === 'unavailable') this.#log.info('mount available again');
@@ -203,7 +210,7 @@ export class Supervisor implements MonitorApi {
     })()
       .catch((err: unknown) => {
         this.#log.error({ err, workspace: name }, 'workspace task failed');
-        this.#update(name, (ws) => actionFailed(ws, errorMessage(err)));
+        this.#update(name, (ws) => actionFailed(ws, first, errorMessage(err), this.#clock.now()));
       })
       .finally(() => {
         this.#update(name, (ws) => ({ ...ws, busy: false }));
@@ -224,11 +231,15 @@ export class Supervisor implements MonitorApi {
             this.#update(name, (ws) => deployStarting(ws, action));
             this.#o.hooks?.onRestart?.(name, action.why);
           },
-          onCreated: (id) => this.#update(name, (ws) => deployCreated(ws, id)),
+          onCreated: (id, key) => this.#update(name, (ws) => deployCreated(ws, id, key)),
         });
         return this.#transition(name, (ws) =>
           deployFinished(ws, action, outcome, this.#clock.now(), this.#outcome),
         );
+      }
+      case 'check': {
+        const report = await this.#runner.readReport(action.container.id);
+        return this.#transition(name, (ws) => checkFinished(ws, action, report));
       }
       case 'collect-crash': {
         const info = await this.#runner.collectCrash(action.container);
@@ -299,7 +310,11 @@ export class Supervisor implements MonitorApi {
   async restart(name: string): Promise<void> {
     this.#requireRunnable(this.#known(name), 'restart');
     await this.#stopped.remove(name);
-    this.#update(name, (ws) => ({ ...ws, restartRequested: true, crash: undefined }));
+    this.#update(name, (ws) => ({
+      ...ws,
+      redeploy: { why: 'restart requested', skipWaits: true },
+      crash: undefined,
+    }));
     void this.tick();
   }
 

@@ -34,7 +34,7 @@ export interface WaitReadyOptions {
 export async function waitReady(options: WaitReadyOptions): Promise<ReadyOutcome> {
   const { clock, signal } = options;
   const deadline = clock.now() + options.timeoutMs;
-  const interval = options.intervalMs ?? 250;
+  const interval = options.intervalMs ?? 100;
   while (!signal.aborted) {
     const { ip, running } = await options.host();
     if (!running) return { ready: false, why: 'exited' };

@@ -1,5 +1,11 @@
 import type { ManagedContainer } from '../containers/types.ts';
-import type { Detection, WorkspaceSnapshot, WorkspaceState, WorkspaceView } from '../types.ts';
+import type {
+  DeployView,
+  Detection,
+  WorkspaceSnapshot,
+  WorkspaceState,
+  WorkspaceView,
+} from '../types.ts';
 
 /** A failed start or a crash of one version, and when to try that version again. */
 export interface CrashMemory {
@@ -38,12 +44,21 @@ export interface WorkspaceMemory {
   readonly containers: readonly ManagedContainer[];
   /** The container requests go to. */
   readonly serving: ManagedContainer | undefined;
+  /** What was checked of the serving container (its report); undefined until checked. */
+  readonly deploy: DeployView | undefined;
+  /** The dependency cache of the last container started: kept while nothing else uses one. */
+  readonly dependencyKey: string | undefined;
   /** A replacement being started (its logs are shown while nothing serves). */
   readonly pendingId: string | undefined;
   /** An action on this workspace is in flight: decisions wait for it. */
   readonly busy: boolean;
-  /** The user asked for a restart that has not started yet. */
-  readonly restartRequested: boolean;
+  /**
+   * Why a new container must start although the serving one matches: a
+   * restart the user asked for (`skipWaits`: at once, no debounce or backoff,
+   * asked once), or a serving copy that does not match the scan (kept until
+   * a replacement serves; failed replacements back off).
+   */
+  readonly redeploy: { why: string; skipWaits: boolean } | undefined;
   readonly crash: CrashMemory | undefined;
   readonly shown: ShownState;
 }
@@ -56,9 +71,11 @@ export function newWorkspace(name: string): WorkspaceMemory {
     fingerprintSinceMs: 0,
     containers: [],
     serving: undefined,
+    deploy: undefined,
+    dependencyKey: undefined,
     pendingId: undefined,
     busy: false,
-    restartRequested: false,
+    redeploy: undefined,
     crash: undefined,
     shown: {
       state: 'pending',
@@ -84,6 +101,7 @@ export function observeContainers(
       ...ws,
       containers,
       serving: undefined,
+      deploy: undefined,
       shown: { ...ws.shown, startedAtMs: null },
     };
   }
@@ -123,11 +141,17 @@ export function bestRunning(
   return sorted.find((c) => c.fingerprint === fingerprint) ?? sorted[0];
 }
 
-export function serveFrom(ws: WorkspaceMemory, container: ManagedContainer): WorkspaceMemory {
+/** Requests go to this container from now on; `deploy` is what was checked of it, if anything. */
+export function serveFrom(
+  ws: WorkspaceMemory,
+  container: ManagedContainer,
+  deploy?: DeployView,
+): WorkspaceMemory {
   const known = ws.containers.some((c) => c.id === container.id);
   return {
     ...ws,
     serving: container,
+    deploy,
     containers: known ? ws.containers : [...ws.containers, container],
   };
 }
@@ -149,6 +173,7 @@ export function withoutContainers(ws: WorkspaceMemory, ids: readonly string[]): 
     ...ws,
     containers: ws.containers.filter((c) => !gone.has(c.id)),
     serving: servingGone ? undefined : ws.serving,
+    deploy: servingGone ? undefined : ws.deploy,
   };
 }
 
@@ -174,5 +199,6 @@ export function viewOf(ws: WorkspaceMemory): WorkspaceView {
     restarts: ws.shown.restarts,
     exitCode: ws.shown.exitCode,
     lastLogLines: [...ws.shown.lastLogLines],
+    deploy: ws.serving === undefined ? null : (ws.deploy ?? null),
   };
 }

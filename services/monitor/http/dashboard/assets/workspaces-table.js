@@ -14,6 +14,19 @@ function actionEnabled(action, state) {
   return true;
 }
 
+/** How the serving container came to be: "dependencies reused · copy verified (12 files)". */
+function deployLine(deploy) {
+  const copy =
+    deploy.copy === 'verified' ? `copy verified (${deploy.files} files)` : 'copy not verified';
+  const deps =
+    deploy.dependencies === 'none' ? 'nothing to install' : `dependencies ${deploy.dependencies}`;
+  return el(
+    'div',
+    { class: 'message muted deploy', title: deploy.dependencyNote },
+    `${deps} · ${copy}`,
+  );
+}
+
 export class WorkspacesTable {
   /**
    * @param {{ tbody: HTMLElement, empty: HTMLElement, counts: HTMLElement,
@@ -151,6 +164,7 @@ export class WorkspacesTable {
         ? el('span', { class: 'restarts', title: `${view.restarts} restarts` }, `↻${view.restarts}`)
         : null,
       view.message ? el('div', { class: 'message' }, view.message) : null,
+      view.deploy ? deployLine(view.deploy) : null,
     );
 
     setChildren(cells.reason, el('span', { title: view.reason }, view.reason));

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { startCliProcess, type CliProcess } from './cli-process.ts';
+import { cleanupDocker } from './docker.ts';
+
+export const TEST_MONITOR_TOKEN = `test-token-${randomBytes(12).toString('hex')}`;
+
+/** `bucketspace monitor` in a child process, with its own containers, network and directories. */
+export class TestMonitor {
+  readonly managedBy: string;
+  readonly network: string;
+  readonly #extraEnv: () => Record<string, string>;
+  root = '';
+  workspaces = '';
+  /** The apps origin (`/<workspace>/`). */
+  base = '';
+  /** The admin origin: dashboard, API, mount API. */
+  admin = '';
+  proc: CliProcess | undefined;
+
+  /** `extraEnv` is read at each start (after init, so it may use the directories). */
+  constructor(extraEnv: () => Record<string, string> = () => ({})) {
+    const id = randomBytes(3).toString('hex');
+    this.managedBy = `test-monitor-${id}`;
+    this.network = `bucketspace-test-${id}`;
+    this.#extraEnv = extraEnv;
+  }
+
+  async init(): Promise<void> {
+    this.root = await mkdtemp(path.join(tmpdir(), 'bs-monitor-'));
+    this.workspaces = path.join(this.root, 'workspaces');
+    await mkdir(this.workspaces, { recursive: true });
+  }
+
+  async start(): Promise<void> {
+    this.proc = await startCliProcess({
+      args: ['monitor'],
+      env: {
+        WORKSPACES_MOUNT: this.workspaces,
+        MONITOR_DATA_DIR: path.join(this.root, 'data'),
+        MONITOR_PORT: '0',
+        MONITOR_HOST: '127.0.0.1',
+        MONITOR_ADMIN_PORT: '0',
+        MONITOR_TOKEN: TEST_MONITOR_TOKEN,
+        MONITOR_POLL_INTERVAL: '500ms',
+        MONITOR_RESTART_DEBOUNCE: '200ms',
+        MONITOR_STOP_TIMEOUT: '5s',
+        MONITOR_INSTANCE: this.managedBy,
+        MONITOR_NETWORK: this.network,
+        MOUNT_REGISTRY: path.join(this.root, 'mounts.db'),
+        MOUNT_DIR: path.join(this.root, 'mnt'),
+        LOG_LEVEL: 'debug',
+        ...this.#extraEnv(),
+      },
+      readyMessage: 'started monitor',
+      readyTimeoutMs: 60_000,
+    });
+    const ready = this.proc.lines().find((l) => l.msg === 'started monitor');
+    this.base = `http://127.0.0.1:${String(ready?.port)}`;
+    this.admin = `http://127.0.0.1:${String(ready?.adminPort)}`;
+  }
+
+  lines(): ReturnType<CliProcess['lines']> {
+    return this.proc?.lines() ?? [];
+  }
+
+  readonly api = (p: string, init: RequestInit = {}): Promise<Response> =>
+    fetch(`${this.admin}${p}`, {
+      ...init,
+      headers: { authorization: `Bearer ${TEST_MONITOR_TOKEN}`, ...(init.headers ?? {}) },
+    });
+
+  readonly view = async (name: string): Promise<{ state: string; [k: string]: unknown }> => {
+    const res = await this.api(`/api/workspaces/${name}`);
+    assert.equal(res.status, 200, `GET /api/workspaces/${name}`);
+    return ((await res.json()) as { workspace: { state: string } }).workspace;
+  };
+
+  readonly appText = async (name: string): Promise<string> => {
+    const res = await fetch(`${this.base}/${name}/hello?x=1`);
+    return `${res.status} ${await res.text()}`;
+  };
+
+  /** The dashboard in headless Chromium, logged in. */
+  async dashboard(use: (page: Page) => Promise<void>): Promise<void> {
+    const profile = await mkdtemp(path.join(tmpdir(), 'bs-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1360, height: 600 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-quic',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${this.admin}/monitor`);
+      await page.getByLabel('Token').fill(TEST_MONITOR_TOKEN);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await use(page);
+    } finally {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.proc?.stop();
+    await cleanupDocker(this.managedBy, this.network);
+    if (this.root !== '') await rm(this.root, { recursive: true, force: true });
+  }
+}
