@@ -19,10 +19,13 @@ export interface StartCliOptions {
   /** The `msg` of the log line that says the process is ready. */
   readyMessage: string;
   readyTimeoutMs?: number;
+  /** A command that runs the CLI (`[...prefix, node, cli, ...args]`), e.g. one that sets limits first. */
+  prefix?: string[];
 }
 
 export async function startCliProcess(options: StartCliOptions): Promise<CliProcess> {
-  const child = spawn(process.execPath, [CLI, ...options.args], {
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, CLI, ...options.args];
+  const child = spawn(command ?? process.execPath, args, {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/root',

@@ -78,6 +78,37 @@ describe('fs.watch file events', () => {
     }
   });
 
+  test('a renamed directory: the old path goes, the new one comes with its files, later edits are told under the new path', async () => {
+    const t = await watched();
+    try {
+      await mkdir(join(t.root, 'src', 'old', 'deep'), { recursive: true });
+      await writeFile(join(t.root, 'src', 'old', 'deep', 'c.js'), 'c');
+      await t.waitFor('add src/old/deep/c.js', 'change src/old/deep/c.js');
+      await rename(join(t.root, 'src', 'old'), join(t.root, 'src', 'moved'));
+      await t.waitFor('unlinkDir src/old');
+      await t.waitFor('addDir src/moved');
+      await t.waitFor('add src/moved/deep/c.js');
+      const mark = t.events.length;
+      await writeFile(join(t.root, 'src', 'moved', 'deep', 'd.js'), 'd');
+      await t.waitFor('change src/moved/deep/d.js');
+      // Moved in from outside the tree: told like a new directory, with what it holds.
+      const outside = await mkdtemp(join(tmpdir(), 'bucketspace-fswatch-outside-'));
+      await writeFile(join(outside, 'e.js'), 'e');
+      await rename(outside, join(t.root, 'src', 'arrived'));
+      await t.waitFor('add src/arrived/e.js');
+      await writeFile(join(t.root, 'src', 'arrived', 'f.js'), 'f');
+      await t.waitFor('change src/arrived/f.js');
+      assert.deepEqual(
+        t.events.slice(mark).filter((e) => e.includes('src/old/') && !e.startsWith('unlink ')),
+        [],
+        'nothing is told as added or changed under the old path after the rename',
+      );
+      assert.deepEqual(t.errors, []);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('excluded directories are never opened: nothing under them is asked about or told', async () => {
     const t = await watched();
     try {

@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { BucketspaceError, systemErrorCode } from '../../common/errors.ts';
 import type { FileEvents, FileWatch, WatchRequest } from './file-events.ts';
 
 /**
@@ -26,6 +27,8 @@ class WatchedTree implements FileWatch {
   /** Directories known beyond `depth` (seen, not watched), so their removal is told as such. */
   readonly #unwatched = new Set<string>();
   #closed = false;
+  /** The kernel's watch limit was hit: said once per watch, not once per directory. */
+  #limitTold = false;
 
   constructor(request: WatchRequest) {
     this.#request = request;
@@ -51,7 +54,11 @@ class WatchedTree implements FileWatch {
     try {
       watcher = watch(dir, { persistent: true }, (_type, name) => this.#onChange(dir, depth, name));
     } catch (err) {
-      request.onError(err);
+      if (systemErrorCode(err) !== 'ENOSPC') request.onError(err);
+      else if (!this.#limitTold) {
+        this.#limitTold = true;
+        request.onError(watchLimitError(dir, err));
+      }
       return;
     }
     watcher.on('error', (err) => {
@@ -124,4 +131,21 @@ class WatchedTree implements FileWatch {
     for (const path of this.#unwatched)
       if (path === dir || path.startsWith(inside)) this.#unwatched.delete(path);
   }
+}
+
+/**
+ * `fs.watch` failing with ENOSPC: the kernel's limit of inotify watches
+ * (`fs.inotify.max_user_watches`, shared by every process of the user) is
+ * reached. Says what is not watched and the two ways out.
+ */
+export function watchLimitError(dir: string, cause: unknown): BucketspaceError {
+  return new BucketspaceError(
+    'LOCAL_UNREADABLE',
+    `cannot watch ${dir} or what comes after it: the system's limit of inotify watches is reached ` +
+      '(one per watched directory). Raise it (sysctl fs.inotify.max_user_watches=524288, or ' +
+      'fs.inotify.max_user_watches in /etc/sysctl.d/) or exclude more directories (.gitignore, ' +
+      'SYNC_EXCLUDE), then restart the watch; until then, changes there are synced by the ' +
+      'full reconcile (SYNC_RECONCILE_INTERVAL)',
+    { cause, details: { path: dir } },
+  );
 }
