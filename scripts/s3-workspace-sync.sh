@@ -4,12 +4,15 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/s3-workspace-sync.sh [watch | workspace <name> | pull [<name>] | explain <path>] [sync flags]
+usage: scripts/s3-workspace-sync.sh [watch | workspace <name> | pull [<name>] | trash [<name>] |
+                                     restore <name> [--at <time>] [--as <name>] | explain <path>] [sync flags]
 
   (no command)       sync every workspace once
   watch              sync every workspace, then follow changes until Ctrl-C
   workspace <name>   sync one workspace
   pull [<name>]      copy the bucket back into the workspaces directory
+  trash [<name>]     list what the sync moved to the trash, and until when
+  restore <name>     bring a deleted workspace (or deleted files) back from the trash
   explain <path>     say which rule includes or excludes a path
 
 Flags go to `bucketspace sync` (--dry-run, --json, --no-delete, --max-delete,
@@ -88,7 +91,7 @@ case "${1:-}" in
     args+=(workspace "$2")
     shift 2
     ;;
-  pull | explain)
+  pull | explain | trash | restore)
     args+=("$1")
     shift
     ;;
@@ -110,12 +113,13 @@ case "$runner" in
     [[ -t 0 && -t 1 ]] && tty=(-it)
     [[ -d $WORKSPACES_DIR ]] || die "WORKSPACES_DIR $WORKSPACES_DIR does not exist"
     mode=ro
-    [[ ${args[1]:-} == pull ]] && mode=rw
+    [[ ${args[1]:-} == pull || ${args[1]:-} == restore ]] && mode=rw
     # As you, so pulled files are yours; sync state is kept for this run only.
     exec docker run --rm "${tty[@]}" --network host --user "$(id -u):$(id -g)" \
       -e SYNC_STATE_DIR=/tmp/bucketspace-sync-state \
       -e S3_ENDPOINT -e S3_ACCESS_KEY_ID -e S3_SECRET_ACCESS_KEY -e S3_BUCKET -e S3_REGION -e S3_FORCE_PATH_STYLE \
       -e SYNC_EXCLUDE -e SYNC_MAX_DELETE -e SYNC_CONCURRENCY -e LOG_LEVEL \
+      -e SYNC_DELETE_MISSING_WORKSPACES -e SYNC_TRASH_RETENTION \
       -e WORKSPACES_DIR=/local-workspaces \
       -v "$WORKSPACES_DIR:/local-workspaces:$mode" \
       bucketspace/control-plane:latest "${args[@]}"

@@ -25,6 +25,8 @@ const FILES = [
   'docker-compose.s3fs.yml',
   'docker-compose.s3-direct.yml',
   'docker-compose.external-s3.yml',
+  'deploy/swarm-stack.yml',
+  'deploy/swarm-node-mount.yml',
 ];
 const MOUNT_VARIANTS = [
   [],
@@ -127,6 +129,39 @@ function config(command: string[], files: string[], env: Record<string, string> 
   );
   return parse(text) as { services: Record<string, Service> };
 }
+
+test('the Swarm stack file: valid, the monitor on a manager running workspaces as services on an attachable overlay network, no FUSE in it', () => {
+  const [compose] = composeVersions();
+  assert.ok(compose, 'a Compose to read the stack file with');
+  const stack = config(compose.command, ['deploy/swarm-stack.yml'], {
+    MINIO_ROOT_USER: 'bucketspace',
+    MINIO_ROOT_PASSWORD: 'a-long-enough-password',
+    MONITOR_TOKEN: 'a-long-enough-token',
+  }) as unknown as {
+    services: Record<string, Service & { deploy?: { placement?: { constraints?: string[] } } }>;
+    networks: Record<string, { driver?: string; attachable?: boolean; name?: string }>;
+  };
+  assert.deepEqual(Object.keys(stack.services).sort(), ['bucket', 'minio', 'monitor']);
+  const monitor = stack.services.monitor!;
+  assert.equal(environmentOf(monitor).RUNTIME_ENGINE, 'swarm');
+  assert.deepEqual(monitor.deploy?.placement?.constraints, ['node.role == manager']);
+  assert.deepEqual(stack.services.minio?.deploy?.placement?.constraints, [
+    'node.labels.bucketspace.s3 == true',
+  ]);
+  assert.deepEqual(stack.networks.apps, {
+    name: 'bucketspace-apps',
+    driver: 'overlay',
+    attachable: true,
+  });
+  for (const [name, service] of Object.entries(stack.services)) {
+    assert.equal(service.privileged, undefined, name);
+    assert.equal(service.cap_add, undefined, `${name}: Swarm services take no devices or FUSE`);
+  }
+  const mount = config(compose.command, ['deploy/swarm-node-mount.yml'], {
+    S3_ENDPOINT: 'http://node1:9000',
+  }).services.mount;
+  assert.deepEqual(mount?.cap_add, ['SYS_ADMIN']);
+});
 
 for (const compose of composeVersions()) {
   test(`${compose.name}: every variant is a valid Compose project and nothing runs privileged`, () => {
@@ -269,6 +304,7 @@ test('minio/minio was withdrawn: every image reference in the Compose files and 
   // The files this is about are really read.
   for (const where of [
     'docker-compose.yml: services.minio.image',
+    'deploy/swarm-stack.yml: services.minio.image',
     'images/control-plane/Dockerfile: ARG BASE_IMAGE',
   ]) {
     assert.ok(

@@ -10,6 +10,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { readIgnoreFile } from '../services/common/ignore/workspace-filter.ts';
 import { silentLogger } from '../services/common/logger.ts';
 import { detectWorkspace } from '../services/monitor/detect/detect-workspace.ts';
+import { TrashListing } from '../services/monitor/discovery/trash-listing.ts';
 import { WorkspaceScanner } from '../services/monitor/discovery/workspace-scanner.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../services/monitor/types.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
@@ -135,6 +136,32 @@ describe('WorkspaceScanner on an rclone FUSE mount', () => {
       mount.process.kill('SIGCONT');
     }
     assert.equal((await scanner.scan()).mount, 'ok', 'answers again once rclone runs');
+  });
+
+  test('the trash as the mount shows it: entries the sync moved there, never a workspace', async () => {
+    await mount?.close();
+    await put('kept/index.html', 'kept');
+    await put('.trash/gone/2026-11-30T12-00-00.000Z/index.html', 'gone');
+    await put('.trash/kept/2026-11-30T13-00-00.000Z/a.md', 'a draft');
+    // s3rver answers a listing with a delimiter from the objects one level down only (it does
+    // not walk deeper), so a prefix holding nothing but deeper prefixes is missing from it and
+    // from the mount; S3 and MinIO list it. One object per level stands in for that here.
+    await put('.trash/level.txt', 'for s3rver');
+    for (const ws of ['gone', 'kept', 'app']) await put(`.trash/${ws}/level.txt`, 'for s3rver');
+    mount = await mountBucket({ s3: fixture.s3, bucket, dir });
+    const listing = new TrashListing({ root: dir, cacheMs: 0 });
+    assert.deepEqual(
+      (await listing.list()).map((e) => `${e.workspace}/${e.entry}`),
+      ['kept/2026-11-30T13-00-00.000Z', 'gone/2026-11-30T12-00-00.000Z'],
+    );
+    const scan = await new WorkspaceScanner({ root: dir, logger: silentLogger() }).scan();
+    assert.ok(scan.mount === 'ok' && !scan.workspaces.has('.trash'));
+    await put('.trash/app/2026-11-30T14-00-00.000Z/main.py', 'print(2)');
+    await eventually(
+      'a new entry shows through the mount',
+      async () => (await listing.list()).some((e) => e.workspace === 'app'),
+      30_000,
+    );
   });
 });
 

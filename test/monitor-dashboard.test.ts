@@ -1,13 +1,15 @@
 // The dashboard in a real headless Chromium: log in, see changes live, click restart, screenshot.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { BucketspaceError } from '../services/common/errors.ts';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { TrashListing } from '../services/monitor/discovery/trash-listing.ts';
+import { trashRouter } from '../services/monitor/http/trash-router.ts';
 import { startMonitor, TEST_TOKEN, type MonitorFixture } from './support/monitor-fixture.ts';
 import { startUpstream, type Upstream, type UpstreamHandler } from './support/upstream.ts';
 
@@ -87,7 +89,32 @@ describe('dashboard', () => {
     app = await startUpstream((_req, res) => {
       res.end('<h1>shop</h1>');
     });
-    monitor = await startMonitor({ extraApiRouters: [{ path: '/api/v0/mounts', router: mounts }] });
+    // The mount, as the sync leaves it: a deleted workspace and a deleted file in the trash.
+    const mountRoot = await mkdtemp(join(tmpdir(), 'bucketspace-mount-'));
+    const day = 86_400_000;
+    const removedAt = new Date(Date.now() - 2 * 3_600_000);
+    const fileAt = new Date(Date.now() - 3 * day);
+    const entryOf = (d: Date) => d.toISOString().replace(/:/g, '-');
+    for (const rel of [
+      `.trash/old-shop/${entryOf(removedAt)}/index.js`,
+      `.trash/blog/${entryOf(fileAt)}/drafts/post.md`,
+      '.trash/blog/not-an-entry/x',
+    ]) {
+      await mkdir(join(mountRoot, rel, '..'), { recursive: true });
+      await writeFile(join(mountRoot, rel), 'x');
+    }
+    monitor = await startMonitor({
+      extraApiRouters: [
+        { path: '/api/v0/mounts', router: mounts },
+        {
+          path: '/api/trash',
+          router: trashRouter({
+            listing: new TrashListing({ root: mountRoot }),
+            workspaces: () => monitor?.api.list().map((w) => w.name) ?? [],
+          }),
+        },
+      ],
+    });
     const api = monitor.api;
     const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
     api.put({
@@ -177,6 +204,21 @@ describe('dashboard', () => {
     assert.doesNotMatch(await page.locator('#workspaces').innerText(), /null|undefined|NaN/);
     assert.equal(await row(page, 'notes').locator('button.action-start').isDisabled(), true);
     assert.equal(await row(page, 'tools').locator('button.action-stop').isDisabled(), true);
+    // The trash, newest first, with the command that restores each entry.
+    await page.locator('#trash:not([hidden])').waitFor();
+    const trashRows = page.locator('#trash tr.trash-entry');
+    assert.equal(await trashRows.count(), 2, 'the stray directory is no entry');
+    assert.match(
+      await trashRows.nth(0).innerText(),
+      new RegExp(
+        `^old-shop\\s+workspace deleted\\s+2 h ago\\s+${entryOf(removedAt).replace(/\./g, '\\.')}\\s+bucketspace sync restore old-shop --at ${entryOf(removedAt).replace(/\./g, '\\.')}$`,
+      ),
+    );
+    assert.match(
+      await trashRows.nth(1).innerText(),
+      /^blog\s+files deleted\s+3 d ago\s+/,
+      'blog is still a workspace: files were deleted from it',
+    );
     await page.locator('#mounts:not([hidden])').waitFor();
     assert.match(
       await page.locator('#mounts tbody').innerText(),
@@ -239,6 +281,7 @@ describe('dashboard', () => {
     await page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())");
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'monitor-dashboard.png'), fullPage: true });
+    await rm(mountRoot, { recursive: true, force: true });
 
     // Logging out ends the session.
     await page.getByRole('button', { name: 'Log out' }).click();
@@ -265,6 +308,7 @@ describe('dashboard', () => {
       // The dashboard asked for the mounts, got a 404, and kept the section hidden.
       assert.equal((await mountsAsked).status(), 404);
       assert.equal(await page.locator('#mounts').isHidden(), true);
+      assert.equal(await page.locator('#trash').isHidden(), true, 'no trash: no section');
       assert.deepEqual(problems, []);
       await page.close();
     } finally {

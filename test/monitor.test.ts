@@ -8,42 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { startCliProcess } from './support/cli-process.ts';
 import { writeDepsApp } from './support/deps-app.ts';
+import { writeNodeApp } from './support/node-app.ts';
 import { GO_MAIN, GO_MOD, PYTHON_APP } from './support/image-apps.ts';
 import type Docker from 'dockerode';
 import { containersOf, docker, volumesOf } from './support/docker.ts';
 import { ensureImages } from './support/images.ts';
+import { assertNoFailedRequest } from './support/swap-hammer.ts';
 import { TEST_MONITOR_TOKEN, TestMonitor } from './support/test-monitor.ts';
 import { eventually } from './support/watch-process.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const token = TEST_MONITOR_TOKEN;
-
-/** A dependency-free Node app that answers with the text of message.txt. */
-async function writeNodeApp(dir: string, message: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(
-    path.join(dir, 'package.json'),
-    JSON.stringify({
-      name: path.basename(dir),
-      private: true,
-      scripts: { start: 'node server.js' },
-    }),
-  );
-  await writeFile(
-    path.join(dir, 'server.js'),
-    `const http = require('node:http');
-const fs = require('node:fs');
-const message = fs.readFileSync(__dirname + '/message.txt', 'utf8').trim();
-if (message === 'crash') { console.error('boom: refusing to start'); process.exit(3); }
-http.createServer((req, res) => {
-  res.setHeader('content-type', 'text/plain');
-  res.end(message + ' url=' + req.url + ' prefix=' + (req.headers['x-forwarded-prefix'] || ''));
-}).listen(Number(process.env.PORT), () => console.log('listening on ' + process.env.PORT));
-process.on('SIGTERM', () => process.exit(0));
-`,
-  );
-  await writeFile(path.join(dir, 'message.txt'), message);
-}
 
 describe('monitor with Docker', { timeout: 600_000 }, () => {
   const m = new TestMonitor();
@@ -87,22 +62,11 @@ describe('monitor with Docker', { timeout: 600_000 }, () => {
   });
 
   test('an edit -> the new response, with no failed request during the swap', async () => {
-    let failures = 0;
-    let requests = 0;
-    let sawNew = false;
-    const hammer = (async () => {
-      const deadline = Date.now() + 120_000;
-      while (!sawNew && Date.now() < deadline) {
-        const text = await appText('alpha').catch((err: unknown) => `ERR ${String(err)}`);
-        requests += 1;
-        if (!text.startsWith('200 ')) failures += 1;
-        if (text.startsWith('200 alpha v2')) sawNew = true;
-      }
-    })();
-    await writeFile(path.join(m.workspaces, 'alpha', 'message.txt'), 'alpha v2');
-    await hammer;
-    assert.ok(sawNew, 'the new version answered');
-    assert.equal(failures, 0, `${failures} of ${requests} requests failed during the swap`);
+    await assertNoFailedRequest(
+      () => appText('alpha'),
+      'alpha v2',
+      () => writeFile(path.join(m.workspaces, 'alpha', 'message.txt'), 'alpha v2'),
+    );
     await eventually(
       'old container removed',
       async () => (await containersOf(m.managedBy)).length === 1,

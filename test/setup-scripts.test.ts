@@ -238,6 +238,26 @@ test('s3-workspace-sync.sh workspace <name> syncs that workspace only, filtered'
   assert.match(usage.stderr, /usage: .* workspace <name>/);
 });
 
+test('s3-workspace-sync.sh trash and restore <name>: a deleted workspace comes back', async (t) => {
+  const tree = await makeTree({ 'shop/index.js': 'console.log(1)\n', 'blog/index.html': 'b' });
+  t.after(() => tree.remove());
+  const env = { ...baseEnv(), ...fixture.env(tree, fixture.s3.newBucketName()) };
+  assert.equal((await run(SYNC, [], env)).code, 0);
+  await rm(join(tree.workspacesDir, 'shop'), { recursive: true });
+  assert.equal((await run(SYNC, [], env)).code, 0);
+  const listed = await run(SYNC, ['trash'], env);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /^shop\s+\d{4}-\d\d-\d\dT[\d-]+\.\d{3}Z\s+1\s+/m);
+  const restored = await run(SYNC, ['restore', 'shop'], env);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal(
+    await readFile(join(tree.workspacesDir, 'shop/index.js'), 'utf8'),
+    'console.log(1)\n',
+  );
+  const help = await run(SYNC, ['--help'], baseEnv());
+  assert.match(help.stdout, /restore <name>/);
+});
+
 test("s3-workspace-sync.sh reads the stack's .env: MinIO on 127.0.0.1 with its root credentials", async (t) => {
   if (!fixture.s3.local) return t.skip('maps a local MinIO port; needs the local test server');
   const tree = await makeTree({ 'site/index.html': '<p>site</p>', 'site/dist/x.js': 'x' });

@@ -161,14 +161,9 @@ function runScript(
   });
 }
 
-/**
- * scripts/setup-s3-mount.sh as a user runs it, on this stack: its settings in
- * an env file (kept: the script only fills in a missing one and records the
- * Compose files in it), the test's Compose override as an extra file, and
- * --migrate for the upload.
- */
-async function runSetup(stack: ComposeStack, variantName: string): Promise<string> {
-  const envFile = join(stack.dir, 'stack.env');
+/** The stack's settings as a user's .env holds them, in the stack's directory; returns its path. */
+async function writeEnvFile(stack: ComposeStack, name: string): Promise<string> {
+  const envFile = join(stack.dir, name);
   await writeFile(
     envFile,
     Object.entries(stack.env)
@@ -176,6 +171,17 @@ async function runSetup(stack: ComposeStack, variantName: string): Promise<strin
       .join(''),
     { mode: 0o600 },
   );
+  return envFile;
+}
+
+/**
+ * scripts/setup-s3-mount.sh as a user runs it, on this stack: its settings in
+ * an env file (kept: the script only fills in a missing one and records the
+ * Compose files in it), the test's Compose override as an extra file, and
+ * --migrate for the upload.
+ */
+async function runSetup(stack: ComposeStack, variantName: string): Promise<string> {
+  const envFile = await writeEnvFile(stack, 'stack.env');
   const { code, stderr } = await runScript(
     'scripts/setup-s3-mount.sh',
     ['--variant', variantName, '-f', join(REPO, 'test/e2e/docker-compose.s3rver.yml'), '--migrate'],
@@ -234,6 +240,8 @@ interface Variant {
   adoption?: boolean;
   /** scripts/stack-down.sh; `restart`: `up` again before --forget. */
   stackDown?: { restart: boolean };
+  /** `s3-workspace-sync.sh restore` brings the deleted project back from the trash. */
+  restore?: boolean;
 }
 
 /**
@@ -310,12 +318,8 @@ function smoke(variant: Variant): void {
     const timings: Record<string, number> = {};
 
     before(async () => {
-      const env: Record<string, string> = {
-        // Deleting a project's directory removes it from the bucket (and so
-        // its container); the default keeps the prefix as a safety rail.
-        SYNC_DELETE_MISSING_WORKSPACES: 'true',
-        ...variant.env,
-      };
+      // The defaults: deleting a project's directory moves it to the trash.
+      const env: Record<string, string> = { ...variant.env };
       if (variant.externalS3) {
         // The outside S3, listening where containers reach the host.
         outside = await startTestS3({ address: await hostGateway() });
@@ -385,7 +389,11 @@ function smoke(variant: Variant): void {
       const monitor = await stack.containerOf('monitor');
       // The monitor dropped root: its process runs as 10001 with no capabilities.
       const status = await dockerCli(['exec', monitor, 'cat', '/proc/1/task/1/status']);
-      const nodePid = (await dockerCli(['exec', monitor, 'pidof', 'node'])).trim().split(' ')[0];
+      // tini's child is the monitor (`pidof node` could also name a health
+      // check's node process, run as root by `docker exec`).
+      const children = await dockerCli(['exec', monitor, 'cat', '/proc/1/task/1/children']);
+      const nodePid = children.trim().split(/\s+/)[0] ?? '';
+      assert.match(nodePid, /^\d+$/, `tini's child: ${children}`);
       const nodeStatus = await dockerCli(['exec', monitor, 'cat', `/proc/${nodePid}/status`]);
       assert.match(status, /^Uid:\s+0/m, 'tini starts as root');
       assert.match(nodeStatus, /^Uid:\s+10001\s/m);
@@ -652,6 +660,64 @@ function smoke(variant: Variant): void {
       );
       assert.ok(await answers(stack, '/shop/', NODE_V2), 'the others keep serving');
       assert.ok(await answers(stack, '/pyapp/', PYTHON));
+      if (variant.direct) return; // deleted in the mount: rclone deletes the objects itself
+      // By default, into the trash: in the bucket, and on the dashboard's API through the mount.
+      const page = Object.keys(staticSite(realServer))[0]!.slice('site/'.length);
+      const trashed = await listKeys(bucketClient(), bucket, '.trash/site/');
+      assert.deepEqual(
+        trashed.map((k) => k.replace(/^\.trash\/site\/[^/]+\//, '')),
+        [page],
+      );
+      if (!realServer) {
+        // s3rver lists a prefix with a delimiter only from the objects one level down (it does
+        // not walk deeper), so `.trash/` and `.trash/site/`, which hold only deeper prefixes,
+        // would be missing from the mount; S3 and MinIO list them. One object per level
+        // stands in for that (neither is an entry: the listing shows only entries).
+        for (const key of ['.trash/level.txt', '.trash/site/level.txt'])
+          await bucketClient().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: '' }));
+      }
+      let answer = '';
+      await eventually(
+        'the dashboard lists the deleted project in the trash',
+        async () => {
+          const res = await stack.api('/api/trash');
+          answer = `${res.status} ${await res.clone().text()}`;
+          const { trash } = (await res.json()) as {
+            trash: { workspace: string; workspaceExists: boolean; restore: string }[];
+          };
+          return trash.some(
+            (t) =>
+              t.workspace === 'site' &&
+              !t.workspaceExists &&
+              t.restore.startsWith('bucketspace sync restore site --at '),
+          );
+        },
+        60_000,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; GET /api/trash answered ${answer}`);
+      });
+      if (variant.restore !== true) return;
+
+      // The restore, on the host as the README says for Compose: the files come back into
+      // ./workspaces, the stack's `sync watch` sees them, the monitor serves the project again.
+      const restored = await runScript('scripts/s3-workspace-sync.sh', ['restore', 'site'], {
+        BUCKETSPACE_ENV_FILE: await writeEnvFile(stack, 'restore.env'),
+        SYNC_STATE_DIR: join(stack.dir, 'host-sync-state'),
+      });
+      assert.equal(restored.code, 0, restored.stdout + restored.stderr);
+      assert.match(restored.stdout, /restored 1 files .* into .*site/);
+      timings.restore = await eventually(
+        'the restored project served again',
+        async () => await answers(stack, '/site/', STATIC),
+        120_000,
+      );
+      assert.deepEqual(
+        (await listKeys(bucketClient(), bucket, '.trash/site/')).filter(
+          (k) => !k.endsWith('/level.txt'),
+        ),
+        [],
+        'the entry left the trash',
+      );
     });
 
     if (variant.stackDown !== undefined) {
@@ -830,5 +896,6 @@ if (v1 !== undefined) {
     files: [],
     direct: false,
     stackDown: { restart: true },
+    restore: true,
   });
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { systemClock } from '../services/common/clock.ts';
 import { silentLogger } from '../services/common/logger.ts';
 import { S3ObjectStore } from '../services/common/s3/s3-object-store.ts';
 import { finishS3Config, S3_SETTINGS } from '../services/common/s3/s3-settings.ts';
@@ -11,6 +12,7 @@ import { resolveSettings } from '../services/common/settings.ts';
 import { noProgress } from '../services/sync/progress.ts';
 import { pushSync } from '../services/sync/push.ts';
 import type { SyncContext } from '../services/sync/sync-context.ts';
+import { TRASH_ENTRY_REUSE_MS, TrashEntries } from '../services/sync/trash/trash-entries.ts';
 import { SyncState } from '../services/sync/sync-state.ts';
 import type { StateEntry } from '../services/sync/types.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
@@ -61,6 +63,8 @@ async function context(workspacesDir: string, bucket: string, events: string[]) 
     maxDelete: { kind: 'default' },
     extraExcludes: [],
     deleteMissingWorkspaces: false,
+    trash: { retentionMs: 0, entries: new TrashEntries({ reuseWithinMs: TRASH_ENTRY_REUSE_MS }) },
+    clock: systemClock,
     progress: noProgress,
   };
   return {

@@ -9,7 +9,7 @@ import { unprivilegedSkipReason } from './support/unprivileged.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { makeTree, type TempTree } from './support/workspace-tree.ts';
-import { headObject, listKeys, readObject } from './support/bucket.ts';
+import { headObject, listKeys, readObject, trashKeys, workspaceKeys } from './support/bucket.ts';
 import { startCountingProxy } from './support/counting-proxy.ts';
 import { startWatch } from './support/watch-process.ts';
 import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -182,11 +182,16 @@ describe('sync: filtering and change detection', () => {
       const res = await runCli(['sync', '--json'], env);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(summaryOf(res).deleted, 2);
-      assert.deepEqual(await listKeys(fixture.client, bucket), [
+      assert.deepEqual(await workspaceKeys(fixture.client, bucket), [
         'app/.gitignore',
         'app/b.js',
         'app/c.js',
       ]);
+      assert.deepEqual(
+        await trashKeys(fixture.client, bucket),
+        ['.trash/app/<entry>/a.js', '.trash/app/<entry>/docs/d.md'],
+        'removed objects are in one trash entry',
+      );
     } finally {
       await tree.remove();
     }
@@ -500,11 +505,11 @@ describe('sync: safety rails', () => {
     }
   });
 
-  test('a workspace whose local directory vanished is kept unless --delete-missing-workspaces', async () => {
+  test('SYNC_DELETE_MISSING_WORKSPACES=false keeps a workspace whose local directory vanished (the old default)', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a', 'old/b.txt': 'b' });
     const bucket = fixture.s3.newBucketName();
     try {
-      const env = fixture.env(tree, bucket);
+      const env = fixture.env(tree, bucket, { SYNC_DELETE_MISSING_WORKSPACES: 'false' });
       assert.equal((await runCli(['sync'], env)).code, 0);
       await rm(join(tree.workspacesDir, 'old'), { recursive: true });
       const res = await runCli(['sync', '--json'], env);
@@ -514,17 +519,18 @@ describe('sync: safety rails', () => {
       const human = await runCli(['sync'], env);
       assert.match(
         human.stdout,
-        /kept\s+old\/: no local directory; pass --delete-missing-workspaces/,
+        /kept\s+old\/: no local directory; SYNC_DELETE_MISSING_WORKSPACES=false keeps it/,
       );
       const del = await runCli(['sync', '--json', '--delete-missing-workspaces'], env);
       assert.equal(summaryOf(del).deleted, 1);
-      assert.deepEqual(await listKeys(fixture.client, bucket), ['app/a.txt']);
+      assert.deepEqual(await workspaceKeys(fixture.client, bucket), ['app/a.txt']);
+      assert.deepEqual(await trashKeys(fixture.client, bucket), ['.trash/old/<entry>/b.txt']);
     } finally {
       await tree.remove();
     }
   });
 
-  test('every workspace directory gone (WORKSPACES_DIR empty): nothing deleted even with --delete-missing-workspaces', async () => {
+  test('every workspace directory gone (WORKSPACES_DIR empty): nothing removed', async () => {
     const tree = await makeTree({ 'app/a.txt': 'a' });
     const bucket = fixture.s3.newBucketName();
     try {
@@ -596,7 +602,8 @@ describe('sync: safety rails', () => {
       assert.equal(summaryOf(forced).deleted, 20);
       assert.equal(summaryOf(forced).overridden[0]?.rule, 'max-delete');
       assert.match(forced.stderr, /--force overrides a safety refusal/);
-      assert.equal((await listKeys(fixture.client, bucket)).length, 11);
+      assert.equal((await workspaceKeys(fixture.client, bucket)).length, 11);
+      assert.equal((await trashKeys(fixture.client, bucket)).length, 20, 'all 20 in the trash');
     } finally {
       await tree.remove();
     }

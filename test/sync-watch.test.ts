@@ -6,9 +6,10 @@ import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:
 import { join } from 'node:path';
 import { useTestS3 } from './support/s3-fixture.ts';
 import { makeTree } from './support/workspace-tree.ts';
-import { listKeys, readObject } from './support/bucket.ts';
+import { listKeys, readObject, trashKeys, workspaceKeys } from './support/bucket.ts';
 import { eventually, startWatch } from './support/watch-process.ts';
 import { startCliProcess } from './support/cli-process.ts';
+import { CLI } from './support/run-cli.ts';
 import { startCountingProxy } from './support/counting-proxy.ts';
 
 const fixture = useTestS3({ SYNC_DEBOUNCE: '50ms' });
@@ -62,12 +63,13 @@ describe('sync watch', () => {
         (await listKeys(fixture.client, bucket)).includes('site/public/index.html'),
       );
 
-      const keys = await listKeys(fixture.client, bucket);
+      const keys = await workspaceKeys(fixture.client, bucket);
       assert.deepEqual(
         keys,
         ['app/index.js', 'site/public/index.html'],
         'no temp files, logs, .env or node_modules',
       );
+      assert.deepEqual(await trashKeys(fixture.client, bucket), ['.trash/app/<entry>/new.js']);
     } finally {
       const stopped = await watch.stop();
       assert.equal(stopped.code, 0, 'SIGTERM exits cleanly');
@@ -125,7 +127,7 @@ describe('sync watch', () => {
       ]);
       await writeFile(join(tree.workspacesDir, 'app/.gitignore'), 'secret/\n');
       await eventually('now-ignored objects deleted', async () => {
-        const keys = await listKeys(fixture.client, bucket);
+        const keys = await workspaceKeys(fixture.client, bucket);
         return keys.join() === ['app/.gitignore', 'app/index.js'].join();
       });
       // Changes inside an ignored directory are not uploaded.
@@ -212,17 +214,22 @@ describe('sync watch', () => {
     },
   );
 
-  test('a removed workspace directory keeps its objects; mass deletion is refused', async () => {
+  test('SYNC_DELETE_MISSING_WORKSPACES=false: a removed workspace directory keeps its objects; mass deletion is refused', async () => {
     const files = Object.fromEntries(
       Array.from({ length: 20 }, (_, i) => [`app/f${i}.txt`, `${i}`]),
     );
     const tree = await makeTree({ ...files, 'gone/a.txt': 'a' });
     const bucket = fixture.s3.newBucketName();
-    const watch = await startWatch(fixture.env(tree, bucket));
+    const watch = await startWatch(
+      fixture.env(tree, bucket, { SYNC_DELETE_MISSING_WORKSPACES: 'false' }),
+    );
     try {
       await rm(join(tree.workspacesDir, 'gone'), { recursive: true });
       await watch.waitForLog(
-        (l) => typeof l.msg === 'string' && l.msg.includes('workspace directory removed'),
+        (l) =>
+          l.workspace === 'gone' &&
+          typeof l.msg === 'string' &&
+          l.msg.includes('its objects stay in the bucket'),
       );
       for (let i = 0; i < 15; i++) await rm(join(tree.workspacesDir, `app/f${i}.txt`));
       await watch.waitForLog(
@@ -263,7 +270,7 @@ describe('sync watch', () => {
           typeof l.msg === 'string' &&
           /refused: .* in the last 60 s/.test(l.msg),
       );
-      const kept = (await listKeys(fixture.client, bucket)).length;
+      const kept = (await workspaceKeys(fixture.client, bucket)).length;
       assert.ok(kept >= 10, `at most 10 of 20 deleted one by one: ${kept} kept`);
       assert.ok(kept < 20, 'the first few deletions went through');
     } finally {
@@ -416,10 +423,13 @@ describe("sync watch: the kernel's watch limit", () => {
       for (let i = 0; i < 8; i++) files[`app/lib/d${i}/f.js`] = `f${i}`;
       const tree = await makeTree(files);
       const bucket = fixture.s3.newBucketName();
-      const watch = await startWatch(
-        fixture.env(tree, bucket, { SYNC_RECONCILE_INTERVAL: '1s' }),
-        'prefix' in limit ? limit.prefix : [],
-      );
+      const [file = 'unshare', ...argv] = 'prefix' in limit ? limit.prefix : [];
+      const watch = await startCliProcess({
+        args: ['sync', 'watch'],
+        env: fixture.env(tree, bucket, { SYNC_RECONCILE_INTERVAL: '1s' }),
+        readyMessage: 'started watch',
+        command: { file, argv: [...argv, process.execPath, CLI, 'sync', 'watch'] },
+      });
       try {
         const told = watch
           .lines()

@@ -208,12 +208,14 @@ if [ -z "$start" ]; then
   esac
 fi
 say "starting: $start"
-# bash runs a simple command by exec (the app is then tini's child and its exit
-# code is the container's); tini (PID 1, -g) sends SIGTERM to this whole
-# process group, so the app gets it even through npm or a pipeline. A parent
-# that dies on SIGTERM before the app has finished shutting down takes it down
-# (tini exits with its child, and the container with tini): npm's default
-# script shell, `sh -c`, is such a parent even for a simple command; bash is not.
+# bash runs a simple command, and the last command of a list, by exec (the app
+# is then tini's child and its exit code is the container's). tini (PID 1)
+# passes SIGTERM to its child only: npm forwards it to the app itself, so the
+# app gets it once (with tini -g, the whole group's signal and npm's made two).
+# A parent that dies on SIGTERM before the app has finished shutting down takes
+# it down (tini exits with its child, and the container with tini): npm's
+# default script shell, `sh -c`, is such a parent even for a simple command;
+# bash is not.
 if command -v bash >/dev/null 2>&1; then
   [ -n "${npm_config_script_shell:-}${NPM_CONFIG_SCRIPT_SHELL:-}" ] || export npm_config_script_shell=bash
   exec bash -c "$start"

@@ -69,6 +69,7 @@ test('durations', () => {
   assert.equal(parseDuration('5s'), 5000);
   assert.equal(parseDuration('5m'), 300_000);
   assert.equal(parseDuration('1h'), 3_600_000);
+  assert.equal(parseDuration('7d'), 7 * 86_400_000);
   assert.equal(parseDuration('250'), 250);
   assert.equal(parseDuration('soon'), undefined);
 });

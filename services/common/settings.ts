@@ -100,11 +100,17 @@ export function intSchema(min: number, max: number) {
     .max(max, { error: `must be at most ${max}` });
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
-/** Parse `500ms`, `5s`, `5m`, `1h` or a bare number of milliseconds. */
+/** Parse `500ms`, `5s`, `5m`, `1h`, `7d` or a bare number of milliseconds. */
 export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) return undefined;
   const value = Number(m[1]);
   const unit = DURATION_UNITS[m[2] ?? 'ms'] ?? 1;

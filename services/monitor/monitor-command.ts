@@ -1,18 +1,23 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { once } from 'node:events';
+import { logLevelOption } from '../common/cli-options.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { openMountContext, type MountContext } from '../mounts/mount-context.ts';
 import { mountsRouter } from '../mounts/mounts-router.ts';
 import { configError, resolveSettings, type SettingsOf } from '../common/settings.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
+import type { ContainerRuntime } from './containers/types.ts';
 import { detectWorkspace } from './detect/detect-workspace.ts';
+import { TrashListing } from './discovery/trash-listing.ts';
 import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
 import { createMonitorHttp } from './http/monitor-http.ts';
+import { trashRouter } from './http/trash-router.ts';
 import { MonitorMetrics } from './http/monitor-metrics.ts';
 import { loadOrCreateToken } from './http/token.ts';
 import { MONITOR_SETTINGS } from './monitor-settings.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
+import { SwarmRuntime } from './swarm/swarm-runtime.ts';
 
 interface MonitorFlags {
   port?: string;
@@ -47,16 +52,7 @@ export function monitorCommand(io: CommandIo): Command {
       '--workspaces-mount <dir>',
       'the workspaces root (WORKSPACES_MOUNT, default /workspaces)',
     )
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    )
+    .addOption(logLevelOption())
     .action(async (flags: MonitorFlags) => {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
       const clash = originClash(settings);
@@ -93,6 +89,31 @@ function openMounts(io: CommandIo, logger: Logger): MountContext | undefined {
   }
 }
 
+/** The container runtime RUNTIME_ENGINE names, on the engine of DOCKER_HOST. */
+function createRuntime(settings: MonitorSettings, logger: Logger): ContainerRuntime {
+  if (settings.runtimeEngine === 'docker') {
+    return new DockerRuntime({
+      connection: settings.dockerHost,
+      logger: logger.child({ component: 'docker' }),
+    });
+  }
+  return new SwarmRuntime({
+    connection: settings.dockerHost,
+    logger: logger.child({ component: 'swarm' }),
+    network: settings.network,
+    placement: {
+      reservations: {
+        memoryBytes: settings.swarmMemoryReservation,
+        nanoCpus: Math.round(settings.swarmCpusReservation * 1e9),
+      },
+      constraints: settings.swarmConstraints,
+      spreadOver: settings.swarmSpread,
+    },
+    readyTimeoutMs: settings.readyTimeout,
+    healthIntervalMs: settings.swarmHealthInterval,
+  });
+}
+
 export async function runMonitor(io: CommandIo, settings: MonitorSettings): Promise<void> {
   const logger = createLogger({ level: settings.logLevel, pretty: io.stderr.isTTY === true });
   const log = logger.child({ component: 'monitor' });
@@ -106,6 +127,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       proxyTimeoutMs: settings.proxyTimeout,
       network: settings.network,
       instance: settings.instance,
+      runtimeEngine: settings.runtimeEngine,
       domain: settings.domain ?? null,
       images: {
         node: settings.imageNode,
@@ -132,10 +154,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     );
   }
   const metrics = new MonitorMetrics();
-  const runtime = new DockerRuntime({
-    connection: settings.dockerHost,
-    logger: logger.child({ component: 'docker' }),
-  });
+  const runtime = createRuntime(settings, logger);
   const scanner = new WorkspaceScanner({
     root: settings.workspacesMount,
     logger: logger.child({ component: 'discovery' }),
@@ -182,10 +201,18 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     proxyTimeoutMs: settings.proxyTimeout,
     logger: logger.child({ component: 'http' }),
     metrics,
-    extraApiRouters:
-      mounts === undefined
+    extraApiRouters: [
+      ...(mounts === undefined
         ? []
-        : [{ path: '/api/v0/mounts', router: mountsRouter(mounts.manager) }],
+        : [{ path: '/api/v0/mounts', router: mountsRouter(mounts.manager) }]),
+      {
+        path: '/api/trash',
+        router: trashRouter({
+          listing: new TrashListing({ root: settings.workspacesMount }),
+          workspaces: () => supervisor.list().map((w) => w.name),
+        }),
+      },
+    ],
   });
   const address = await http.listen({
     apps: { port: settings.port, host: settings.host },

@@ -1,7 +1,7 @@
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
+import { defaultStateDir } from '../common/state-dir.ts';
 import { SYNC_SETTINGS } from '../sync/sync-settings.ts';
 import { parseDockerHost } from './containers/docker-host.ts';
 import { tokenProblem } from './http/token.ts';
@@ -34,13 +34,7 @@ function sizeSchema(minBytes: number, fallback: string) {
 }
 
 function defaultDataDir(): string {
-  // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
-  const xdg = process.env.XDG_STATE_HOME;
-  return join(
-    xdg && xdg !== '' ? xdg : join(homedir(), '.local', 'state'),
-    'bucketspace',
-    'monitor',
-  );
+  return join(defaultStateDir(), 'monitor');
 }
 
 function image(type: string) {
@@ -326,6 +320,73 @@ export const MONITOR_SETTINGS = {
     description: 'Process limit per workspace container.',
     defaultText: '512',
     schema: intSchema(16, 1_000_000).default(512),
+  }),
+  runtimeEngine: setting({
+    env: 'RUNTIME_ENGINE',
+    description:
+      'Where workspaces run: docker (one container each on the engine of DOCKER_HOST) or swarm (one service each on the swarm DOCKER_HOST manages; README: From one server to three).',
+    defaultText: 'docker',
+    schema: z.enum(['docker', 'swarm'], { error: 'must be docker or swarm' }).default('docker'),
+  }),
+  swarmConstraints: setting({
+    env: 'SWARM_CONSTRAINTS',
+    description:
+      'Swarm only: placement constraints for every workspace, comma-separated (e.g. node.role==worker,node.labels.apps==true).',
+    defaultText: '(none)',
+    schema: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        const list = (v ?? '')
+          .split(',')
+          .map((c) => c.trim())
+          .filter((c) => c !== '');
+        for (const c of list) {
+          if (!/^[^=!]+(==|!=)[^=!]+$/.test(c)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `${JSON.stringify(c)} is not a constraint like node.role==worker or node.labels.zone!=b`,
+            });
+            return z.NEVER;
+          }
+        }
+        return list;
+      }),
+  }),
+  swarmSpread: setting({
+    env: 'SWARM_SPREAD',
+    description:
+      'Swarm only: what the tasks of a workspace spread over (a placement preference: node.id, or a node label such as node.labels.zone).',
+    defaultText: 'node.id',
+    schema: z
+      .string()
+      .regex(/^(node|engine)\.[a-zA-Z0-9_.-]+$/, 'must be node.id or node.labels.<name>')
+      .default('node.id'),
+  }),
+  swarmMemoryReservation: setting({
+    env: 'SWARM_MEMORY_RESERVATION',
+    description:
+      'Swarm only: memory each workspace task reserves on its node (what the scheduler counts; at most RUNTIME_MEMORY).',
+    defaultText: '128m',
+    schema: sizeSchema(4 * 1024 ** 2, '128m'),
+  }),
+  swarmCpusReservation: setting({
+    env: 'SWARM_CPUS_RESERVATION',
+    description:
+      'Swarm only: CPU each workspace task reserves on its node (cores, fractions allowed; at most RUNTIME_CPUS).',
+    defaultText: '0.1',
+    schema: z.coerce
+      .number({ error: 'must be a number' })
+      .min(0, { error: 'must be 0 or more' })
+      .max(256)
+      .default(0.1),
+  }),
+  swarmHealthInterval: setting({
+    env: 'SWARM_HEALTH_INTERVAL',
+    description:
+      "Swarm only: how often each task's health check connects to its port (a task serves, and replaces the one before it, after its first success).",
+    defaultText: '2s',
+    schema: durationSchema(500).default(2000),
   }),
   mounts: setting({
     env: 'MONITOR_MOUNTS',

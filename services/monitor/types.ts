@@ -18,6 +18,11 @@ export interface RunPlan {
   port: number;
   /** Extra environment for the app (from workspace.json). */
   env: Record<string, string>;
+  /**
+   * How many copies run at once, when workspace.json sets it: the replicas of
+   * a Swarm service (RUNTIME_ENGINE=swarm); the Docker engine runs one.
+   */
+  replicas?: number;
   /** Why: "package.json with scripts.start", "workspace.json sets type node". */
   reason: string;
   source: 'workspace.json' | 'detected';

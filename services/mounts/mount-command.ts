@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { logLevelOption } from '../common/cli-options.ts';
 import { EXIT } from '../common/exit-codes.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import type { MountFlags } from './mount-actions.ts';
@@ -11,16 +12,7 @@ export function addCommonMountOptions(cmd: Command): Command {
     .option('--registry <file>', 'the mount registry (MOUNT_REGISTRY)')
     .option('--endpoint <url>', 'S3 endpoint (S3_ENDPOINT)')
     .option('--region <region>', 'region (S3_REGION)')
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    );
+    .addOption(logLevelOption());
 }
 
 /** Options that say how to mount (add, and the mount-bucket bin). */

@@ -1,4 +1,5 @@
 import { join, posix } from 'node:path';
+import { stateDirFor } from '../common/state-dir.ts';
 
 /** What the defaults depend on; gathered once in main, so the decisions stay pure. */
 export interface PlatformFacts {
@@ -48,9 +49,7 @@ export function defaultRegistryPath(facts: PlatformFacts): string {
   if (platformKind(facts) === 'slurm') {
     return posix.join('/tmp', facts.user, 'bucketspace-state', 'mounts.db');
   }
-  const xdg = facts.env.XDG_STATE_HOME;
-  const base = set(xdg) ? (xdg as string) : join(facts.home, '.local', 'state');
-  return join(base, 'bucketspace', 'mounts.db');
+  return join(stateDirFor(facts), 'mounts.db');
 }
 
 /** How to unmount a FUSE mount here: fusermount on Linux, umount on macOS (macFUSE). */

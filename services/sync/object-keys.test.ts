@@ -44,11 +44,11 @@ test('splitKey: the workspace is the first segment', () => {
   assert.deepEqual(splitKey('ws/a/b.txt'), { workspace: 'ws', relPath: 'a/b.txt' });
 });
 
-test('a streamed listing comes out one workspace at a time, in listing order, without markers or root keys', async () => {
+test('a streamed listing comes out one workspace at a time, in listing order, without markers, root keys or the trash', async () => {
   const info = (key: string) => ({ key, size: 1, etag: 'e', lastModified: new Date(0) });
   async function* pages() {
     await Promise.resolve();
-    yield [info('a/1'), info('a/2'), info('a-b/x')];
+    yield [info('.trash/a/t/1'), info('a/1'), info('a/2'), info('a-b/x')];
     yield [info('a-b/y/'), info('a-b/z'), info('root-key')];
     yield [];
     yield [info('b/1'), info('c/')];
@@ -67,4 +67,14 @@ test('a streamed listing comes out one workspace at a time, in listing order, wi
     ),
     [['a', ['1']]],
   );
+});
+
+test('the trash is never a workspace: its keys are left out of the grouping', () => {
+  const info = (key: string) => ({ key, size: 1, etag: 'e', lastModified: new Date(0) });
+  const grouped = groupRemoteByWorkspace(
+    ['shop/index.js', '.trash/shop/2026-11-30T12-00-00.000Z/index.js', '.trash/x', 'dir/'].map(
+      info,
+    ),
+  );
+  assert.deepEqual([...grouped.keys()], ['shop']);
 });

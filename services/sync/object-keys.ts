@@ -1,4 +1,5 @@
 import type { ObjectInfo } from '../common/s3/object-store.ts';
+import { isTrashKey } from '../common/trash-names.ts';
 import { workspaceArgumentProblem } from '../common/workspace-name.ts';
 import type { RemoteFile } from './types.ts';
 
@@ -15,13 +16,13 @@ export function splitKey(key: string): { workspace: string; relPath: string } {
 
 /**
  * An object as a file of its workspace (`ws/a/b.txt` -> workspace `ws`,
- * relPath `a/b.txt`), or undefined for directory markers (keys ending in `/`)
- * and keys at the bucket root, which are not files of any workspace and are
- * left alone.
+ * relPath `a/b.txt`), or undefined for directory markers (keys ending in `/`),
+ * keys at the bucket root and the trash (`.trash/...`), which are not files
+ * of any workspace and are left alone.
  */
 function remoteFileOf(obj: ObjectInfo): { workspace: string; file: RemoteFile } | undefined {
   const slash = obj.key.indexOf('/');
-  if (slash <= 0 || obj.key.endsWith('/')) return undefined;
+  if (slash <= 0 || obj.key.endsWith('/') || isTrashKey(obj.key)) return undefined;
   const { workspace, relPath } = splitKey(obj.key);
   return { workspace, file: { ...obj, relPath } };
 }

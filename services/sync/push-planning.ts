@@ -17,6 +17,7 @@ import type {
   SyncSummary,
   WorkspacePlan,
 } from './types.ts';
+import { isWorkspaceEntryName } from '../common/workspace-name.ts';
 import { assertWorkspaceArgument, listLocalWorkspaces } from './workspaces.ts';
 
 // The planning half of a push (push.ts runs it): which workspaces, each one's
@@ -54,9 +55,10 @@ export async function workspacesToPush(
 }
 
 /**
- * Remote prefixes whose local directory is gone: kept (and said so) unless
- * --delete-missing-workspaces; returns their planned deletions. Refusals go
- * into the summary.
+ * Remote prefixes whose local directory is gone: their objects are removed
+ * (moved to the trash by push), unless SYNC_DELETE_MISSING_WORKSPACES=false
+ * keeps them (said so); returns their planned removals. Refusals (the rails'
+ * missingWorkspacesRefusal) go into the summary.
  */
 export function missingWorkspaces(
   ctx: SyncContext,
@@ -66,7 +68,10 @@ export function missingWorkspaces(
   summary: SyncSummary,
   lines: PlanLine[],
 ): PlannedDelete[] {
-  const missing = [...remoteByWs.keys()].filter((ws) => !names.includes(ws)).sort();
+  // Hidden prefixes (`.x/`) are never workspaces: a push leaves them alone.
+  const missing = [...remoteByWs.keys()]
+    .filter((ws) => !names.includes(ws) && isWorkspaceEntryName(ws))
+    .sort();
   if (options.only !== undefined && names.length === 0) {
     const objects = remoteByWs.get(options.only)?.length ?? 0;
     const dir = join(ctx.workspacesDir, options.only);
@@ -80,7 +85,7 @@ export function missingWorkspaces(
       summary.refusals.push({
         workspace: options.only,
         rule: 'workspace-dir',
-        message: `workspace directory ${dir} does not exist; its ${objects} objects in the bucket are kept (pass --delete-missing-workspaces to remove them)`,
+        message: `workspace directory ${dir} does not exist; its ${objects} objects in the bucket are kept (SYNC_DELETE_MISSING_WORKSPACES=false; pass --delete-missing-workspaces to move them to the trash)`,
         deletesWithheld: objects,
       });
     }
@@ -102,7 +107,7 @@ export function missingWorkspaces(
         action: 'keep',
         workspace: ws,
         path: '',
-        reason: `${objects.length} objects kept: no local directory (pass --delete-missing-workspaces to remove)`,
+        reason: `${objects.length} objects kept: no local directory (SYNC_DELETE_MISSING_WORKSPACES=false)`,
       });
     }
   }
@@ -110,8 +115,8 @@ export function missingWorkspaces(
     const refusal = missingWorkspacesRefusal({
       workspacesDir: ctx.workspacesDir,
       localWorkspaces: names.length,
-      missingWorkspaces: missing.length,
-      deletes: deletes.length,
+      missing: ctx.deleteMissingWorkspaces ? missing : [],
+      objects: deletes.length,
     });
     if (refusal) summary.refusals.push(refusal);
   }

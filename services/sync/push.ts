@@ -1,5 +1,5 @@
 import { objectKey, remoteWorkspaces, splitKey } from './object-keys.ts';
-import { deleteObjects } from './operations/delete.ts';
+import { removeObjects } from './operations/remove.ts';
 import { sameState, stateAfterPush } from './operations/state.ts';
 import { deleteVerdict } from './rails.ts';
 import { missingWorkspaces, planWorkspace, workspacesToPush } from './push-planning.ts';
@@ -20,6 +20,7 @@ import type {
   StateEntry,
   SyncSummary,
 } from './types.ts';
+import { purgeTrash } from './trash/trash-purge.ts';
 import { UploadRun } from './upload-run.ts';
 
 export interface PushResult {
@@ -146,6 +147,14 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   const untracked = new Map(done.map((w) => [w.name, w.untracked]));
 
   if (!uploads) {
+    if (options.only === undefined && verdict.blockedBy === undefined)
+      for (const e of (await purgeTrash(ctx, { dryRun: true })).expired)
+        lines.push({
+          action: 'purge',
+          workspace: e.workspace,
+          path: '',
+          reason: `trash entry ${e.entry} (${e.objects.length} objects) is older than the trash retention`,
+        });
     summary.uploaded = done.reduce((n, w) => n + w.uploads, 0);
     summary.bytes = done.reduce((n, w) => n + w.bytes, 0);
     summary.deleted = deletes.length;
@@ -154,16 +163,27 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   }
   await uploads.finish();
 
-  const outcome = await deleteObjects(
-    ctx,
-    deletes.map((d) => d.key),
-  );
+  // Delete: into the trash (operations/remove.ts).
+  const outcome = await removeObjects(ctx, deletes, ctx.clock.now());
   summary.deleted = outcome.deleted.length;
+  summary.trashed = outcome.trashed;
   for (const f of outcome.failed)
     addFailure(summary, { ...splitKeyAsPath(f.key), code: f.code, message: f.message });
   for (const key of outcome.deleted) {
     const { workspace, relPath } = splitKey(key);
     untracked.get(workspace)?.delete(relPath);
+  }
+
+  // A full sync that deleted what it planned purges the trash of what is past its retention.
+  if (options.only === undefined && verdict.blockedBy === undefined) {
+    const purge = await purgeTrash(ctx, { dryRun: false });
+    summary.purged = purge.expired.map((e) => ({
+      workspace: e.workspace,
+      entry: e.entry,
+      objects: e.objects.length,
+    }));
+    for (const f of purge.failed)
+      addFailure(summary, { ...splitKeyAsPath(f.key), code: f.code, message: f.message });
   }
 
   summary.seconds = (performance.now() - started) / 1000;

@@ -136,14 +136,37 @@ describe('deleteRefusals', () => {
 });
 
 describe('missingWorkspacesRefusal and deleteVerdict', () => {
-  test('no local workspace at all: deleting the missing ones is refused', () => {
-    const input = { workspacesDir: '/w', missingWorkspaces: 2, deletes: 5 };
+  test('no local workspace at all: removing the missing ones is refused', () => {
+    const input = { workspacesDir: '/w', missing: ['a'], objects: 5 };
     assert.equal(missingWorkspacesRefusal({ ...input, localWorkspaces: 1 }), undefined);
+    const refusal = missingWorkspacesRefusal({ ...input, localWorkspaces: 0 });
+    assert.equal(refusal?.rule, 'workspaces-dir');
+    assert.match(refusal?.message ?? '', /has no workspaces at all; refusing to remove 5 objects/);
+    assert.match(refusal?.message ?? '', /bucketspace sync --force/, 'says how to proceed');
+    assert.equal(missingWorkspacesRefusal({ ...input, localWorkspaces: 0, objects: 0 }), undefined);
+  });
+
+  test('several workspaces gone at once (two of three): refused; one of two is not', () => {
+    const two = missingWorkspacesRefusal({
+      workspacesDir: '/w',
+      localWorkspaces: 1,
+      missing: ['api', 'shop'],
+      objects: 12,
+    });
+    assert.equal(two?.rule, 'several-workspaces');
+    assert.equal(two?.deletesWithheld, 12);
+    assert.match(two?.message ?? '', /2 workspace directories disappeared at once \(api, shop\)/);
+    assert.match(two?.message ?? '', /bucketspace sync restore <workspace>/);
     assert.equal(
-      missingWorkspacesRefusal({ ...input, localWorkspaces: 0 })?.rule,
-      'workspaces-dir',
+      missingWorkspacesRefusal({
+        workspacesDir: '/w',
+        localWorkspaces: 1,
+        missing: ['shop'],
+        objects: 7,
+      }),
+      undefined,
+      'one workspace gone while another is there: what people mean',
     );
-    assert.equal(missingWorkspacesRefusal({ ...input, localWorkspaces: 0, deletes: 0 }), undefined);
   });
 
   test('--force overrides every refusal (and says which); --no-delete blocks without one', () => {

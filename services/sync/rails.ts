@@ -66,23 +66,49 @@ export function deleteRefusals(input: DeleteRailsInput): Refusal[] {
 }
 
 /**
- * Workspaces whose local directory is gone (push): kept unless
- * --delete-missing-workspaces; and never deleted when WORKSPACES_DIR has no
- * workspace at all (a missing disk or mount looks exactly like that).
+ * "Several" workspaces gone at once: one sync that finds this many
+ * workspace directories gone refuses to remove any of them.
+ */
+export const SEVERAL_WORKSPACES = 2;
+
+/**
+ * Workspaces whose local directory is gone (push): their objects move to the
+ * trash, one workspace at a time. Refused when WORKSPACES_DIR has no
+ * workspace at all (`workspaces-dir`: a missing disk or mount looks exactly
+ * like that), and when one sync finds several gone at once
+ * (`several-workspaces`: a mistake or a failing disk more often than a
+ * decision). Deleting one project's directory while the rest are there is
+ * what people mean; a second one deleted by a later sync is judged alone.
  */
 export function missingWorkspacesRefusal(input: {
   workspacesDir: string;
   localWorkspaces: number;
-  missingWorkspaces: number;
-  deletes: number;
+  /** The workspaces whose directory is gone, with objects in the bucket. */
+  missing: readonly string[];
+  /** The objects they hold. */
+  objects: number;
 }): Refusal | undefined {
-  if (input.deletes === 0 || input.localWorkspaces > 0) return undefined;
-  return {
-    workspace: '*',
-    rule: 'workspaces-dir',
-    message: `WORKSPACES_DIR ${input.workspacesDir} has no workspaces at all; refusing to delete ${input.deletes} objects of ${input.missingWorkspaces} workspaces (is a disk or mount missing?)`,
-    deletesWithheld: input.deletes,
-  };
+  const { missing, objects } = input;
+  if (objects === 0 || missing.length === 0) return undefined;
+  const proceed =
+    'If you deleted them, run `bucketspace sync --force` once (stop `sync watch` first): they move to the trash, restorable with `bucketspace sync restore <workspace>`';
+  if (input.localWorkspaces === 0) {
+    return {
+      workspace: '*',
+      rule: 'workspaces-dir',
+      message: `WORKSPACES_DIR ${input.workspacesDir} has no workspaces at all; refusing to remove ${objects} objects of ${missing.length} workspaces (is a disk or mount missing?). ${proceed}`,
+      deletesWithheld: objects,
+    };
+  }
+  if (missing.length >= SEVERAL_WORKSPACES) {
+    return {
+      workspace: '*',
+      rule: 'several-workspaces',
+      message: `${missing.length} workspace directories disappeared at once (${missing.join(', ')}); refusing to remove their ${objects} objects (is a disk or mount missing, or were they moved?). Put them back, or: ${proceed}`,
+      deletesWithheld: objects,
+    };
+  }
+  return undefined;
 }
 
 /** What the refusals of a run mean for its deletions, given --force and --no-delete. */

@@ -1,5 +1,6 @@
 import type { RuleRef } from '../common/ignore/types.ts';
 import type { WalkResult } from '../common/walk.ts';
+import { restoreCommand, trashPrefix } from '../common/trash-names.ts';
 import { validateWorkspaceName } from '../common/workspace-name.ts';
 import type { FailedFile, PlanLine, SkippedFile, SyncSummary } from './types.ts';
 
@@ -23,6 +24,8 @@ export function emptySummary(direction: 'push' | 'pull', dryRun: boolean): SyncS
     refusals: [],
     overridden: [],
     keptWorkspaces: [],
+    trashed: [],
+    purged: [],
     unservable: [],
   };
 }
@@ -181,9 +184,17 @@ export function formatSummary(s: SyncSummary): string {
   for (const u of s.unservable) out.push(`  note     ${u.workspace}/: ${UNSERVABLE}: ${u.reason}`);
   for (const w of s.keptWorkspaces) {
     out.push(
-      `  kept     ${w}/: no local directory; pass --delete-missing-workspaces to remove it from the bucket`,
+      `  kept     ${w}/: no local directory; SYNC_DELETE_MISSING_WORKSPACES=false keeps it in the bucket (--delete-missing-workspaces moves it to the trash)`,
     );
   }
+  for (const t of s.trashed)
+    out.push(
+      `  trashed  ${t.workspace}/: ${t.objects} objects (${formatBytes(t.bytes)}) moved to ${trashPrefix(t.workspace, t.entry)}; restore: ${restoreCommand(t.workspace, t.entry)}`,
+    );
+  for (const p of s.purged)
+    out.push(
+      `  purged   ${trashPrefix(p.workspace, p.entry)}: ${p.objects} objects, older than the trash retention`,
+    );
   for (const r of s.overridden)
     out.push(`  forced   ${r.message} (--force overrode this safety rail)`);
   for (const r of s.refusals) out.push(`  REFUSED  ${r.message}`);

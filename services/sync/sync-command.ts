@@ -1,6 +1,8 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { logLevelOption } from '../common/cli-options.ts';
+import { systemClock } from '../common/clock.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import { logEffectiveConfig, redactSecrets } from '../common/effective-config.ts';
 import { BucketspaceError } from '../common/errors.ts';
@@ -20,6 +22,8 @@ import type { RunOptions, SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
 import { SyncLock } from './sync-lock.ts';
 import { SyncState } from './sync-state.ts';
+import { addTrashCommands } from './trash/trash-command.ts';
+import { TRASH_ENTRY_REUSE_MS, TrashEntries } from './trash/trash-entries.ts';
 import type { SyncSummary } from './types.ts';
 import { assertWorkspaceArgument } from './workspaces.ts';
 
@@ -37,6 +41,7 @@ interface SyncFlags {
   stateDir?: string;
   exclude?: string[];
   deleteMissingWorkspaces?: boolean;
+  trashRetention?: string;
   logLevel?: string;
 }
 
@@ -53,7 +58,15 @@ function addSyncOptions(cmd: Command): Command {
     .option('--force', 'go ahead although a safety rail refused (says what it overrode)')
     .option(
       '--delete-missing-workspaces',
-      "delete a workspace's prefix when its local directory is gone",
+      'a workspace whose local directory is gone moves to the trash (the default)',
+    )
+    .option(
+      '--no-delete-missing-workspaces',
+      'keep the objects of a workspace whose local directory is gone',
+    )
+    .option(
+      '--trash-retention <duration>',
+      'how long removed objects stay in the trash (SYNC_TRASH_RETENTION, default 7d; 0: no trash)',
     )
     .option('--exclude <pattern...>', 'extra gitignore-style exclude patterns')
     .option('--endpoint <url>', 'S3 endpoint (S3_ENDPOINT)')
@@ -61,16 +74,7 @@ function addSyncOptions(cmd: Command): Command {
     .option('--region <region>', 'region (S3_REGION)')
     .option('--workspaces-dir <dir>', 'local workspaces directory (WORKSPACES_DIR)')
     .option('--state-dir <dir>', 'where sync state is kept (SYNC_STATE_DIR)')
-    .addOption(
-      new Option('--log-level <level>', 'log level (LOG_LEVEL)').choices([
-        'trace',
-        'debug',
-        'info',
-        'warn',
-        'error',
-        'silent',
-      ]),
-    );
+    .addOption(logLevelOption());
 }
 
 type Settings = {
@@ -91,6 +95,7 @@ export function loadSyncSettings(env: CommandIo['env'], flags: SyncFlags): Setti
       maxDelete: flags.maxDelete,
       extraExcludes: flags.exclude,
       deleteMissingWorkspaces: flags.deleteMissingWorkspaces,
+      trashRetention: flags.trashRetention,
       logLevel: flags.logLevel,
     },
   });
@@ -141,6 +146,11 @@ function makeContext(
     maxDelete: settings.sync.maxDelete,
     extraExcludes: settings.sync.extraExcludes,
     deleteMissingWorkspaces: settings.sync.deleteMissingWorkspaces,
+    trash: {
+      retentionMs: settings.sync.trashRetention,
+      entries: new TrashEntries({ reuseWithinMs: TRASH_ENTRY_REUSE_MS }),
+    },
+    clock: systemClock,
     progress: showBar ? terminalProgress(io.stderr) : noProgress,
     signal: io.signal,
   };
@@ -350,6 +360,14 @@ export function syncCommand(io: CommandIo): Command {
       io.stdout.write(`${await explain(sync2.workspacesDir, path, sync2.extraExcludes)}\n`);
       io.setExitCode(EXIT.ok);
     });
+
+  addTrashCommands(sync, {
+    io,
+    addSyncOptions,
+    withContext,
+    runOptions,
+    notifyMonitor: (settings, ctx, changed) => notifyMonitor(settings, ctx, changed, false),
+  });
 
   return sync;
 }

@@ -60,9 +60,17 @@ export const SYNC_SETTINGS = {
     env: 'SYNC_DELETE_MISSING_WORKSPACES',
     flag: '--delete-missing-workspaces',
     description:
-      "Delete a workspace's whole prefix from the bucket when its local directory is gone. Off by default: such prefixes are kept and reported.",
-    defaultText: 'false',
-    schema: booleanSchema().default(false),
+      'A workspace whose local directory is gone is removed from the bucket (and so from the monitor): its objects move to the trash, restorable for SYNC_TRASH_RETENTION. Refused when several go at once or none is left. false (or --no-delete-missing-workspaces): keep such prefixes in the bucket, reported on every run (the default before).',
+    defaultText: 'true',
+    schema: booleanSchema().default(true),
+  }),
+  trashRetention: setting({
+    env: 'SYNC_TRASH_RETENTION',
+    flag: '--trash-retention',
+    description:
+      'How long the objects the sync removes stay in the trash (.trash/<workspace>/<time>/ in the bucket), restorable with `sync restore`; each full sync purges older entries. 0: no trash, removed objects are deleted at once.',
+    defaultText: '7d',
+    schema: durationSchema(0).default(7 * 86_400_000),
   }),
   extraExcludes: setting({
     env: 'SYNC_EXCLUDE',

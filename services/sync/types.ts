@@ -64,6 +64,7 @@ export interface Refusal {
   workspace: string;
   rule:
     | 'workspaces-dir'
+    | 'several-workspaces'
     | 'workspace-dir'
     | 'walk-errors'
     | 'listing-errors'
@@ -100,13 +101,26 @@ export interface SyncSummary {
   refusals: Refusal[];
   overridden: Refusal[];
   keptWorkspaces: string[];
+  /** Where removed objects went: one trash entry per workspace and run (empty without a trash). */
+  trashed: { workspace: string; entry: string; objects: number; bytes: number }[];
+  /** Trash entries deleted because their retention was over (a dry run: would be). */
+  purged: { workspace: string; entry: string; objects: number }[];
   /** Workspaces synced that the monitor will not run (their names), with why. */
   unservable: { workspace: string; reason: string }[];
 }
 
 /** One line of a run's plan (printed by a dry run, and in `--json` with --dry-run). */
 export interface PlanLine {
-  action: 'upload' | 'delete' | 'download' | 'delete-local' | 'keep' | 'skip' | 'note';
+  action:
+    | 'upload'
+    | 'delete'
+    | 'download'
+    | 'delete-local'
+    | 'keep'
+    | 'skip'
+    | 'note'
+    | 'purge'
+    | 'restore';
   workspace: string;
   path: string;
   reason: string;

@@ -39,3 +39,18 @@ export async function readObject(client: S3Client, bucket: string, key: string):
 export async function headObject(client: S3Client, bucket: string, key: string) {
   return client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 }
+
+/** The keys of the workspaces: everything but the trash (`.trash/`). */
+export async function workspaceKeys(client: S3Client, bucket: string): Promise<string[]> {
+  return (await listKeys(client, bucket)).filter((k) => !k.startsWith('.trash/'));
+}
+
+/**
+ * The trash's keys with each entry's name (its time) shown as `<entry>`:
+ * `.trash/app/<entry>/a.js`. Sorted.
+ */
+export async function trashKeys(client: S3Client, bucket: string): Promise<string[]> {
+  return (await listKeys(client, bucket, '.trash/'))
+    .map((k) => k.replace(/^(\.trash\/[^/]+\/)[^/]+\//, '$1<entry>/'))
+    .sort();
+}

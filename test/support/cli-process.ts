@@ -19,13 +19,21 @@ export interface StartCliOptions {
   /** The `msg` of the log line that says the process is ready. */
   readyMessage: string;
   readyTimeoutMs?: number;
-  /** A command that runs the CLI (`[...prefix, node, cli, ...args]`), e.g. one that sets limits first. */
-  prefix?: string[];
+  /**
+   * Run this program instead of `node services/cli.js <args>` (e.g. `docker run ...`
+   * of the CLI in a container); its output is read the same way.
+   */
+  command?: { file: string; argv: string[] };
+  /** How `stop(signal)` signals it (default: the child process itself). */
+  signal?: (signal: NodeJS.Signals) => void;
 }
 
 export async function startCliProcess(options: StartCliOptions): Promise<CliProcess> {
-  const [command, ...args] = [...(options.prefix ?? []), process.execPath, CLI, ...options.args];
-  const child = spawn(command ?? process.execPath, args, {
+  const { file, argv } = options.command ?? {
+    file: process.execPath,
+    argv: [CLI, ...options.args],
+  };
+  const child = spawn(file, argv, {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/root',
@@ -34,6 +42,7 @@ export async function startCliProcess(options: StartCliOptions): Promise<CliProc
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const send = options.signal ?? ((signal: NodeJS.Signals) => child.kill(signal));
   const parsed: LogLine[] = [];
   let buffer = '';
   let raw = '';
@@ -81,8 +90,8 @@ export async function startCliProcess(options: StartCliOptions): Promise<CliProc
         return { code: child.exitCode, ms: 0 };
       const t0 = Date.now();
       const exited = once(child, 'exit');
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      send(signal);
+      const timer = setTimeout(() => send('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
       return { code: child.exitCode, ms: Date.now() - t0 };

@@ -185,11 +185,13 @@ export class ComposeStack {
    */
   async up(options: { timeoutMs?: number } = {}): Promise<void> {
     // testcontainers picks each container's wait: its health check when it
-    // has one (the S3 server, the mount, the monitor), else its ports.
+    // has one (the S3 server, the mount, the monitor), else its ports. Its
+    // timeout stays under the test runner's (300 s), so a stack that does
+    // not come up fails with the services' logs instead of being cancelled.
     let environment = new DockerComposeEnvironment(REPO, this.files)
       .withProjectName(this.project)
       .withEnvironment(this.composeEnv())
-      .withStartupTimeout(options.timeoutMs ?? 300_000);
+      .withStartupTimeout(options.timeoutMs ?? 180_000);
     if (this.version.name === 'v1') {
       environment = environment.withClientOptions({
         executable: { standalone: true, executablePath: 'docker-compose' },

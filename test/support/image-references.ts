@@ -101,7 +101,7 @@ export function dockerfileImageReferences(file: string, text: string): ImageRefe
 /** Not the repository's own files: dependencies, build output, the user's workspaces. */
 const SKIP = new Set(['node_modules', 'dist', 'workspaces']);
 
-/** The Compose files and Dockerfiles of the repository. */
+/** The Compose files (the Swarm stack's too) and Dockerfiles of the repository. */
 export async function imageReferencesOf(root: string): Promise<ImageReference[]> {
   const out: ImageReference[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -110,7 +110,7 @@ export async function imageReferencesOf(root: string): Promise<ImageReference[]>
       const path = join(dir, entry.name);
       const rel = relative(root, path);
       if (entry.isDirectory()) await walk(path);
-      else if (/^docker-compose.*\.ya?ml$/.test(entry.name)) {
+      else if (/^(docker-compose.*|swarm-.*)\.ya?ml$/.test(entry.name)) {
         out.push(...composeImageReferences(rel, await readFile(path, 'utf8')));
       } else if (entry.name === 'Dockerfile' || entry.name.endsWith('.Dockerfile')) {
         out.push(...dockerfileImageReferences(rel, await readFile(path, 'utf8')));

@@ -8,6 +8,13 @@ import type { DeviceMapping } from 'dockerode';
 import { GenericContainer, PullPolicy, type StartedTestContainer } from 'testcontainers';
 
 process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+// Published ports are checked where the tests reach them: on this host's
+// loopback (the stacks bind 127.0.0.1). Without this, a machine that has a
+// /.dockerenv file (a CI sandbox) makes testcontainers dial the bridge
+// gateway, 172.17.0.1, and a port bound to 127.0.0.1 is never seen open: the
+// wait for the HTTPS front hung until the suite timed out. An explicit
+// TESTCONTAINERS_HOST_OVERRIDE (a remote DOCKER_HOST) still wins.
+process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
 
 /**
  * A `GenericContainer` that never pulls, with what its API lacks here:

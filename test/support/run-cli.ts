@@ -69,6 +69,8 @@ export function summaryOf(res: CliResult): Record<string, unknown> & {
   overridden: { rule: string }[];
   skips: { path: string; reason: string; message: string }[];
   keptWorkspaces: string[];
+  trashed: { workspace: string; entry: string; objects: number; bytes: number }[];
+  purged: { workspace: string; entry: string; objects: number }[];
 } {
   const line = res.stdout.trim().split('\n').pop() ?? '';
   try {

@@ -37,31 +37,49 @@ export class TestMonitor {
   }
 
   async start(): Promise<void> {
-    this.proc = await startCliProcess({
+    const started = await this.launch({
+      WORKSPACES_MOUNT: this.workspaces,
+      MONITOR_DATA_DIR: path.join(this.root, 'data'),
+      MONITOR_PORT: '0',
+      MONITOR_HOST: '127.0.0.1',
+      MONITOR_ADMIN_PORT: '0',
+      MONITOR_TOKEN: TEST_MONITOR_TOKEN,
+      MONITOR_POLL_INTERVAL: '500ms',
+      MONITOR_RESTART_DEBOUNCE: '200ms',
+      MONITOR_STOP_TIMEOUT: '5s',
+      MONITOR_INSTANCE: this.managedBy,
+      MONITOR_NETWORK: this.network,
+      MOUNT_REGISTRY: path.join(this.root, 'mounts.db'),
+      MOUNT_DIR: path.join(this.root, 'mnt'),
+      LOG_LEVEL: 'debug',
+      ...this.#extraEnv(),
+    });
+    this.proc = started.proc;
+    this.base = started.base;
+    this.admin = started.admin;
+  }
+
+  /** Start `bucketspace monitor` with this environment; where its two origins are. */
+  protected async launch(
+    env: Record<string, string>,
+  ): Promise<{ proc: CliProcess; base: string; admin: string }> {
+    const proc = await startCliProcess({
       args: ['monitor'],
-      env: {
-        WORKSPACES_MOUNT: this.workspaces,
-        MONITOR_DATA_DIR: path.join(this.root, 'data'),
-        MONITOR_PORT: '0',
-        MONITOR_HOST: '127.0.0.1',
-        MONITOR_ADMIN_PORT: '0',
-        MONITOR_TOKEN: TEST_MONITOR_TOKEN,
-        MONITOR_POLL_INTERVAL: '500ms',
-        MONITOR_RESTART_DEBOUNCE: '200ms',
-        MONITOR_STOP_TIMEOUT: '5s',
-        MONITOR_INSTANCE: this.managedBy,
-        MONITOR_NETWORK: this.network,
-        MOUNT_REGISTRY: path.join(this.root, 'mounts.db'),
-        MOUNT_DIR: path.join(this.root, 'mnt'),
-        LOG_LEVEL: 'debug',
-        ...this.#extraEnv(),
-      },
+      env,
       readyMessage: 'started monitor',
       readyTimeoutMs: 60_000,
     });
-    const ready = this.proc.lines().find((l) => l.msg === 'started monitor');
-    this.base = `http://127.0.0.1:${String(ready?.port)}`;
-    this.admin = `http://127.0.0.1:${String(ready?.adminPort)}`;
+    const ready = proc.lines().find((l) => l.msg === 'started monitor');
+    return {
+      proc,
+      base: `http://127.0.0.1:${String(ready?.port)}`,
+      admin: `http://127.0.0.1:${String(ready?.adminPort)}`,
+    };
+  }
+
+  /** Remove what the monitor made on the engine. */
+  protected async cleanup(): Promise<void> {
+    await cleanupDocker(this.managedBy, this.network);
   }
 
   lines(): ReturnType<CliProcess['lines']> {
@@ -117,7 +135,7 @@ export class TestMonitor {
 
   async close(): Promise<void> {
     await this.proc?.stop();
-    await cleanupDocker(this.managedBy, this.network);
+    await this.cleanup();
     if (this.root !== '') await rm(this.root, { recursive: true, force: true });
   }
 }

@@ -3,13 +3,8 @@ import { startCliProcess, type CliProcess } from './cli-process.ts';
 /** `bucketspace sync watch` running in a child process, with its JSON log lines collected. */
 export type WatchProcess = CliProcess;
 
-export function startWatch(env: Record<string, string>, prefix?: string[]): Promise<WatchProcess> {
-  return startCliProcess({
-    args: ['sync', 'watch'],
-    env,
-    readyMessage: 'started watch',
-    ...(prefix ? { prefix } : {}),
-  });
+export function startWatch(env: Record<string, string>): Promise<WatchProcess> {
+  return startCliProcess({ args: ['sync', 'watch'], env, readyMessage: 'started watch' });
 }
 
 /** Poll until `check` returns true (or throw with `what` after the timeout). */

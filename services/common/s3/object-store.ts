@@ -34,6 +34,16 @@ export interface GetResult {
   metadata: Record<string, string>;
 }
 
+export interface CopyOptions {
+  /** The object to copy ... */
+  from: string;
+  /** ... and the key of the copy (same bucket). Content and metadata are kept. */
+  to: string;
+  /** The source's size, from a listing: larger objects than one CopyObject allows are copied in parts. */
+  size: number;
+  signal?: AbortSignal;
+}
+
 export interface DeleteResult {
   deleted: string[];
   failed: { key: string; code: string; message: string }[];
@@ -58,6 +68,8 @@ export interface ObjectStore {
   listPages(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo[]>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
+  /** A server-side copy: no byte passes through this process. Returns the copy's ETag. */
+  copy(options: CopyOptions): Promise<{ etag: string }>;
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;
   destroy(): void;
 }

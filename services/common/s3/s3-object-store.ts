@@ -2,13 +2,19 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCopyCommand,
   type _Object,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -20,6 +26,7 @@ import type { S3Config } from './s3-settings.ts';
 import { classifyS3Error } from './s3-errors.ts';
 import { gaveUp, S3RetryPolicy, sdkAttempts, type RetryNotice } from './s3-retry.ts';
 import type {
+  CopyOptions,
   DeleteResult,
   GetOptions,
   GetResult,
@@ -27,7 +34,7 @@ import type {
   ObjectStore,
   PutOptions,
 } from './object-store.ts';
-import { partSizeFor } from './multipart.ts';
+import { MAX_SINGLE_PUT, partSizeFor } from './multipart.ts';
 import { S3PutClient, type S3PutTarget } from './s3-put-client.ts';
 import pLimit from 'p-limit';
 
@@ -40,6 +47,8 @@ export interface S3ObjectStoreOptions {
   clock?: Clock;
   /** Told of every retry (e.g. logRetries: "waiting for S3 (attempt n of N)"). */
   onRetry?: (notice: RetryNotice) => void;
+  /** Objects larger than this are copied in parts (default and most S3 allows in one CopyObject: 5 GiB). */
+  copyCutoff?: number;
 }
 
 /**
@@ -56,6 +65,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly logger: Logger;
   private readonly config: S3Config;
   private readonly maxSockets: number;
+  private readonly copyCutoff: number;
   /**
    * Multipart uploads at once: lib-storage holds 4 parts in memory per upload,
    * so many large files would otherwise cost transfers x 4 x part size.
@@ -68,6 +78,7 @@ export class S3ObjectStore implements ObjectStore {
     const { config } = options;
     this.config = config;
     this.maxSockets = options.maxSockets ?? 64;
+    this.copyCutoff = options.copyCutoff ?? MAX_SINGLE_PUT;
     this.bucket = config.bucket;
     this.logger = options.logger;
     this.description = `s3://${config.bucket}${config.endpoint ? ` @ ${config.endpoint}` : ''}`;
@@ -277,6 +288,97 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * CopyObject with the source's metadata (MetadataDirective COPY); above
+   * the copy cutoff (S3 copies at most 5 GiB at once) a multipart upload
+   * whose parts are copied from ranges of the source (UploadPartCopy), sized
+   * as uploads are (partSizeFor), so its ETag is the one a local hash predicts.
+   */
+  async copy(options: CopyOptions): Promise<{ etag: string }> {
+    const what = `copying s3://${this.bucket}/${options.from} to ${options.to}`;
+    try {
+      if (options.size <= this.copyCutoff) {
+        const res = await this.#client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: options.to,
+            CopySource: copySource(this.bucket, options.from),
+            MetadataDirective: 'COPY',
+          }),
+          { abortSignal: options.signal },
+        );
+        return { etag: normalizeEtag(res.CopyObjectResult?.ETag) };
+      }
+      return { etag: await this.multipartCopy(options) };
+    } catch (err) {
+      throw this.#failed(err, what);
+    }
+  }
+
+  private async multipartCopy(options: CopyOptions): Promise<string> {
+    const abortSignal = options.signal;
+    const head = await this.#client.send(
+      new HeadObjectCommand({ Bucket: this.bucket, Key: options.from }),
+      { abortSignal },
+    );
+    const created = await this.#client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: options.to,
+        Metadata: head.Metadata,
+        ...(head.ContentType !== undefined ? { ContentType: head.ContentType } : {}),
+      }),
+      { abortSignal },
+    );
+    const uploadId = created.UploadId;
+    try {
+      const partSize = partSizeFor(options.size);
+      const count = Math.ceil(options.size / partSize);
+      const limit = pLimit(4);
+      const parts = await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          limit(async () => {
+            const start = i * partSize;
+            const end = Math.min(options.size, start + partSize) - 1;
+            const res = await this.#client.send(
+              new UploadPartCopyCommand({
+                Bucket: this.bucket,
+                Key: options.to,
+                UploadId: uploadId,
+                PartNumber: i + 1,
+                CopySource: copySource(this.bucket, options.from),
+                CopySourceRange: `bytes=${start}-${end}`,
+              }),
+              { abortSignal },
+            );
+            return { PartNumber: i + 1, ETag: res.CopyPartResult?.ETag };
+          }),
+        ),
+      );
+      const done = await this.#client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: options.to,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+        { abortSignal },
+      );
+      return normalizeEtag(done.ETag);
+    } catch (err) {
+      await this.#client
+        .send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: options.to,
+            UploadId: uploadId,
+          }),
+        )
+        .catch(() => undefined);
+      throw err;
+    }
+  }
+
   async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
     const result: DeleteResult = { deleted: [], failed: [] };
     for (let i = 0; i < keys.length; i += 1000) {
@@ -369,6 +471,11 @@ interface AuthScheme {
   name?: string;
   signingName?: string;
   signingRegion?: string;
+}
+
+/** `x-amz-copy-source`: the bucket and the key, each path segment URL-encoded as S3 requires. */
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 function toInfo(obj: _Object): ObjectInfo {

@@ -50,6 +50,11 @@ test('the spec mounts the source read-only, sets the commands and labels, publis
   assert.equal(spec.labels[LABELS.port], '3000');
 });
 
+test('replicas: one unless workspace.json asks for more', () => {
+  assert.equal(buildContainerSpec(base).replicas, 1);
+  assert.equal(buildContainerSpec({ ...base, plan: { ...plan, replicas: 3 } }).replicas, 3);
+});
+
 test('no install command is an empty BUCKETSPACE_INSTALL (install nothing), not a missing one', () => {
   const spec = buildContainerSpec({ ...base, plan: { ...plan, install: null } });
   assert.equal(spec.env.BUCKETSPACE_INSTALL, '');

@@ -120,5 +120,6 @@ export function buildContainerSpec(options: ContainerSpecOptions): ContainerSpec
     limits: options.limits,
     capAdd: [],
     stopTimeoutSeconds: options.stopTimeoutSeconds,
+    replicas: plan.replicas ?? 1,
   };
 }

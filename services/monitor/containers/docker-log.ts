@@ -54,3 +54,25 @@ export function demuxLog(buffer: Buffer): string[] {
   const demuxer = new LogDemuxer();
   return [...demuxer.push(buffer), ...demuxer.flush()];
 }
+
+/**
+ * The lines of a multiplexed log stream as they come; a failure of the
+ * stream is passed to `onError` (and ends it quietly when the signal aborted).
+ */
+export async function* demuxStream(
+  stream: NodeJS.ReadableStream,
+  signal: AbortSignal,
+  onError: (err: unknown) => Error,
+): AsyncIterable<string> {
+  const demuxer = new LogDemuxer();
+  try {
+    for await (const chunk of stream) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      yield* demuxer.push(buffer);
+    }
+    yield* demuxer.flush();
+  } catch (err) {
+    if (signal.aborted) return;
+    throw onError(err);
+  }
+}

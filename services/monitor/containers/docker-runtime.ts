@@ -3,7 +3,8 @@ import { BucketspaceError, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { classifyDockerError } from './docker-errors.ts';
 import type { DockerConnection } from './docker-host.ts';
-import { demuxLog, LogDemuxer } from './docker-log.ts';
+import { demuxLog, demuxStream } from './docker-log.ts';
+import { ENGINE_LOG_CONFIG, engineEnv, engineMounts } from './engine-config.ts';
 import { tarEntries } from './tar-entries.ts';
 import {
   LABELS,
@@ -154,17 +155,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (signal.aborted) return;
       throw classifyDockerError(err, `follow logs of ${id}`);
     }
-    const demuxer = new LogDemuxer();
-    try {
-      for await (const chunk of stream) {
-        const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        yield* demuxer.push(buffer);
-      }
-      yield* demuxer.flush();
-    } catch (err) {
-      if (signal.aborted) return;
-      throw classifyDockerError(err, `follow logs of ${id}`);
-    }
+    yield* demuxStream(stream, signal, (err) => classifyDockerError(err, `follow logs of ${id}`));
   }
 
   async readDirectory(
@@ -250,31 +241,13 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     name: spec.name,
     Image: spec.image,
     Hostname: spec.workspace,
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: engineEnv(spec),
     Labels: spec.labels,
     ExposedPorts: { [`${spec.port}/tcp`]: {} },
     StopTimeout: spec.stopTimeoutSeconds,
     HostConfig: {
       NetworkMode: spec.network,
-      Mounts: [
-        ...spec.binds.map((b) => ({
-          Type: 'bind' as const,
-          Source: b.source,
-          Target: b.target,
-          ReadOnly: b.readOnly,
-        })),
-        ...spec.volumes.map((v) => ({
-          Type: 'volume' as const,
-          Source: v.name,
-          Target: v.target,
-          ReadOnly: false,
-          VolumeOptions: {
-            NoCopy: false,
-            Labels: v.labels,
-            DriverConfig: { Name: 'local', Options: {} },
-          },
-        })),
-      ],
+      Mounts: engineMounts(spec),
       CapDrop: ['ALL'],
       CapAdd: spec.capAdd,
       SecurityOpt: ['no-new-privileges'],
@@ -283,7 +256,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       NanoCpus: spec.limits.nanoCpus,
       PidsLimit: spec.limits.pids,
       RestartPolicy: { Name: 'no' },
-      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },
+      LogConfig: { Type: ENGINE_LOG_CONFIG.Type, Config: { ...ENGINE_LOG_CONFIG.Config } },
     },
     NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.workspace] } } },
   };

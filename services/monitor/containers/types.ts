@@ -29,6 +29,8 @@ export interface ContainerSpec {
   limits: { memoryBytes: number; nanoCpus: number; pids: number };
   capAdd: string[];
   stopTimeoutSeconds: number;
+  /** Copies that run at once (workspace.json `replicas`): a runtime that cannot run more runs one. */
+  replicas: number;
 }
 
 export type ContainerStatus =
@@ -47,6 +49,11 @@ export interface ManagedContainer {
   exitCode: number | null;
   /** Address on the monitor's network; null when not attached or not running. */
   ip: string | null;
+  /**
+   * Every address that answers for it when it runs as several copies (a
+   * Swarm service's ready tasks), `ip` among them; absent for one container.
+   */
+  addresses?: readonly string[];
   createdAtMs: number;
   startedAtMs: number | null;
   /** The dependency cache it was started with (LABELS.dependencyKey); null for none. */

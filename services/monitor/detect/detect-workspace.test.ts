@@ -148,6 +148,16 @@ describe('detectWorkspace: workspace.json', () => {
     });
   });
 
+  test('replicas: on the plan and in the reason only when workspace.json sets it', () => {
+    const three = plan({ 'workspace.json': '{"replicas": 3}', 'package.json': NODE });
+    assert.equal(three.replicas, 3);
+    assert.match(
+      three.reason,
+      /^workspace\.json sets replicas; the rest is detected: .*; replicas 3 \(workspace\.json\)$/,
+    );
+    assert.equal('replicas' in plan({ 'package.json': NODE }), false);
+  });
+
   test('type picks the detector even when an earlier one matches', () => {
     const python = plan({
       'workspace.json': '{"type": "python"}',

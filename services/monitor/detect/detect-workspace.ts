@@ -148,6 +148,7 @@ function combine(config: WorkspaceConfig, detector: Detector, result: DetectorRe
     const names = Object.keys(config.env);
     parts.push(`env ${names.length === 0 ? 'none' : names.join(', ')} (${WORKSPACE_JSON})`);
   }
+  if (config.replicas !== undefined) parts.push(`replicas ${config.replicas} (${WORKSPACE_JSON})`);
   const allSet = ['type', 'command', 'install', 'port'].every((f) => set.includes(f));
   const prefix =
     set.length === 0
@@ -162,6 +163,7 @@ function combine(config: WorkspaceConfig, detector: Detector, result: DetectorRe
     reason: prefix + parts.join('; '),
     source: set.length === 0 ? 'detected' : 'workspace.json',
   };
+  if (config.replicas !== undefined) plan.replicas = config.replicas;
   return { kind: 'runnable', plan };
 }
 

@@ -1,5 +1,5 @@
 import type { WorkspaceProbe } from '../types.ts';
-import { shellQuote } from './shell-quote.ts';
+import { shellQuote } from '../../common/shell-quote.ts';
 import type { Detector, DetectorResult } from './types.ts';
 
 export const GO_MOD = 'go.mod';

@@ -1,6 +1,6 @@
 import type { WorkspaceProbe } from '../types.ts';
 import { isPlainObject, parseJsonFile } from './json-text.ts';
-import { shellQuote } from './shell-quote.ts';
+import { shellQuote } from '../../common/shell-quote.ts';
 import type { Detector, DetectorResult } from './types.ts';
 
 export const PACKAGE_JSON = 'package.json';

@@ -1,6 +1,6 @@
 import type { WorkspaceProbe } from '../types.ts';
 import { readPyproject, type PyprojectInfo } from './pyproject.ts';
-import { shellQuote } from './shell-quote.ts';
+import { shellQuote } from '../../common/shell-quote.ts';
 import type { Detector, DetectorResult } from './types.ts';
 
 export const REQUIREMENTS_TXT = 'requirements.txt';

@@ -71,6 +71,18 @@ describe('parseWorkspaceConfig', () => {
     );
   });
 
+  test('replicas', () => {
+    assert.deepEqual(parseWorkspaceConfig('{"replicas":3}'), { ok: true, config: { replicas: 3 } });
+    const range = 'must be a number from 1 to 32';
+    assert.equal(problem('{"replicas":0}'), `workspace.json: "replicas" ${range} (got 0)`);
+    assert.equal(problem('{"replicas":33}'), `workspace.json: "replicas" ${range} (got 33)`);
+    assert.equal(problem('{"replicas":"2"}'), `workspace.json: "replicas" ${range} (got "2")`);
+    assert.equal(
+      problem('{"replicas":1.5}'),
+      'workspace.json: "replicas" must be a whole number from 1 to 32 (got 1.5)',
+    );
+  });
+
   test('command', () => {
     assert.equal(
       problem('{"command":["npm","start"]}'),
@@ -116,7 +128,7 @@ describe('parseWorkspaceConfig', () => {
   test('unknown fields are named with the allowed ones', () => {
     assert.equal(
       problem('{"comand":"x"}'),
-      'workspace.json: unknown field "comand" (allowed: type, port, command, install, env)',
+      'workspace.json: unknown field "comand" (allowed: type, port, command, install, env, replicas)',
     );
     assert.match(problem('{"a":1,"b":2}'), /unknown fields "a", "b" \(allowed/);
   });
@@ -126,7 +138,7 @@ describe('parseWorkspaceConfig', () => {
       problem('{"type":"rust","port":-1,"extra":true}'),
       'workspace.json: "type" must be one of "node", "python", "go", "static" (got "rust"); ' +
         '"port" must be a number from 1 to 65535 (got -1); ' +
-        'unknown field "extra" (allowed: type, port, command, install, env)',
+        'unknown field "extra" (allowed: type, port, command, install, env, replicas)',
     );
   });
 });

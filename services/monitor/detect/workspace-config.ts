@@ -18,12 +18,16 @@ export interface WorkspaceConfig {
   /** The install command (shell); null = nothing to install. */
   install?: string | null;
   env?: Record<string, string>;
+  /** How many copies run at once (a Swarm service's replicas; the Docker engine runs one). */
+  replicas?: number;
 }
 
 export type WorkspaceConfigParse =
   { ok: true; config: WorkspaceConfig } | { ok: false; reason: string };
 
-const FIELDS = ['type', 'port', 'command', 'install', 'env'] as const;
+const FIELDS = ['type', 'port', 'command', 'install', 'env', 'replicas'] as const;
+/** The most replicas a workspace.json may ask for. */
+export const MAX_REPLICAS = 32;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_COMMAND_LENGTH = 4096;
 
@@ -67,6 +71,12 @@ const schema = z.strictObject({
         if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: problem });
       }
     })
+    .optional(),
+  replicas: z
+    .number({ error: `must be a number from 1 to ${MAX_REPLICAS}` })
+    .int({ error: `must be a whole number from 1 to ${MAX_REPLICAS}` })
+    .min(1, { error: `must be a number from 1 to ${MAX_REPLICAS}` })
+    .max(MAX_REPLICAS, { error: `must be a number from 1 to ${MAX_REPLICAS}` })
     .optional(),
 });
 
@@ -119,6 +129,7 @@ function withoutUndefined(data: z.infer<typeof schema>): WorkspaceConfig {
   if (data.command !== undefined) config.command = data.command;
   if (data.install !== undefined) config.install = data.install;
   if (data.env !== undefined) config.env = data.env;
+  if (data.replicas !== undefined) config.replicas = data.replicas;
   return config;
 }
 

@@ -106,7 +106,8 @@ export function describeRootError(root: string, err: unknown): string {
   return `${root}: ${code ?? errorMessage(err)} — the mount looks broken; check the mount's logs, and restart it`;
 }
 
-async function withTimeout<T>(
+/** `work`, or `timeout` when it takes longer than `timeoutMs` on the clock (the work itself goes on). */
+export async function withTimeout<T>(
   work: Promise<T>,
   clock: Clock,
   timeoutMs: number,

@@ -16,6 +16,7 @@ import { DEPENDENCY_FILES } from '../detect/dependency-manifest.ts';
 import { DETECTION_FILES, isDetectionPath } from '../detect/detect-workspace.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
 import { FileTextCache } from './file-text-cache.ts';
+import { isWorkspaceEntryName } from '../../common/workspace-name.ts';
 import { hashFile } from './hash-file.ts';
 import { fingerprintFiles } from './fingerprint.ts';
 import { MountRoot } from './mount-health.ts';
@@ -163,7 +164,7 @@ export class WorkspaceScanner {
     const names: string[] = [];
     for (const entry of entries) {
       const name = entry.name;
-      if (name.startsWith('.')) {
+      if (!isWorkspaceEntryName(name)) {
         this.#logger.debug({ entry: name }, 'not a workspace: hidden entries are not workspaces');
         continue;
       }

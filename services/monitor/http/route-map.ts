@@ -1,4 +1,4 @@
-import { RESERVED_WORKSPACE_NAMES } from '../../common/workspace-name.ts';
+import { RESERVED_WORKSPACE_NAMES, workspaceArgumentProblem } from '../../common/workspace-name.ts';
 
 /** Reserved first path segments that were the dashboard's: on the apps origin they only redirect there. */
 const ADMIN_PAGES: ReadonlySet<string> = new Set(['monitor', 'login', 'logout']);
@@ -42,14 +42,7 @@ export type Route =
 
 /** A name that could be a workspace directory, as discovery and sync allow it. */
 export function isServableName(name: string): boolean {
-  return (
-    name !== '' &&
-    !name.startsWith('.') &&
-    !name.includes('/') &&
-    !name.includes('\\') &&
-    !name.includes('\0') &&
-    !RESERVED_WORKSPACE_NAMES.has(name)
-  );
+  return workspaceArgumentProblem(name) === undefined && !RESERVED_WORKSPACE_NAMES.has(name);
 }
 
 /** How a workspace name is written in a URL path (`/my%20app/`). */

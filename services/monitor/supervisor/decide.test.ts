@@ -280,6 +280,26 @@ describe('decide', () => {
     }
   });
 
+  test('restarted by the runtime itself (a Swarm task on a lost node): waited for, no route, nothing collected; serving again once it answers', () => {
+    const w = new World();
+    w.files(app('moved', 'f1'));
+    const { container: started } = w.ready(w.deployWhenQuiet());
+    w.engine = [{ ...started, status: 'restarting', ip: null, exitCode: 137 }];
+    w.advance(5_000);
+    const waiting = w.pass();
+    assert.deepEqual(waiting.actions, []);
+    const view = viewOf(w.ws('moved'));
+    assert.equal(view.state, 'restarting');
+    assert.equal(view.message, 'the runtime is restarting it after it exited with code 137');
+    assert.equal(view.startedAt, null);
+    assert.equal(view.restarts, 0, 'not counted as a crash the monitor handled');
+    w.engine = [{ ...started, status: 'running', ip: '10.0.1.9' }];
+    w.advance(5_000);
+    assert.deepEqual(w.pass().actions, []);
+    assert.equal(viewOf(w.ws('moved')).state, 'running');
+    assert.equal(w.ws('moved').serving?.ip, '10.0.1.9', 'the new address is routed to');
+  });
+
   test('crashed: the dead container is collected, the same version backs off (2 s, 4 s, ...), a new version does not', () => {
     const w = new World();
     w.files(app('crashy', 'f1'));

@@ -225,6 +225,13 @@ function decideWorkspace(
     }
   }
   const serving = ws.serving;
+  // The runtime brings it back by itself (a Swarm task restarted, or moved off a node
+  // that went down): nothing to do but wait; no route until it answers again.
+  if (serving?.status === 'restarting') {
+    const exited =
+      serving.exitCode === null ? '' : ` after it exited with code ${serving.exitCode}`;
+    return { ws: show(ws, 'restarting', `the runtime is restarting it${exited}`, null), notes };
+  }
   // The serving container died: show it as crashing, back off, then redeploy.
   if (serving !== undefined && serving.status !== 'running') {
     return { ws, notes, action: { type: 'collect-crash', workspace: name, container: serving } };

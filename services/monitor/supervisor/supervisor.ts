@@ -84,6 +84,8 @@ export class Supervisor implements MonitorApi {
   #timer: unknown;
   #ticking: Promise<void> | undefined;
   #again = false;
+  /** Round robin over a serving workspace's addresses. */
+  #turn = 0;
   readonly #tasks = new Set<Promise<void>>();
 
   constructor(options: SupervisorOptions) {
@@ -304,7 +306,11 @@ export class Supervisor implements MonitorApi {
     const serving = this.#workspaces.get(name)?.serving;
     if (serving?.ip === null || serving?.ip === undefined || serving.status !== 'running')
       return undefined;
-    return { host: serving.ip, port: serving.port };
+    const addresses = serving.addresses ?? [];
+    if (addresses.length < 2) return { host: serving.ip, port: serving.port };
+    // Several copies (Swarm replicas): take turns.
+    this.#turn = (this.#turn + 1) % addresses.length;
+    return { host: addresses[this.#turn] ?? serving.ip, port: serving.port };
   }
 
   async restart(name: string): Promise<void> {

@@ -1,11 +1,12 @@
 import { lstat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { backoffDelay } from '../../common/backoff.ts';
-import { systemClock, type Clock } from '../../common/clock.ts';
+import type { Clock } from '../../common/clock.ts';
 import { asBucketspaceError, BucketspaceError } from '../../common/errors.ts';
 import { isIgnoreFile, WorkspaceFilter } from '../../common/ignore/workspace-filter.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { ChangeNotifier } from '../../common/monitor-client.ts';
+import { restoreCommand } from '../../common/trash-names.ts';
 import { isWorkspaceEntryName } from '../../common/workspace-name.ts';
 import { pushSync, type PushResult } from '../push.ts';
 import { UNSERVABLE } from '../report.ts';
@@ -68,15 +69,17 @@ export class SyncWatcher {
   private failures = 0;
   /** Workspaces already said to be unservable (said once per process). */
   private readonly announcedUnservable = new Set<string>();
+  /** Workspaces already said to be kept without a local directory (said once per process). */
+  private readonly announcedKept = new Set<string>();
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(options: SyncWatcherOptions) {
     this.options = options;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? options.ctx.clock;
     this.events = options.events ?? fsWatchEvents;
     // Transfers get their own signal: SIGTERM lets in-flight uploads finish (bounded by shutdownTimeoutMs).
-    this.ctx = { ...options.ctx, signal: this.abort.signal };
+    this.ctx = { ...options.ctx, signal: this.abort.signal, clock: this.clock };
     this.log = options.ctx.logger.child({ component: 'watch' });
     this.batcher = new ChangeBatcher({
       clock: this.clock,
@@ -283,19 +286,15 @@ export class SyncWatcher {
     );
     if (!exists) {
       await this.dropWatch(name);
-      if (!this.ctx.deleteMissingWorkspaces) {
-        this.log.warn(
-          { workspace: name },
-          'workspace directory removed; its objects stay in the bucket (set SYNC_DELETE_MISSING_WORKSPACES to remove them)',
-        );
-        return { uploaded: 0, deleted: 0, failed: 0 };
-      }
-    } else {
-      // Ignore rules may have changed: rebuild the watch (newly included directories get
-      // watched) BEFORE walking, and keep the old one until the new one is ready, so an edit
-      // made at any moment is either seen by this walk or raises an event afterwards.
-      await this.rewatch(name);
+      // Judged with every other workspace (the rails: several gone at once): a full sync.
+      this.log.info({ workspace: name }, 'workspace directory removed; a full sync follows');
+      this.batcher.addFull();
+      return { uploaded: 0, deleted: 0, failed: 0 };
     }
+    // Ignore rules may have changed: rebuild the watch (newly included directories get
+    // watched) BEFORE walking, and keep the old one until the new one is ready, so an edit
+    // made at any moment is either seen by this walk or raises an event afterwards.
+    await this.rewatch(name);
     const res = await pushSync(this.ctx, { ...this.options.run, only: name });
     const current = this.workspaces.get(name);
     if (current) current.untracked = res.untracked.get(name) ?? new Set<string>();
@@ -315,6 +314,19 @@ export class SyncWatcher {
     }
     for (const r of res.summary.refusals)
       this.log.error({ workspace: r.workspace, rule: r.rule }, `refused: ${r.message}`);
+    for (const w of res.summary.keptWorkspaces) {
+      if (this.announcedKept.has(w)) continue;
+      this.announcedKept.add(w);
+      this.log.warn(
+        { workspace: w },
+        'workspace directory removed; its objects stay in the bucket (SYNC_DELETE_MISSING_WORKSPACES=false)',
+      );
+    }
+    for (const t of res.summary.trashed)
+      this.log.info(
+        { workspace: t.workspace, entry: t.entry, objects: t.objects },
+        `moved to the trash; restore: ${restoreCommand(t.workspace, t.entry)}`,
+      );
     for (const f of res.summary.failures)
       this.log.warn({ workspace: f.workspace, path: f.path, code: f.code }, f.message);
     if (res.summary.failures.some((f) => RETRIED_CODES.has(f.code)))

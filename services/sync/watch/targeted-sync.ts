@@ -9,7 +9,7 @@ import {
 import type { Logger } from '../../common/logger.ts';
 import type { WalkedFile } from '../../common/walk.ts';
 import { objectKey, splitKey } from '../object-keys.ts';
-import { deleteObjects } from '../operations/delete.ts';
+import { removeObjects } from '../operations/remove.ts';
 import { isUnchanged, stateOf } from '../operations/state.ts';
 import { uploadFile } from '../operations/upload.ts';
 import { deleteRefusals, type DeleteRailsInput } from '../rails.ts';
@@ -148,7 +148,7 @@ async function classify(
   return { kind: 'upload', file };
 }
 
-/** Deletes the objects of vanished or now-excluded paths, unless a rail refuses. */
+/** Removes (into the trash) the objects of vanished or now-excluded paths, unless a rail refuses. */
 async function deletePaths(
   ctx: SyncContext,
   ws: WatchedWorkspace,
@@ -182,9 +182,10 @@ async function deletePaths(
       `--force overrides a safety refusal: ${r.message}`,
     );
   if (run.noDelete) return;
-  const result = await deleteObjects(
+  const result = await removeObjects(
     ctx,
-    paths.map((rel) => objectKey(ws.name, rel)),
+    paths.map((rel) => ({ key: objectKey(ws.name, rel), size: known.state.get(rel)?.size ?? 0 })),
+    now,
   );
   for (const key of result.deleted) {
     const { relPath } = splitKey(key);
@@ -193,6 +194,11 @@ async function deletePaths(
   }
   outcome.deleted += result.deleted.length;
   ws.deletes.record(now, result.deleted.length);
+  for (const t of result.trashed)
+    log.info(
+      { workspace: ws.name, entry: t.entry, objects: t.objects },
+      'moved deleted files to the trash',
+    );
   for (const f of result.failed) {
     const { relPath } = splitKey(f.key);
     log.warn({ workspace: ws.name, path: relPath, code: f.code }, f.message);

@@ -2,6 +2,7 @@
 // events), actions through the REST API, the mounts section when available.
 import { el, setChildren } from './format.js';
 import { MountsSection } from './mounts.js';
+import { TrashSection } from './trash.js';
 import { WorkspacesTable } from './workspaces-table.js';
 
 const connection = document.getElementById('connection');
@@ -92,7 +93,10 @@ function connect() {
     setConnection('live', 'live');
   });
   source.addEventListener('workspace', (e) => table.upsert(JSON.parse(e.data)));
-  source.addEventListener('workspace-removed', (e) => table.remove(JSON.parse(e.data).name));
+  source.addEventListener('workspace-removed', (e) => {
+    table.remove(JSON.parse(e.data).name);
+    void trash.refresh(); // it is in the trash now, most likely
+  });
   source.addEventListener('status', (e) => showStatus(JSON.parse(e.data)));
   source.addEventListener('error', async () => {
     if (source.readyState !== EventSource.CLOSED) {
@@ -107,6 +111,8 @@ function connect() {
   });
 }
 
+const trash = new TrashSection({ section: document.getElementById('trash') });
 connect();
 setInterval(() => table.tick(), 1000);
+trash.start();
 new MountsSection({ section: document.getElementById('mounts') }).start();

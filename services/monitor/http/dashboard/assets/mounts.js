@@ -1,4 +1,6 @@
 // The Mounts section: shown only when the mount manager's API answers.
+import { fetchJson } from './fetch-json.js';
+import { PolledSection } from './polled-section.js';
 import { el, setChildren } from './format.js';
 
 const URL_MOUNTS = '/api/v0/mounts';
@@ -15,39 +17,19 @@ function formatRoots(roots) {
     .join(', ');
 }
 
-export class MountsSection {
+export class MountsSection extends PolledSection {
   /** @param {{ section: HTMLElement }} options */
   constructor(options) {
-    this.section = options.section;
-    this.tbody = options.section.querySelector('tbody');
-    this.timer = null;
-  }
-
-  start(intervalMs = 10_000) {
-    void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    super(options, { intervalMs: 10_000 });
   }
 
   async refresh() {
-    let mounts;
-    try {
-      const res = await fetch(URL_MOUNTS, {
-        headers: { accept: 'application/json' },
-        credentials: 'same-origin',
-      });
-      if (res.status !== 200) return this.hide();
-      mounts = await res.json();
-    } catch {
-      return this.hide();
-    }
+    const mounts = await fetchJson(URL_MOUNTS);
+    if (mounts === undefined) return this.hide();
     // The mount manager answers { mounts: [...] }.
     const list = Array.isArray(mounts) ? mounts : mounts?.mounts;
     if (!Array.isArray(list)) return this.hide();
     this.render(list);
-  }
-
-  hide() {
-    this.section.hidden = true;
   }
 
   render(mounts) {
