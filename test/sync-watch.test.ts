@@ -88,7 +88,7 @@ describe('sync watch', () => {
     const watch = await startWatch(fixture.env(tree, bucket));
     const ws = join(tree.workspacesDir, 'app');
     const expected = (keys: string[]) => async () =>
-      (await listKeys(fixture.client, bucket)).join() === keys.join();
+      (await workspaceKeys(fixture.client, bucket)).join() === keys.join();
     try {
       await rename(join(ws, 'old.js'), join(ws, 'new.js'));
       await rename(join(ws, 'lib'), join(ws, 'src'));
@@ -105,6 +105,15 @@ describe('sync watch', () => {
           (await listKeys(fixture.client, bucket)).includes('app/src/deep/added.js'),
       );
       assert.equal(await readObject(fixture.client, bucket, 'app/new.js'), 'renamed file');
+      assert.deepEqual(
+        await trashKeys(fixture.client, bucket),
+        [
+          '.trash/app/<entry>/lib/deep/util.js',
+          '.trash/app/<entry>/lib/other.js',
+          '.trash/app/<entry>/old.js',
+        ],
+        'the old keys are in the trash',
+      );
     } finally {
       await watch.stop();
       await tree.remove();
