@@ -37,6 +37,12 @@ export default tseslint.config(
     rules: { 'no-restricted-properties': 'off' },
   },
   { files: ['eslint.config.js', 'services/cli.js'], ...tseslint.configs.disableTypeChecked },
+  // The bins: plain JS launchers (an installed package cannot run .ts from node_modules).
+  {
+    files: ['bin/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false } },
+  },
   // The dashboard: plain browser JS modules served as they are (no build step).
   { files: ['services/monitor/http/dashboard/**/*.js'], ...tseslint.configs.disableTypeChecked },
   {

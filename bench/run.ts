@@ -3,6 +3,7 @@ import { depsBenchmark } from './deps.ts';
 import { BENCH_EXIT, PrerequisiteError, UsageError, type Benchmark } from './lib/bench-exit.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';
 import { memoryBenchmark } from './memory.ts';
+import { mirrorBenchmark } from './mirror.ts';
 import { syncBenchmark } from './sync.ts';
 import { watchBenchmark } from './watch.ts';
 
@@ -11,6 +12,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   watchBenchmark,
   memoryBenchmark,
   depsBenchmark,
+  mirrorBenchmark,
 ];
 
 function help(): string {

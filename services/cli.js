@@ -1,12 +1,10 @@
 #!/usr/bin/env node
-// The one `bucketspace` entry point. Plain JavaScript, so that starting it never
-// loads Node's TypeScript stripper (about 12 MiB that would stay resident);
-// it turns on Node's compile cache before loading anything else, so the
-// TypeScript behind it is stripped once and the AWS SDK and friends start
-// in half the time.
+// `bucketspace` from a checkout or the control-plane image, light: plain
+// JavaScript, so it can turn on Node's compile cache before any TypeScript is
+// loaded. The TypeScript entry (cli.ts) is then stripped once and comes from
+// the cache afterwards, and Node's type stripper (about 12 MiB that would
+// stay resident) is never loaded (decision 0054).
 import { enableCompileCache } from 'node:module';
-import process from 'node:process';
 
 enableCompileCache?.();
-const { main } = await import('./program.ts');
-process.exitCode = await main(process.argv.slice(2));
+await import('./cli.ts');

@@ -1,5 +1,5 @@
 // The `bucketspace` program (and the `mount-bucket` / `unmount-bucket` bins):
-// subcommands, signals, exit codes (started by cli.js and the bin entry files).
+// subcommands, signals, exit codes (started by cli.ts and the bin entry files).
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from './common/errors.ts';
 import { EXIT, exitCodeFor } from './common/exit-codes.ts';
@@ -18,6 +18,7 @@ const SUBCOMMANDS: readonly { name: string; load: () => Promise<(io: CommandIo) 
   },
   { name: 'mount', load: async () => (await import('./mounts/mount-command.ts')).mountCommand },
   { name: 'stack', load: async () => (await import('./stack/stack-command.ts')).stackCommand },
+  { name: 'mirror', load: async () => (await import('./mirror/mirror-command.ts')).mirrorCommand },
 ];
 
 function configure(program: Command, io: CommandIo): Command {

@@ -14,11 +14,11 @@ describe('the bucketspace entry point', () => {
   test('the top-level help lists every subcommand', async () => {
     const res = await runCli(['--help'], {});
     assert.equal(res.code, 0, res.stderr);
-    for (const name of ['sync', 'monitor', 'mount', 'stack'])
+    for (const name of ['sync', 'monitor', 'mount', 'stack', 'mirror'])
       assert.match(res.stdout, new RegExp(`^\\s+${name}\\b`, 'm'), `${name} in:\n${res.stdout}`);
   });
 
-  test('regression: sync loads none of the monitor, mount or stack modules (every subcommand was loaded)', async () => {
+  test('regression: sync loads none of the monitor, mount, stack or mirror modules (every subcommand was loaded)', async () => {
     const res = await runCli(['sync', '--help'], { NODE_OPTIONS: `--import=${TRACE_LOADS}` });
     assert.equal(res.code, 0, res.stderr);
     const loaded = res.stderr
@@ -30,7 +30,7 @@ describe('the bucketspace entry point', () => {
       `the sync command itself was loaded:\n${loaded.join('\n')}`,
     );
     const foreign = loaded.filter((u) =>
-      /\/services\/(monitor|mounts|stack)\/|\/node_modules\/(express|dockerode)\//.test(u),
+      /\/services\/(monitor|mounts|stack|mirror)\/|\/node_modules\/(express|dockerode)\//.test(u),
     );
     assert.deepEqual(foreign, [], 'modules of other subcommands');
   });

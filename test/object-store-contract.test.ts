@@ -226,6 +226,33 @@ for (const variant of VARIANTS) {
       }
     });
 
+    test('head answers one object or undefined; listLevel shows one level with its subdirectories', async () => {
+      const store = storeFor(fixture.s3.newBucketName());
+      try {
+        await store.ensureBucket();
+        // Every directory holds a file directly: s3rver leaves directories holding only
+        // directories out of delimiter listings (AWS and MinIO do not).
+        const keys = ['d/top.txt', 'd/sub/a.txt', 'd/sub/deeper/b.txt', 'd/other/c.txt', 'dx/y'];
+        for (const key of keys)
+          await store.put({ key, body: Buffer.from(key), size: Buffer.byteLength(key) });
+        const head = await store.head('d/sub/a.txt');
+        assert.equal(head?.size, Buffer.byteLength('d/sub/a.txt'));
+        assert.equal(head?.etag, md5(Buffer.from('d/sub/a.txt')));
+        assert.equal(await store.head('d/sub'), undefined, 'a prefix is no object');
+        assert.equal(await store.head('d/none.txt'), undefined);
+        const level = await store.listLevel('d/');
+        assert.deepEqual(
+          level.objects.map((o) => o.key),
+          ['d/top.txt'],
+        );
+        assert.deepEqual(level.prefixes.sort(), ['d/other/', 'd/sub/']);
+        assert.deepEqual((await store.listLevel('d/sub/')).prefixes, ['d/sub/deeper/']);
+        assert.deepEqual(await store.listLevel('nothing/'), { objects: [], prefixes: [] });
+      } finally {
+        store.destroy();
+      }
+    });
+
     test('copy keeps content, metadata and ETag on the server; a missing source fails classified', async () => {
       const store = storeFor(fixture.s3.newBucketName());
       try {
@@ -326,6 +353,17 @@ for (const variant of VARIANTS) {
           assert.ok(isBucketspaceError(denied, 'S3_AUTH'), `${put.key}: ${String(denied)}`);
           const aborted = await rejection(store.put({ ...put, signal: AbortSignal.abort() }));
           assert.ok(isBucketspaceError(aborted, 'ABORTED'), `${put.key}: ${String(aborted)}`);
+          // Regression: an abort with the caller's own reason (an Error) was classified S3_UNREACHABLE.
+          const ownReason = await rejection(
+            store.put({ ...put, signal: AbortSignal.abort(new Error('shutting down')) }),
+          );
+          assert.ok(isBucketspaceError(ownReason, 'ABORTED'), `${put.key}: ${String(ownReason)}`);
+        }
+        await store.put({ key: 'x/there', body: Buffer.from('t'), size: 1 });
+        for (const signal of [AbortSignal.abort(), AbortSignal.abort(new Error('shutting down'))]) {
+          const sink = new Writable({ write: (_c, _e, cb) => cb() });
+          const got = await rejection(store.get({ key: 'x/there', writeTo: sink, signal }));
+          assert.ok(isBucketspaceError(got, 'ABORTED'), `get: ${String(got)}`);
         }
         const gone = await rejection(
           store.put({ key: 'x/gone', filePath: join(dir, 'no-such-file'), size: LARGE }),
@@ -336,6 +374,10 @@ for (const variant of VARIANTS) {
         );
         const denied = await rejection(wrongKey.list(''));
         assert.ok(isBucketspaceError(denied, 'S3_AUTH'), String(denied));
+        const deniedHead = await rejection(wrongKey.head('x/small'));
+        assert.ok(isBucketspaceError(deniedHead, 'S3_AUTH'), String(deniedHead));
+        const noBucketLevel = await rejection(missingBucket.listLevel(''));
+        assert.ok(isBucketspaceError(noBucketLevel, 'S3_NO_SUCH_BUCKET'), String(noBucketLevel));
         const missing = await rejection(collect(store, 'x/never-put'));
         assert.ok(isBucketspaceError(missing), String(missing));
         assert.equal((missing as { retryable: boolean }).retryable, false);

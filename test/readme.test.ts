@@ -7,6 +7,7 @@ import { SYNC_SETTINGS } from '../services/sync/sync-settings.ts';
 import { MOUNT_SETTINGS } from '../services/mounts/mount-settings.ts';
 import { MONITOR_SETTINGS } from '../services/monitor/monitor-settings.ts';
 import { STACK_SETTINGS } from '../services/stack/stack-command.ts';
+import { MIRROR_SETTINGS } from '../services/mirror/mirror-settings.ts';
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
 const ci = await readFile(new URL('../.ci/run', import.meta.url), 'utf8');
@@ -18,6 +19,7 @@ test('every setting has a row in the README settings table, with its flag', () =
     ...Object.values(MOUNT_SETTINGS),
     ...Object.values(MONITOR_SETTINGS),
     ...Object.values(STACK_SETTINGS),
+    ...Object.values(MIRROR_SETTINGS),
   ]) {
     const row = readme.split('\n').find((l) => l.split('|')[1]?.trim() === `\`${s.env}\``);
     assert.ok(row, `README has no row for ${s.env}`);

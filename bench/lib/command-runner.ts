@@ -20,6 +20,8 @@ export interface MeasuredRun {
   seconds: number;
   /** Peak resident set size of the measured process, KiB. */
   peakRssKiB: number | undefined;
+  /** CPU time (user + system) of the measured process, from GNU time; undefined without it. */
+  cpuSeconds: number | undefined;
   stdout: string;
   /** The last part of stderr, for error messages. */
   stderrTail: string;
@@ -70,7 +72,7 @@ export class CommandRunner {
     this.runs += 1;
     const rssFile = join(this.scratch, `rss-${this.runs}.txt`);
     const [command, args] = this.gnuTime
-      ? [GNU_TIME, ['-f', '%M', '-o', rssFile, spec.command, ...spec.args]]
+      ? [GNU_TIME, ['-f', '%U %S\n%M', '-o', rssFile, spec.command, ...spec.args]]
       : [spec.command, [...spec.args]];
     const started = performance.now();
     const child = spawn(command, args, {
@@ -107,18 +109,34 @@ export class CommandRunner {
     });
     clearTimeout(timer);
     const seconds = (performance.now() - started) / 1000;
-    const peakRssKiB = sampler ? await sampler.stop() : await readGnuTimeRss(rssFile);
-    return { exitCode: code, signal, timedOut, seconds, peakRssKiB, stdout, stderrTail: stderr };
+    const measured = sampler
+      ? { peakRssKiB: await sampler.stop(), cpuSeconds: undefined }
+      : await readGnuTime(rssFile);
+    return { exitCode: code, signal, timedOut, seconds, ...measured, stdout, stderrTail: stderr };
   }
 }
 
-async function readGnuTimeRss(file: string): Promise<number | undefined> {
+/** GNU time's two last lines: `%U %S` (CPU seconds) and `%M` (peak RSS, KiB). */
+async function readGnuTime(
+  file: string,
+): Promise<{ peakRssKiB: number | undefined; cpuSeconds: number | undefined }> {
   try {
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
-    const value = Number(lines[lines.length - 1]);
-    return Number.isFinite(value) ? value : undefined;
+    const rss = Number(lines[lines.length - 1]);
+    const cpu = (lines[lines.length - 2] ?? '').split(' ').map(Number);
+    const [user, system] = cpu;
+    return {
+      peakRssKiB: Number.isFinite(rss) ? rss : undefined,
+      cpuSeconds:
+        cpu.length === 2 &&
+        user !== undefined &&
+        system !== undefined &&
+        Number.isFinite(user + system)
+          ? user + system
+          : undefined,
+    };
   } catch {
-    return undefined;
+    return { peakRssKiB: undefined, cpuSeconds: undefined };
   }
 }
 

@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'MOUNT_UNAVAILABLE'
   | 'MOUNT_FAILED'
   | 'MOUNT_BUSY'
+  /** A mirror used after it was closed (its scope ended). */
+  | 'MIRROR_CLOSED'
   | 'TOOL_MISSING'
   | 'INTERNAL';
 

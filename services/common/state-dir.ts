@@ -23,3 +23,16 @@ export function defaultStateDir(): string {
   // eslint-disable-next-line no-restricted-properties -- XDG base directory, read once here
   return stateDirFor({ env: process.env, home: homedir() });
 }
+
+/**
+ * bucketspace's cache directory by the XDG base directory rules:
+ * `$XDG_CACHE_HOME/bucketspace`, or `~/.cache/bucketspace`. What is kept
+ * there can be fetched again (the mirror's local copies).
+ */
+export function cacheDirFor(facts: {
+  env: Readonly<Record<string, string | undefined>>;
+  home: string;
+}): string {
+  const xdg = facts.env.XDG_CACHE_HOME;
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(facts.home, '.cache'), 'bucketspace');
+}

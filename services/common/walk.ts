@@ -35,6 +35,14 @@ export interface WalkSkip {
   message: string;
 }
 
+/**
+ * A file that exists but could not be read or named: never a deletion, so
+ * its copy on the other side is kept (and it is reported as a failure).
+ */
+export function keepsRemoteCopy(skip: WalkSkip): boolean {
+  return skip.reason === 'unreadable' || skip.reason === 'invalid-name';
+}
+
 export interface WalkIgnored {
   relPath: string;
   isDirectory: boolean;
@@ -298,6 +306,31 @@ async function addSymlink(context: WalkContext, relPath: string, absPath: string
   } else {
     context.files.push({ ...walkedFile(relPath, absPath, stats), viaSymlink });
   }
+}
+
+/**
+ * One file met outside a walk (a single file mirrored on its own, not a
+ * tree): its entry as a walk would give it, or undefined when nothing is
+ * there. A symlink is followed; anything but a regular file is refused.
+ */
+export async function walkedFileAt(
+  absPath: string,
+  relPath: string,
+): Promise<WalkedFile | undefined> {
+  let stats: Stats;
+  try {
+    stats = await stat(absPath);
+  } catch (err) {
+    const code = systemErrorCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw localError(err, absPath, 'stat');
+  }
+  if (!stats.isFile()) {
+    throw new BucketspaceError('LOCAL_UNREADABLE', `${absPath} is not a regular file`, {
+      details: { path: absPath },
+    });
+  }
+  return walkedFile(relPath, absPath, stats);
 }
 
 function walkedFile(relPath: string, absPath: string, stats: Stats): WalkedFile {

@@ -18,6 +18,8 @@ export interface PlanPushInput {
   protectedPaths: ReadonlySet<string>;
   /** Explains why a remote-only path is going away (its excluding rule, or "deleted locally"). */
   deleteReason: (relPath: string) => string;
+  /** The object key of a local path; `<workspace>/<relPath>` unless given (the mirror's prefixes). */
+  keyOf?: (relPath: string) => string;
 }
 
 /**
@@ -42,7 +44,7 @@ export function planPush(input: PlanPushInput): WorkspacePlan {
   for (const file of input.local) {
     seen.add(file.relPath);
     const remote = remoteByPath.get(file.relPath);
-    const key = objectKey(input.workspace, file.relPath);
+    const key = input.keyOf?.(file.relPath) ?? objectKey(input.workspace, file.relPath);
     if (!remote) plan.uploads.push({ file, key, reason: 'new' });
     else if (remote.size !== file.size) plan.uploads.push({ file, key, reason: 'size changed' });
     else if (isUnchanged(input.state.get(file.relPath), file, remote)) plan.unchanged += 1;

@@ -6,8 +6,7 @@ import { explainPath, isIgnoreFile, WorkspaceFilter } from '../common/ignore/wor
 import { walkWorkspace, type WalkedFile, type WalkResult } from '../common/walk.ts';
 import { unsafeKeyProblem } from './object-keys.ts';
 import { readObjectText } from './operations/download.ts';
-import { stateOf } from './operations/state.ts';
-import { verifyByContent } from './operations/verify.ts';
+import { verifyAndRemember } from './operations/verify.ts';
 import { planPull } from './plan.ts';
 import { deleteRefusals } from './rails.ts';
 import { addFailure, addSkip, formatRule } from './report.ts';
@@ -119,8 +118,7 @@ export async function planWorkspace(
   }
   summary.unchanged += plan.unchanged;
   const downloads: Download[] = plan.downloads.map((d) => ({ workspace: name, ...d }));
-  const verdicts = await verifyByContent(plan.verify, 8);
-  for (const { file, remote: r } of verdicts.same) state.set(file.relPath, stateOf(file, r.etag));
+  const verdicts = await verifyAndRemember(plan.verify, 8, state);
   summary.unchanged += verdicts.same.length;
   for (const { remote: r } of [...verdicts.changed, ...verdicts.vanished])
     downloads.push({ workspace: name, remote: r, reason: 'content differs' });

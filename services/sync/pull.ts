@@ -94,6 +94,7 @@ export async function pullSync(
 
   const backup = new LocalBackup(ctx.workspacesDir, new Date());
   const byWs = new Map(works.map((w) => [w.name, w]));
+  const checkedDirs = new Map(works.map((w) => [w.name, new Set<string>()]));
   ctx.progress.start(
     'download',
     downloads.length,
@@ -111,6 +112,8 @@ export async function pullSync(
           relPath: d.remote.relPath,
           key: d.remote.key,
           listedEtag: d.remote.etag,
+          listedSize: d.remote.size,
+          checkedDirs: checkedDirs.get(d.workspace),
           beforeReplace: (absPath) => backup.move(d.workspace, d.remote.relPath, absPath),
         });
         work?.state.set(d.remote.relPath, entry);

@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import { asBucketspaceError, BucketspaceError, errorMessage } from '../common/errors.ts';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { walkWorkspace, type WalkResult } from '../common/walk.ts';
-import { stateOf } from './operations/state.ts';
-import { verifyByContent } from './operations/verify.ts';
+import { verifyAndRemember } from './operations/verify.ts';
 import { planPush } from './plan.ts';
 import { deleteRefusals, missingWorkspacesRefusal } from './rails.ts';
 import { addFailure, addWalkProblems, formatRule } from './report.ts';
@@ -178,8 +177,11 @@ export async function planWorkspace(
 
   // Same size, but not provably the same: hash and compare with the ETag.
   if (plan.verify.length > 0) {
-    const verdicts = await verifyByContent(plan.verify, Math.max(2, Math.min(ctx.concurrency, 8)));
-    for (const { file, remote: r } of verdicts.same) state.set(file.relPath, stateOf(file, r.etag));
+    const verdicts = await verifyAndRemember(
+      plan.verify,
+      Math.max(2, Math.min(ctx.concurrency, 8)),
+      state,
+    );
     plan.unchanged += verdicts.same.length;
     for (const { file, remote: r } of verdicts.changed)
       plan.uploads.push({ file, key: r.key, reason: 'content changed' });

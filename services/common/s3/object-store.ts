@@ -34,6 +34,14 @@ export interface GetResult {
   metadata: Record<string, string>;
 }
 
+/** One level of a listing: what `ls` without recursion shows. */
+export interface ListLevel {
+  /** Objects directly under the prefix. */
+  objects: ObjectInfo[];
+  /** Deeper levels, as full key prefixes ending in `/` (`data/train/`). */
+  prefixes: string[];
+}
+
 export interface CopyOptions {
   /** The object to copy ... */
   from: string;
@@ -66,6 +74,10 @@ export interface ObjectStore {
    * page, not the bucket.
    */
   listPages(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo[]>;
+  /** One level under `prefix` (`/` as the delimiter), paginated internally. */
+  listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel>;
+  /** The object `key` (its size, ETag and time), or undefined when there is none. */
+  head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
   /** A server-side copy: no byte passes through this process. Returns the copy's ETag. */

@@ -30,6 +30,7 @@ import type {
   DeleteResult,
   GetOptions,
   GetResult,
+  ListLevel,
   ObjectInfo,
   ObjectStore,
   PutOptions,
@@ -148,9 +149,29 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async *listPages(prefix: string, signal?: AbortSignal): AsyncGenerator<ObjectInfo[]> {
-    let token: string | undefined;
     let pages = 0;
     let objects = 0;
+    for await (const page of this.#pages(prefix, undefined, signal)) {
+      pages += 1;
+      const infos = (page.Contents ?? []).map(toInfo);
+      objects += infos.length;
+      yield infos;
+    }
+    this.logger.debug({ prefix, objects, pages }, 'listed objects');
+  }
+
+  async listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel> {
+    const level: ListLevel = { objects: [], prefixes: [] };
+    for await (const page of this.#pages(prefix, '/', signal)) {
+      for (const obj of page.Contents ?? []) level.objects.push(toInfo(obj));
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) level.prefixes.push(p.Prefix);
+    }
+    return level;
+  }
+
+  /** Every page of a listing (1,000 keys each), one request after another. */
+  async *#pages(prefix: string, delimiter: string | undefined, signal: AbortSignal | undefined) {
+    let token: string | undefined;
     do {
       let page;
       try {
@@ -158,6 +179,7 @@ export class S3ObjectStore implements ObjectStore {
           new ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
+            ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
             ContinuationToken: token,
             MaxKeys: 1000,
           }),
@@ -166,13 +188,29 @@ export class S3ObjectStore implements ObjectStore {
       } catch (err) {
         throw this.#failed(err, `listing s3://${this.bucket}/${prefix}`);
       }
-      pages += 1;
+      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      const infos = (page.Contents ?? []).map(toInfo);
-      objects += infos.length;
-      yield infos;
     } while (token !== undefined);
-    this.logger.debug({ prefix, objects, pages }, 'listed objects');
+  }
+
+  async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
+        { abortSignal: signal },
+      );
+      return {
+        key,
+        size: res.ContentLength ?? 0,
+        etag: normalizeEtag(res.ETag),
+        lastModified: res.LastModified ?? new Date(0),
+      };
+    } catch (err) {
+      // A HEAD answer has no body, so a missing object is only a 404 (a missing bucket too: list first).
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return undefined;
+      throw classifyS3Error(err, `reading s3://${this.bucket}/${key}`);
+    }
   }
 
   /**
@@ -218,7 +256,8 @@ export class S3ObjectStore implements ObjectStore {
 
   private async multipart(options: PutOptions, filePath: string): Promise<string> {
     // An abort before the start would never reach lib-storage's listener.
-    if (options.signal?.aborted) throw options.signal.reason;
+    if (options.signal?.aborted)
+      throw Object.assign(new Error('aborted before it started'), { name: 'AbortError' });
     // Opened here, so a vanished or unreadable file is a local error, never a network one.
     let file: FileHandle;
     try {
@@ -266,7 +305,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** One GET signed and sent by S3PutClient where it applies, else the SDK's GetObject. */
   async get(options: GetOptions): Promise<GetResult> {
+    const direct = await (this.putClient ??= this.makePutClient());
+    if (direct) return direct.get(options);
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
       const res = await this.#client.send(

@@ -5,12 +5,13 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ClientRequest } from 'node:http';
 import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import { Hash } from '@smithy/hash-node';
+import type { Writable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { sleep, systemClock, type Clock } from '../clock.ts';
 import { BucketspaceError, errorMessage, localError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
-import type { PutOptions } from './object-store.ts';
+import type { GetOptions, GetResult, PutOptions } from './object-store.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
 import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
 
@@ -89,6 +90,13 @@ class S3ResponseError extends Error {
   }
 }
 
+/** How one request's promise ends: once, whichever comes first. */
+interface Settle<T> {
+  settled: () => boolean;
+  ok: (value: T) => void;
+  fail: (err: unknown) => void;
+}
+
 /** The local file no longer has the size the plan saw. */
 class FileChangedError extends Error {}
 
@@ -136,41 +144,84 @@ export class S3PutClient {
    */
   async put(req: PutOptions): Promise<string> {
     let md5Hex = req.md5Hex ?? (req.body ? md5Of(req.body) : undefined);
-    const { retry } = this.options;
-    const startedAt = this.clock.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
+    return this.#retrying(
+      { method: 'PUT', key: req.key, signal: req.signal },
+      async () => {
         if (md5Hex === undefined) md5Hex = await fileMd5(req.filePath ?? '', req.size);
-        return await this.once(req, md5Hex);
-      } catch (err) {
+        return this.once(req, md5Hex);
+      },
+      (err) => {
         if (err instanceof FileChangedError)
-          throw new BucketspaceError(
+          return new BucketspaceError(
             'LOCAL_UNREADABLE',
             `${req.filePath} changed size while it was uploaded (expected ${req.size} bytes); the next sync uploads it`,
             { cause: err },
           );
         if (err instanceof LocalReadError)
-          throw localError(err.cause, req.filePath ?? '', 'reading');
-        if (req.signal?.aborted)
-          throw classifyS3Error(req.signal.reason ?? err, `uploading ${req.key}`);
-        const error = classifyS3Error(err, `uploading s3://${this.bucketPath()}/${req.key}`);
-        const delay = this.retryDelay(err, error, attempt, startedAt);
+          return localError(err.cause, req.filePath ?? '', 'reading');
+        if (err instanceof S3ResponseError && err.Code === 'BadDigest' && req.filePath)
+          md5Hex = undefined; // the file changed since it was hashed: hash it again
+        return undefined;
+      },
+    );
+  }
+
+  /**
+   * Downloads the object into `writeTo` with one signed GET on the same
+   * keep-alive sockets as the PUTs: the SDK's GetObject spent two and a half
+   * times the CPU on a download of many small objects, in its per-request
+   * middleware. Retried like the PUTs until the body starts to flow into
+   * `writeTo` (which a failure then ends); after that, the caller starts over.
+   */
+  async get(req: GetOptions): Promise<GetResult> {
+    let delivered = false;
+    return this.#retrying(
+      { method: 'GET', key: req.key, signal: req.signal },
+      () => this.getOnce(req, () => (delivered = true)),
+      (_err, error) => (delivered ? error : undefined),
+    );
+  }
+
+  /**
+   * Runs `attempt` until it succeeds or the retry policy gives up.
+   * `final` turns an error into the one to throw at once (a local problem,
+   * a half-delivered body), or undefined to let the policy decide.
+   */
+  async #retrying<T>(
+    what: { method: 'PUT' | 'GET'; key: string; signal: AbortSignal | undefined },
+    attempt: () => Promise<T>,
+    final: (err: unknown, error: BucketspaceError) => BucketspaceError | undefined,
+  ): Promise<T> {
+    const { retry } = this.options;
+    const startedAt = this.clock.now();
+    const action = what.method === 'PUT' ? 'uploading' : 'downloading';
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        // Whatever the abort's reason is (an Error of the caller's), the request was aborted.
+        if (what.signal?.aborted)
+          throw new BucketspaceError('ABORTED', `${action} ${what.key}: aborted`, {
+            cause: what.signal.reason ?? err,
+          });
+        const error = classifyS3Error(err, `${action} s3://${this.bucketPath()}/${what.key}`);
+        const stop = final(err, error);
+        if (stop !== undefined) throw stop;
+        const delay = this.retryDelay(err, error, n, startedAt);
         this.options.logger.debug(
           {
             err,
-            key: req.key,
-            attempt,
+            key: what.key,
+            attempt: n,
             maxAttempts: retry.maxAttempts,
             retry: delay !== undefined,
           },
-          delay !== undefined ? 'PUT failed; retrying' : 'PUT failed',
+          delay !== undefined ? `${what.method} failed; retrying` : `${what.method} failed`,
         );
-        if (delay === undefined) throw gaveUp(error, attempt);
-        retry.notify({ attempt, maxAttempts: retry.maxAttempts, delayMs: delay, error });
-        if (err instanceof S3ResponseError && err.Code === 'BadDigest' && req.filePath)
-          md5Hex = undefined; // the file changed since it was hashed: hash it again
-        if (delay > 0) await sleep(this.clock, delay, req.signal);
-        req.signal?.throwIfAborted(); // the wait ends early on abort: no further attempt
+        if (delay === undefined) throw gaveUp(error, n);
+        retry.notify({ attempt: n, maxAttempts: retry.maxAttempts, delayMs: delay, error });
+        if (delay > 0) await sleep(this.clock, delay, what.signal);
+        what.signal?.throwIfAborted(); // the wait ends early on abort: no further attempt
       }
     }
   }
@@ -215,79 +266,36 @@ export class S3PutClient {
   }
 
   private async once(req: PutOptions, md5Hex: string): Promise<string> {
-    const { baseUrl } = this.options.target;
-    const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(req.key)}`;
     const headers: Record<string, string> = {
-      host: baseUrl.host,
       'content-length': String(req.size),
       'content-md5': Buffer.from(md5Hex, 'hex').toString('base64'),
       'content-type': 'application/octet-stream',
-      'x-amz-content-sha256': UNSIGNED_PAYLOAD,
     };
     for (const [name, value] of Object.entries(req.metadata ?? {}))
       headers[`x-amz-meta-${name.toLowerCase()}`] = value;
-    const signed = await this.signer.sign(
-      {
-        method: 'PUT',
-        protocol: baseUrl.protocol,
-        hostname: baseUrl.hostname,
-        path,
-        query: {},
-        headers,
-      },
-      { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
-    );
-    const all: Record<string, string> = { ...signed.headers, 'user-agent': 'bucketspace' };
     const expectContinue = req.body === undefined && req.size >= EXPECT_CONTINUE_MIN;
-    if (expectContinue) all.expect = '100-continue';
-
-    const send = this.https ? httpsRequest : httpRequest;
-    const request = send({
-      protocol: baseUrl.protocol,
-      hostname: baseUrl.hostname,
-      port: baseUrl.port,
-      method: 'PUT',
-      path,
-      headers: all,
-      agent: this.agent,
-      signal: req.signal,
-      timeout: this.options.requestTimeoutMs,
+    const request = await this.signedRequest('PUT', req.key, req.signal, headers, {
+      ...(expectContinue ? { expect: '100-continue' } : {}),
     });
-    return await new Promise<string>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        request.destroy();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      };
-      request.on('error', fail);
-      request.on('timeout', () => {
-        const err = new Error('S3 request timed out (no data for too long)');
-        err.name = 'TimeoutError';
-        fail(err);
-      });
-      this.guardConnect(request, fail);
+    return this.exchange<string>(request, (settle) => {
       request.on('response', (res: IncomingMessage) => {
         readResponse(res).then((r) => {
-          if (settled) return;
-          settled = true;
+          if (settle.settled()) return;
           if (r.status >= 200 && r.status < 300) {
             // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
             if (!request.writableFinished) request.destroy();
-            resolve(normalizeEtag(res.headers.etag));
+            settle.ok(normalizeEtag(res.headers.etag));
             return;
           }
-          request.destroy();
           const { code, message } = parseS3Error(r.body);
-          reject(new S3ResponseError(r.status, code, message, res.headers.date));
-        }, fail);
+          settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+        }, settle.fail);
       });
       if (req.body !== undefined) {
         request.end(req.body);
         return;
       }
-      const write = () => void sendFile(request, req).catch(fail);
+      const write = () => void sendFile(request, req).catch(settle.fail);
       if (!expectContinue) {
         write();
         return;
@@ -295,7 +303,7 @@ export class S3PutClient {
       // Wait for `100 Continue` (or a refusal); servers that never send it get the body after a second.
       let started = false;
       const start = () => {
-        if (started || settled) return;
+        if (started || settle.settled()) return;
         started = true;
         clearTimeout(timer);
         write();
@@ -304,6 +312,107 @@ export class S3PutClient {
       request.once('continue', start);
       request.once('response', () => clearTimeout(timer));
       request.flushHeaders();
+    });
+  }
+
+  private async getOnce(req: GetOptions, onBody: () => void): Promise<GetResult> {
+    const request = await this.signedRequest('GET', req.key, req.signal);
+    return this.exchange<GetResult>(request, (settle) => {
+      request.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          readResponse(res).then((r) => {
+            const { code, message } = parseS3Error(r.body);
+            settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+          }, settle.fail);
+          return;
+        }
+        const expected = Number(res.headers['content-length']);
+        onBody();
+        deliver(res, req.writeTo).then((received) => {
+          if (Number.isFinite(expected) && received !== expected) {
+            settle.fail(new Error(`the body ended after ${received} of ${expected} bytes`));
+            return;
+          }
+          settle.ok({
+            size: received,
+            etag: normalizeEtag(res.headers.etag),
+            metadata: metadataOf(res),
+          });
+        }, settle.fail);
+      });
+      request.end();
+    });
+  }
+
+  /**
+   * A request for the object `key`: `headers` signed (with the host and an
+   * unsigned payload), `unsigned` ones added after, on the keep-alive agent.
+   */
+  private async signedRequest(
+    method: 'PUT' | 'GET',
+    key: string,
+    signal: AbortSignal | undefined,
+    headers: Record<string, string> = {},
+    unsigned: Record<string, string> = {},
+  ): Promise<ClientRequest> {
+    const { baseUrl } = this.options.target;
+    const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(key)}`;
+    const signed = await this.signer.sign(
+      {
+        method,
+        protocol: baseUrl.protocol,
+        hostname: baseUrl.hostname,
+        path,
+        query: {},
+        headers: { host: baseUrl.host, ...headers, 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
+      },
+      { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
+    );
+    const send = this.https ? httpsRequest : httpRequest;
+    return send({
+      protocol: baseUrl.protocol,
+      hostname: baseUrl.hostname,
+      port: baseUrl.port,
+      method,
+      path,
+      headers: { ...signed.headers, 'user-agent': 'bucketspace', ...unsigned },
+      agent: this.agent,
+      signal,
+      timeout: this.options.requestTimeoutMs,
+    });
+  }
+
+  /**
+   * Settles once, as `run` says: an error of the request, silence on the
+   * socket for too long, or a connection that takes too long fails it; a
+   * failure destroys the request.
+   */
+  private exchange<T>(request: ClientRequest, run: (settle: Settle<T>) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle: Settle<T> = {
+        settled: () => settled,
+        ok: (value) => {
+          if (settled) return;
+          settled = true;
+          resolve(value);
+        },
+        fail: (err) => {
+          if (settled) return;
+          settled = true;
+          request.destroy();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      };
+      request.on('error', settle.fail);
+      request.on('timeout', () => {
+        const err = new Error('S3 request timed out (no data for too long)');
+        err.name = 'TimeoutError';
+        settle.fail(err);
+      });
+      this.guardConnect(request, settle.fail);
+      run(settle);
     });
   }
 
@@ -393,6 +502,41 @@ async function readResponse(res: IncomingMessage): Promise<{ status: number; bod
     if (body.length < 64 * 1024) body += chunk as string;
   }
   return { status, body };
+}
+
+/**
+ * Streams a response body into `to` (with backpressure) and resolves with
+ * the bytes delivered once `to` has taken them all; a body cut short or a
+ * failing `to` rejects, and `to` is destroyed. (stream.pipeline does the
+ * same but makes an AbortController per call, a third of a small GET's cost.)
+ */
+function deliver(res: IncomingMessage, to: NodeJS.WritableStream): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    let ended = false;
+    const fail = (err: unknown) => {
+      (to as Writable).destroy();
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    res.on('data', (chunk: Buffer) => (received += chunk.length));
+    res.once('end', () => (ended = true));
+    res.once('error', fail);
+    res.once('close', () => {
+      if (!ended) fail(new Error('the connection closed before the body ended'));
+    });
+    to.once('error', fail);
+    to.once('finish', () => resolve(received));
+    res.pipe(to);
+  });
+}
+
+/** The object's user metadata (`x-amz-meta-<name>` headers) by name. */
+function metadataOf(res: IncomingMessage): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers))
+    if (name.startsWith('x-amz-meta-') && typeof value === 'string')
+      metadata[name.slice('x-amz-meta-'.length)] = value;
+  return metadata;
 }
 
 /** Code and Message of an S3 XML error body (empty when there is none, e.g. for HEAD). */

@@ -30,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   MOUNT_UNAVAILABLE: 503,
   TOOL_MISSING: 503,
   ABORTED: 503,
+  MIRROR_CLOSED: 409,
 };
 
 export function httpStatusFor(code: ErrorCode): number {

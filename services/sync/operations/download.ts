@@ -1,12 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import {
+  closeSync,
+  createWriteStream,
+  fchmodSync,
+  mkdirSync,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { chmod, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Writable } from 'node:stream';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../../common/errors.ts';
 import { unsafePathProblem } from '../object-keys.ts';
 import type { StateEntry } from '../types.ts';
 import type { Transfer } from './transfer.ts';
+import { IN_MEMORY_LIMIT } from './upload.ts';
 
 export interface DownloadInput {
   /** The workspace's local root. */
@@ -16,9 +29,19 @@ export interface DownloadInput {
   key: string;
   /** ETag from the listing, used when the GET does not return one. */
   listedEtag: string;
+  /** Size from the listing: a small object is taken into memory and written in a few synchronous calls. */
+  listedSize?: number;
   /** Called with the local file about to be replaced, before it is (pull moves it to its backup). */
   beforeReplace?: (absPath: string) => Promise<void>;
+  /**
+   * Directories under the root already made or checked by this run's
+   * downloads (shared by them): each is looked at once, not once per file.
+   */
+  checkedDirs?: Set<string>;
 }
+
+/** How much of a streamed download may wait for the disk: the writes between are batched (writev). */
+const STREAM_BUFFER = 1024 * 1024;
 
 /** Permission bits a download may set from metadata: never setuid, setgid, sticky or world-writable. */
 export const RESTORED_MODE_MASK = 0o775;
@@ -31,32 +54,47 @@ export const RESTORED_MODE_MASK = 0o775;
  * resolve inside the root, and no directory on the way may be a symlink
  * (it is not followed, as a push never follows one). Returns the state entry
  * of the written file (what a following push compares against).
+ *
+ * Objects listed below IN_MEMORY_LIMIT are read into memory and written with
+ * synchronous calls on one descriptor (open, write, mode, times, rename,
+ * stat): a dozen thread-pool round trips per file cost more than the writing.
  */
 export async function downloadFile(transfer: Transfer, input: DownloadInput): Promise<StateEntry> {
   const target = targetInside(input.root, input.relPath);
-  await ensureDirectoryInside(input.root, dirname(input.relPath), input.relPath);
+  ensureDirectoryInside(input.root, dirname(input.relPath), input.relPath, input.checkedDirs);
   const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.bucketspace-tmp`);
+  const inMemory = input.listedSize !== undefined && input.listedSize < IN_MEMORY_LIMIT;
+  const body = inMemory ? new MemorySink() : undefined;
   try {
     const res = await transfer.store.get({
       key: input.key,
-      writeTo: createWriteStream(tmp),
+      writeTo: body ?? createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
       signal: transfer.signal,
     });
-    const existing = await lstat(target).catch(() => undefined);
-    if (existing?.isDirectory()) {
-      throw new BucketspaceError(
-        'LOCAL_UNREADABLE',
-        `${input.relPath} is a directory locally but a file in the bucket; left as it is`,
-      );
-    }
+    // Only a caller that keeps what is replaced needs to look first; a rename onto a directory fails.
+    const existing = input.beforeReplace && lstatSync(target, { throwIfNoEntry: false });
+    if (existing?.isDirectory()) throw directoryInTheWay(input.relPath);
     if (existing) await input.beforeReplace?.(target);
-    await rename(tmp, target);
     const mode = Number(res.metadata.mode);
-    if (Number.isInteger(mode) && mode > 0) await chmod(target, mode & RESTORED_MODE_MASK);
-    const mtime = Number(res.metadata.mtime);
-    if (Number.isFinite(mtime) && mtime > 0)
-      await utimes(target, new Date(), new Date(mtime * 1000));
-    const st = await stat(target);
+    const restoredMode = Number.isInteger(mode) && mode > 0 ? mode & RESTORED_MODE_MASK : undefined;
+    const seconds = Number(res.metadata.mtime);
+    const mtime = Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
+    let st: Stats;
+    try {
+      if (body !== undefined) {
+        st = writeWhole(tmp, target, body.bytes(), restoredMode, mtime);
+      } else {
+        await rename(tmp, target);
+        if (restoredMode !== undefined) await chmod(target, restoredMode);
+        if (mtime !== undefined) await utimes(target, new Date(), mtime);
+        st = await stat(target);
+      }
+    } catch (err) {
+      const code = systemErrorCode(err);
+      if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST')
+        throw directoryInTheWay(input.relPath);
+      throw err;
+    }
     return {
       size: st.size,
       mtimeMs: st.mtimeMs,
@@ -67,6 +105,44 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Writes `bytes` to `tmp` (created, never an existing file), applies mode
+ * and mtime, renames it over `target` and returns its stat — read after the
+ * rename, which changes the ctime.
+ */
+function writeWhole(
+  tmp: string,
+  target: string,
+  bytes: Buffer,
+  mode: number | undefined,
+  mtime: Date | undefined,
+): Stats {
+  const fd = openSync(tmp, 'wx');
+  try {
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+    if (mode !== undefined) fchmodSync(fd, mode);
+    if (mtime !== undefined) futimesSync(fd, new Date(), mtime);
+    renameSync(tmp, target);
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** An object's bytes, collected in memory. */
+class MemorySink extends Writable {
+  readonly #chunks: Buffer[] = [];
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.#chunks.push(chunk);
+    callback();
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.#chunks);
   }
 }
 
@@ -88,40 +164,66 @@ function targetInside(root: string, relPath: string): string {
 /**
  * Creates `relDir` under `root` one directory at a time, refusing to go
  * through a symlink or a non-directory: `mkdir -p` would follow a link such
- * as `ext -> /outside` and write there.
+ * as `ext -> /outside` and write there. Synchronous: a handful of calls per
+ * new directory, and `checked` (the run's directories already seen) makes
+ * every later file in it cost none.
  */
-async function ensureDirectoryInside(root: string, relDir: string, relPath: string): Promise<void> {
-  // The root itself may be a symlink: a workspace may be a link to a directory.
-  await mkdir(root, { recursive: true }).catch((err: unknown) => {
-    throw localProblem(relPath, 'cannot create the workspace directory', err);
-  });
+function ensureDirectoryInside(
+  root: string,
+  relDir: string,
+  relPath: string,
+  checked: Set<string> = new Set(),
+): void {
+  if (checked.has(relDir)) return;
+  if (!checked.has('.')) {
+    // The root itself may be a symlink: a workspace may be a link to a directory.
+    try {
+      mkdirSync(root, { recursive: true });
+    } catch (err) {
+      throw localProblem(relPath, 'cannot create the workspace directory', err);
+    }
+    checked.add('.');
+  }
   let current = root;
+  let rel = '';
   for (const segment of relDir === '.' ? [] : relDir.split('/')) {
     current = join(current, segment);
-    const info = await lstat(current).catch((err: unknown) => {
-      if (systemErrorCode(err) === 'ENOENT') return undefined;
+    rel = rel === '' ? segment : `${rel}/${segment}`;
+    if (checked.has(rel)) continue;
+    let info: Stats | undefined;
+    try {
+      info = lstatSync(current, { throwIfNoEntry: false });
+    } catch (err) {
       throw localProblem(relPath, `cannot read ${segment}/`, err);
-    });
+    }
     if (info === undefined) {
-      await mkdir(current).catch((err: unknown) => {
+      try {
+        mkdirSync(current);
+      } catch (err) {
         if (systemErrorCode(err) !== 'EEXIST')
           throw localProblem(relPath, `cannot create ${segment}/`, err);
-      });
-      continue;
-    }
-    if (info.isSymbolicLink()) {
+      }
+    } else if (info.isSymbolicLink()) {
       throw new BucketspaceError(
         'SAFETY_REFUSED',
         `${relPath}: ${relative(root, current)} is a symlink locally; a pull never writes through one (it could lead out of the workspace). Replace the link with a directory to pull this file`,
         { details: { relPath } },
       );
-    }
-    if (!info.isDirectory())
+    } else if (!info.isDirectory()) {
       throw localProblem(
         relPath,
         `${relative(root, current)} is a file locally (a file is in the way)`,
       );
+    }
+    checked.add(rel);
   }
+}
+
+function directoryInTheWay(relPath: string): BucketspaceError {
+  return new BucketspaceError(
+    'LOCAL_UNREADABLE',
+    `${relPath} is a directory locally but a file in the bucket; left as it is`,
+  );
 }
 
 function localProblem(relPath: string, what: string, err?: unknown): BucketspaceError {
@@ -143,3 +245,6 @@ export async function readObjectText(transfer: Transfer, key: string): Promise<s
   await transfer.store.get({ key, writeTo: sink, signal: transfer.signal });
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** The temporary files a download writes next to its target (left behind only by a crash). */
+export const DOWNLOAD_TEMP_PATTERN = '.*.bucketspace-tmp';

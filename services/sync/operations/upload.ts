@@ -4,8 +4,12 @@ import { BucketspaceError, errorMessage, systemErrorCode } from '../../common/er
 import type { WalkedFile } from '../../common/walk.ts';
 import type { Transfer } from './transfer.ts';
 
-/** Small files are read into memory and sent with Content-MD5 so the server verifies them. */
-const IN_MEMORY_LIMIT = 1024 * 1024;
+/**
+ * Files below this size are read (uploads) or received (downloads) whole
+ * into memory, so each takes a few synchronous calls instead of a stream's
+ * thread-pool round trips; uploads send them with Content-MD5.
+ */
+export const IN_MEMORY_LIMIT = 1024 * 1024;
 /** S3's longest key. */
 export const MAX_KEY_BYTES = 1024;
 

@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import { systemErrorCode } from '../../common/errors.ts';
 import { localEtags } from '../../common/s3/etag.ts';
-import type { SameSizePair } from '../types.ts';
+import type { SameSizePair, StateEntry } from '../types.ts';
+import { stateOf } from './state.ts';
 
 export interface ContentVerdicts {
   /** Same content: the ETag the server gave matches the file's. */
@@ -41,5 +42,19 @@ export async function verifyByContent(
   verdicts.same.sort(byPath);
   verdicts.changed.sort(byPath);
   verdicts.vanished.sort(byPath);
+  return verdicts;
+}
+
+/**
+ * verifyByContent, and every file found the same remembered in `state` under
+ * the listed ETag, so the next run need not hash it again.
+ */
+export async function verifyAndRemember(
+  pairs: readonly SameSizePair[],
+  concurrency: number,
+  state: Map<string, StateEntry>,
+): Promise<ContentVerdicts> {
+  const verdicts = await verifyByContent(pairs, concurrency);
+  for (const { file, remote } of verdicts.same) state.set(file.relPath, stateOf(file, remote.etag));
   return verdicts;
 }

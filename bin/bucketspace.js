@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The `bucketspace` command (services/cli.ts; see entry.js).
+import { run } from './entry.js';
+
+await run('cli');

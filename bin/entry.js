@@ -1,0 +1,9 @@
+// Which file a bin runs. Node strips TypeScript types only outside
+// node_modules: an installed package runs the JavaScript compiled into dist/
+// (`npm pack` builds it), a checkout runs its services/ sources directly.
+const installed = import.meta.url.includes('/node_modules/');
+
+/** Runs `services/<name>.ts` (a checkout) or `dist/services/<name>.js` (installed). */
+export async function run(name) {
+  await import(installed ? `../dist/services/${name}.js` : `../services/${name}.ts`);
+}

@@ -1,0 +1,211 @@
+import { statSync } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { BucketspaceError, errorMessage, systemErrorCode } from '../common/errors.ts';
+import type { ObjectStore } from '../common/s3/object-store.ts';
+import { walkedFileAt, type WalkResult } from '../common/walk.ts';
+import { unsafePathProblem } from '../sync/object-keys.ts';
+import { downloadFile } from '../sync/operations/download.ts';
+import { verifyAndRemember } from '../sync/operations/verify.ts';
+import { planPull } from '../sync/plan.ts';
+import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
+import type { ProgressSink, RemoteFile } from '../sync/types.ts';
+import type { MirrorContext } from './mirror-context.ts';
+import { addFailure, addSkip, newReport } from './mirror-report.ts';
+import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
+import { applyVerdict, deletedFile, endRun, hashConcurrency, transferAll } from './transfer-run.ts';
+import type { MirrorReport } from './types.ts';
+
+export interface DownloadRun {
+  /** Delete local files S3 does not have. */
+  delete: boolean;
+  force: boolean;
+  signal: AbortSignal | undefined;
+  progress: ProgressSink;
+}
+
+/** Both sides of a download, the local one rooted at `root`. */
+interface Sides {
+  /** The local directory: the tree's, or the single file's. */
+  root: string;
+  remote: RemoteFile[];
+  local: WalkResult;
+  /** Which objects the filter leaves out, and by which rule. */
+  excluded: (relPath: string) => string | undefined;
+}
+
+const NO_WALK: WalkResult = { files: [], skipped: [], ignored: [], errors: [] };
+
+/**
+ * S3 -> local: afterwards the local path matches S3 (the objects under the
+ * prefix, or the one object). Planned like a pull: the remote listing, the
+ * local walk and what was remembered, same-size files hashed; only what
+ * differs is downloaded (into a temporary file, then renamed). Local files S3
+ * does not have are deleted unless `delete` is off or a rail refuses (an
+ * empty prefix, most of the files); the refusals are in the report.
+ */
+export async function mirrorDownload(
+  ctx: MirrorContext,
+  target: Target,
+  run: DownloadRun,
+): Promise<MirrorReport> {
+  const started = performance.now();
+  const report = newReport('download', target, false);
+  const { store, state } = ctx.buckets.get(target.location.bucket);
+  const sides = await downloadSides(store, target, run.signal);
+  const remote: RemoteFile[] = [];
+  for (const r of sides.remote) {
+    const problem = unsafePathProblem(r.relPath);
+    if (problem === undefined) remote.push(r);
+    else
+      addSkip(report, r.relPath, 'unsafe-key', `in S3, but never written locally: it ${problem}`);
+  }
+  const remembered = await state.load(stateKey(target));
+  const entries = new Map(remembered);
+  const plan = planPull({
+    local: sides.local.files,
+    remote,
+    state: entries,
+    excluded: sides.excluded,
+  });
+  for (const { remote: r, rule } of plan.excluded)
+    addSkip(report, r.relPath, 'excluded', `in S3 but excluded by ${rule}; not downloaded`);
+  const verdicts = await verifyAndRemember(plan.verify, hashConcurrency(ctx), entries);
+  report.unchanged = plan.unchanged + verdicts.same.length;
+  const downloads = [
+    ...plan.downloads.map((d) => d.remote),
+    ...[...verdicts.changed, ...verdicts.vanished].map((p) => p.remote),
+  ];
+
+  const verdict = deleteVerdict(
+    deleteRefusals({
+      workspace: target.location.url,
+      target: 'local files',
+      deletes: plan.deletes.length,
+      total: sides.local.files.length,
+      maxDelete: ctx.settings.maxDelete,
+      unreadable: { count: sides.local.errors.length, first: sides.local.errors[0] },
+      ...(plan.included > 0
+        ? {}
+        : {
+            empty: {
+              rule: 'remote-empty',
+              reason: `S3 has nothing under ${target.location.url} to download`,
+            },
+          }),
+    }),
+    { force: run.force, noDelete: !run.delete },
+  );
+  applyVerdict(ctx, report, verdict);
+
+  const transfer = { store, signal: run.signal };
+  const checkedDirs = new Set<string>();
+  await transferAll(
+    { ctx, report, progress: run.progress, signal: run.signal },
+    `download ${target.location.url}`,
+    downloads.map((r) => ({
+      ...r,
+      object: `s3://${store.bucket}/${r.key}`,
+      path: join(sides.root, r.relPath),
+    })),
+    async (r) => {
+      const entry = await downloadFile(transfer, {
+        root: sides.root,
+        relPath: r.relPath,
+        key: r.key,
+        listedEtag: r.etag,
+        listedSize: r.size,
+        checkedDirs,
+      });
+      entries.set(r.relPath, entry);
+    },
+  );
+
+  if (verdict.blockedBy === undefined) {
+    for (const file of plan.deletes) {
+      try {
+        await rm(file.absPath);
+        entries.delete(file.relPath);
+        deletedFile(ctx, report, {
+          object: `${target.location.url}/${file.relPath}`,
+          path: file.absPath,
+        });
+      } catch (err) {
+        addFailure(
+          report,
+          file.relPath,
+          'LOCAL_UNREADABLE',
+          `could not delete: ${systemErrorCode(err) ?? errorMessage(err)}`,
+        );
+      }
+    }
+  }
+  return endRun(
+    report,
+    started,
+    { sync: state, key: stateKey(target), before: remembered },
+    entries,
+  );
+}
+
+/**
+ * The remote listing decides the shape: objects under `key/` make a tree;
+ * with none, an object named `key` is a single file; with neither, an empty
+ * tree (and the empty-remote rail keeps local files).
+ */
+async function downloadSides(
+  store: ObjectStore,
+  target: Target,
+  signal: AbortSignal | undefined,
+): Promise<Sides> {
+  const { location, local } = target;
+  // An existing directory is walked while the listing is on its way (it is a tree unless the
+  // listing is empty and the key is one object: then the walk is not used).
+  const walking = statSync(local, { throwIfNoEntry: false })?.isDirectory()
+    ? walkTree(target, signal)
+    : undefined;
+  walking?.catch(() => undefined); // awaited below, unless the key is one object
+  const remote = await remoteTree(store, prefixOf(location), signal);
+  if (remote.length === 0 && location.key !== '') {
+    const object = await store.head(location.key, signal);
+    if (object !== undefined) {
+      const relPath = basename(local);
+      const file = await walkedFileAt(local, relPath);
+      return {
+        root: dirname(local),
+        remote: [{ ...object, relPath }],
+        local: { ...NO_WALK, files: file === undefined ? [] : [file] },
+        excluded: () => undefined,
+      };
+    }
+  }
+  await ensureDirectory(local, location.url);
+  const { filter, walk } = await (walking ?? walkTree(target, signal));
+  return {
+    root: local,
+    remote,
+    local: walk,
+    excluded: (relPath) => excludedBy(filter, relPath),
+  };
+}
+
+/** The local directory of a tree, created when missing; a file in its place is an error. */
+export async function ensureDirectory(path: string, url: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory()) return;
+  if (info !== undefined)
+    throw new BucketspaceError(
+      'LOCAL_UNREADABLE',
+      `${path} is a file, but ${url} is a prefix in S3: pass another local path`,
+      { details: { path, url } },
+    );
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    throw new BucketspaceError(
+      'LOCAL_UNREADABLE',
+      `cannot create ${path}: ${systemErrorCode(err) ?? errorMessage(err)}`,
+      { cause: err, details: { path } },
+    );
+  }
+}
