@@ -17,7 +17,8 @@ applies; name base-debian to debootstrap it again).
 
 Targets:
   runtime-node runtime-python runtime-go runtime-static
-  control-plane mount-rclone mount-s3fs        -> bucketspace/<target>:latest
+  control-plane mount-rclone mount-s3fs
+  apps-firewall                                -> bucketspace/<target>:latest
   base-debian base-node base-python base-go base-nginx base-caddy
                                                -> bucketspace-local/... (stand-ins for upstream images;
                                                   base-caddy is for the Compose profile `https`)
@@ -58,7 +59,7 @@ image_of() {
     base-go) echo "bucketspace-local/golang:1" ;;
     base-nginx) echo "bucketspace-local/nginx:1" ;;
     base-caddy) echo "bucketspace-local/caddy:2" ;;
-    runtime-node | runtime-python | runtime-go | runtime-static | control-plane | mount-rclone | mount-s3fs)
+    runtime-node | runtime-python | runtime-go | runtime-static | control-plane | mount-rclone | mount-s3fs | apps-firewall)
       echo "bucketspace/$1:latest"
       ;;
     *) return 1 ;;
@@ -73,11 +74,11 @@ base_of() {
     runtime-python) echo base-python ;;
     runtime-go) echo base-go ;;
     runtime-static) echo base-nginx ;;
-    mount-rclone | mount-s3fs) echo base-debian ;;
+    mount-rclone | mount-s3fs | apps-firewall) echo base-debian ;;
   esac
 }
 
-ALL_IMAGES=(runtime-node runtime-python runtime-go runtime-static control-plane mount-rclone mount-s3fs)
+ALL_IMAGES=(runtime-node runtime-python runtime-go runtime-static control-plane mount-rclone mount-s3fs apps-firewall)
 ALL_TARGETS=(base-debian base-node base-python base-go base-nginx base-caddy "${ALL_IMAGES[@]}")
 
 node_major() {
@@ -303,7 +304,7 @@ build_target() {
       ctx="$ROOT/images/local-bases/${t#base-}"
       docker_build "$img" "$ctx/Dockerfile" "$ctx" "$base_img"
       ;;
-    runtime-* | mount-*)
+    runtime-* | mount-* | apps-firewall)
       docker_build "$img" "$ROOT/images/$t/Dockerfile" "$ROOT/images" "$base_img"
       ;;
     control-plane)

@@ -90,6 +90,7 @@ interface Service {
   environment?: Record<string, string | null> | string[];
   image?: string;
   ports?: unknown[];
+  build?: { context?: string; dockerfile?: string };
 }
 
 interface Port {
@@ -144,6 +145,9 @@ test('the Swarm stack file: valid, the monitor on a manager running workspaces a
   assert.deepEqual(Object.keys(stack.services).sort(), ['bucket', 'minio', 'monitor']);
   const monitor = stack.services.monitor!;
   assert.equal(environmentOf(monitor).RUNTIME_ENGINE, 'swarm');
+  // The apps firewall and the disk budget work on one Docker engine: a swarm monitor refuses them.
+  assert.equal(environmentOf(monitor).RUNTIME_ISOLATION, 'off');
+  assert.equal(environmentOf(monitor).RUNTIME_DISK, 'off');
   assert.deepEqual(monitor.deploy?.placement?.constraints, ['node.role == manager']);
   assert.deepEqual(stack.services.minio?.deploy?.placement?.constraints, [
     'node.labels.bucketspace.s3 == true',
@@ -218,6 +222,32 @@ for (const compose of composeVersions()) {
     ]);
     assert.equal(environmentOf(moved.monitor).MONITOR_ADMIN_PORT, '18081');
     assert.equal(environmentOf(moved.check).MONITOR_ADMIN_BIND, '10.0.0.5', 'checked');
+  });
+
+  test(`${compose.name}: the stack builds the apps firewall's image, the monitor runs it and gets no capability itself`, () => {
+    for (const [settings, image] of [
+      [{}, 'bucketspace/apps-firewall:latest'],
+      [{ RUNTIME_FIREWALL_IMAGE: 'registry.example/fw:1.2.0' }, 'registry.example/fw:1.2.0'],
+    ] as const) {
+      const { services } = config(compose.command, ['docker-compose.yml'], settings);
+      const firewall = services['apps-firewall'];
+      const env = environmentOf(services.monitor);
+      assert.equal(env.RUNTIME_ISOLATION, 'firewall', 'apps are kept apart by default');
+      assert.equal(env.RUNTIME_FIREWALL_IMAGE, image);
+      assert.equal(firewall?.image, image, 'the image the monitor runs is the one built');
+      assert.equal(
+        join(firewall?.build?.context ?? '', firewall?.build?.dockerfile ?? ''),
+        join(REPO, 'images/apps-firewall/Dockerfile'),
+      );
+      const deps = services.monitor?.depends_on ?? {};
+      assert.ok(
+        (Array.isArray(deps) ? deps : Object.keys(deps)).includes('apps-firewall'),
+        'built before the monitor starts',
+      );
+      // The monitor runs the firewall through the Docker socket; it needs no privilege.
+      assert.deepEqual(services.monitor?.cap_add ?? [], []);
+      assert.deepEqual(firewall?.cap_add ?? [], [], 'the service only builds the image');
+    }
   });
 
   test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user`, () => {

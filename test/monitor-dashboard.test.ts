@@ -275,6 +275,16 @@ describe('dashboard', () => {
     });
     await page.locator('.banner[data-kind="mount"]').waitFor();
     assert.match(await page.locator('#banners').innerText(), /workspaces mount is unavailable/);
+    // So does an apps firewall that is not in place.
+    api.setStatus({
+      isolation: 'failed',
+      isolationReason: 'the firewall image bucketspace/apps-firewall:latest is missing',
+    });
+    await page.locator('.banner[data-kind="isolation"]').waitFor();
+    assert.match(
+      await page.locator('.banner[data-kind="isolation"]').innerText(),
+      /Apps are not started: the apps firewall is not in place\. the firewall image bucketspace\/apps-firewall:latest is missing/,
+    );
 
     assert.doesNotMatch(await page.locator('main').innerText(), /null|undefined|NaN/);
     // The toast of the refused start is seen above; keep it from covering the mounts in the picture.

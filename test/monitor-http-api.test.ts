@@ -349,10 +349,10 @@ describe('REST API', () => {
     assert.deepEqual(await missing.json(), {
       error: { code: 'NOT_FOUND', message: 'no workspace named "nope"' },
     });
+    m.api.setStatus({ isolation: 'failed', isolationReason: 'the firewall image is missing' });
     const status = await fetch(`${m.base}/api/status`, { headers: m.auth() });
-    assert.deepEqual(await status.json(), {
-      status: { mount: 'ok', mountReason: null, docker: 'ok', dockerReason: null },
-    });
+    assert.deepEqual(await status.json(), { status: m.api.status() });
+    assert.equal(m.api.status().isolationReason, 'the firewall image is missing');
   });
 
   test('restart, stop and start reach the API and answer 202 with the new view', async () => {
@@ -574,11 +574,16 @@ describe('events (SSE)', () => {
 });
 
 describe('health and metrics', () => {
-  test('/healthz is 200 when Docker and the mount are ok, 503 otherwise, and says no more', async () => {
+  test('/healthz is 200 when Docker, the mount and the apps firewall are ok, 503 otherwise, and says no more', async () => {
     const m = await monitor();
     const ok = await fetch(`${m.base}/healthz`);
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), { status: 'ok', docker: 'ok', mount: 'ok' });
+    assert.deepEqual(await ok.json(), {
+      status: 'ok',
+      docker: 'ok',
+      mount: 'ok',
+      isolation: 'on',
+    });
     m.api.setStatus({ mount: 'unavailable', mountReason: 'ENOTCONN on /workspaces (secret path)' });
     const bad = await fetch(`${m.base}/healthz`);
     assert.equal(bad.status, 503);
@@ -586,9 +591,21 @@ describe('health and metrics', () => {
       status: 'unavailable',
       docker: 'ok',
       mount: 'unavailable',
+      isolation: 'on',
     });
     m.api.setStatus({ mount: 'ok', docker: 'unreachable' });
     assert.equal((await fetch(`${m.base}/healthz`)).status, 503);
+    m.api.setStatus({ docker: 'ok', isolation: 'failed', isolationReason: 'no DOCKER-USER chain' });
+    const noFirewall = await fetch(`${m.base}/healthz`);
+    assert.equal(noFirewall.status, 503);
+    assert.deepEqual(await noFirewall.json(), {
+      status: 'unavailable',
+      docker: 'ok',
+      mount: 'ok',
+      isolation: 'failed',
+    });
+    m.api.setStatus({ isolation: 'off', isolationReason: null });
+    assert.equal((await fetch(`${m.base}/healthz`)).status, 200);
   });
 
   test('/metrics: default metrics, workspaces by state, restarts, proxy traffic', async () => {

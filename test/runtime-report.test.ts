@@ -180,3 +180,25 @@ describe('runtime entrypoint: the copy report', () => {
     assert.doesNotMatch(run.logs, /^x$/m, 'the host node_modules is not copied into the cache');
   });
 });
+
+describe('runtime entrypoint: a small /tmp (decision 0056)', () => {
+  test('no disk limit: with /tmp a 1 MiB tmpfs, the install scratches in /var/tmp and the report goes to BUCKETSPACE_REPORT_DIR', async () => {
+    const dir = path.join(root, 'scratch');
+    await writeDepsApp(dir, { greeting: 'hi', message: 'm' });
+    const run = await toEnd(
+      restricted(dir)
+        .withSecurityOpt('no-new-privileges')
+        .withTmpFs({ '/tmp': 'rw,nosuid,nodev,mode=1777,size=1m' })
+        .withEnvironment({
+          BUCKETSPACE_REPORT_DIR: '/var/tmp/bucketspace-deploy',
+          // 4 MiB of scratch, as a large download would need: more than /tmp holds.
+          BUCKETSPACE_INSTALL:
+            'head -c 4194304 /dev/zero > "$TMPDIR/scratch" && echo "scratch in $TMPDIR" && npm ci',
+        })
+        .withCommand(['sh', '-c', "tr '\\0' '\\n' < /var/tmp/bucketspace-deploy/dependencies"]),
+    );
+    assert.equal(run.exitCode, 0, run.logs);
+    assert.match(run.logs, /^scratch in \/var\/tmp$/m);
+    assert.match(run.logs, /^installed$/m);
+  });
+});

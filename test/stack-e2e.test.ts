@@ -6,8 +6,9 @@
 // bring-your-own-S3 variant runs against s3rver on the host (or the real S3
 // of S3_TEST_ENDPOINT). A Node project, a Python project and a static site go
 // in; the test watches them reach the bucket (filtered), the FUSE mount, three
-// containers and the monitor's routes, then edits, deletes, kills the mount,
-// restarts the monitor and stops everything with scripts/stack-down.sh.
+// containers and the monitor's routes (and, from inside an app, that the apps
+// firewall keeps it from everything of the stack), then edits, deletes, kills
+// the mount, restarts the monitor and stops everything with scripts/stack-down.sh.
 // Run just this file: npm run test:e2e
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +29,7 @@ import { containersOf, docker, dockerAvailable } from './support/docker.ts';
 import { docker as dockerCli, inspect } from './support/docker-cli.ts';
 import { buildTargets, ensureImages, IMAGE_NAMES } from './support/images.ts';
 import { startTestS3, type TestS3 } from './support/s3-server.ts';
+import { probeFromContainer } from './support/tcp-probe.ts';
 import { eventually } from './support/watch-process.ts';
 
 const haveDocker = await dockerAvailable();
@@ -528,6 +530,47 @@ function smoke(variant: Variant): void {
       assert.equal(byName.shop?.state, 'running');
       assert.equal(byName.pyapp?.state, 'running');
       assert.equal(byName.site?.state, 'running');
+    });
+
+    test("apps are not kept apart: in the stack, an app reaches none of the stack's services, the monitor, the host or another app", async () => {
+      const health = (await (await fetch(stack.adminUrl('/healthz'))).json()) as {
+        isolation?: string;
+      };
+      assert.equal(health.isolation, 'on', 'the monitor put the apps firewall in place');
+      const apps = await appContainers(stack);
+      const addressesOf = async (id: string) =>
+        Object.values(
+          JSON.parse(await inspect(id, '{{json .NetworkSettings.Networks}}')) as Record<
+            string,
+            { IPAddress: string }
+          >,
+        )
+          .map((n) => n.IPAddress)
+          .filter((a) => a !== '');
+      const targets: string[] = [];
+      const add = async (id: string, ports: Array<string | number>) => {
+        for (const a of await addressesOf(id)) for (const p of ports) targets.push(`${a}:${p}`);
+      };
+      // The monitor's apps and admin ports, on each network it is on.
+      await add(await stack.containerOf('monitor'), [
+        stack.env.MONITOR_PORT!,
+        stack.env.MONITOR_ADMIN_PORT!,
+      ]);
+      // Another app, on the port it serves.
+      const pyapp = apps.get('pyapp')!;
+      const pyappPort = /"PORT=(\d+)"/.exec(await inspect(pyapp, '{{json .Config.Env}}'))?.[1];
+      await add(pyapp, [pyappPort!]);
+      // The S3 server (in the stack, or on the host), the mount, the sync (9: nothing listens).
+      if (variant.externalS3 !== true) await add(await stack.containerOf('minio'), [9000]);
+      if (outside?.local === true) targets.push(new URL(outside.endpoint).host);
+      await add(await stack.containerOf('mount'), [9]);
+      if (!variant.direct) await add(await stack.containerOf('sync'), [9]);
+      // The host, at the apps network's gateway.
+      const net = await docker.getNetwork(stack.env.MONITOR_NETWORK!).inspect();
+      targets.push(`${net.IPAM?.Config?.[0]?.Gateway}:${stack.env.MONITOR_ADMIN_PORT}`);
+      assert.ok(targets.length >= 7, targets.join(' '));
+      const got = await probeFromContainer(apps.get('shop')!, targets);
+      assert.deepEqual(got, Object.fromEntries(targets.map((t) => [t, 'EHOSTUNREACH'])));
     });
 
     test('the apps port serves no API and only redirects the dashboard to the admin port', async () => {

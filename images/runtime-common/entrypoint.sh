@@ -9,11 +9,13 @@
 #   BUCKETSPACE_START    start command run in /app (static: ignored)
 #   BUCKETSPACE_DEPS_DIR where a volume that keeps the install's output is mounted
 #   BUCKETSPACE_DEPS_KEY what that output depends on: same key, the install is skipped
+#   BUCKETSPACE_REPORT_DIR where to write the report (default /tmp/bucketspace-deploy)
 #   /etc/bucketspace/ca.pem  extra CA certificates to trust (optional)
 #
-# It reports what it did in /tmp/bucketspace-deploy/ for the monitor: `copied`
+# It reports what it did in $BUCKETSPACE_REPORT_DIR for the monitor: `copied`
 # (every file copied, with size and mtime) and `dependencies` (installed,
-# reused or none).
+# reused or none). The install runs with TMPDIR=/var/tmp (on disk), so a large
+# download does not fill a small /tmp tmpfs meant for the app.
 #
 # Exit codes of its own: 64 bad configuration, 65 /workspace missing or not
 # copyable, 66 install failed. Otherwise the app's exit code.
@@ -22,7 +24,7 @@ set -eu
 SOURCE=/workspace
 APP=/app
 EXTRA_CA=/etc/bucketspace/ca.pem
-REPORT=/tmp/bucketspace-deploy
+REPORT=${BUCKETSPACE_REPORT_DIR:-/tmp/bucketspace-deploy}
 RUNTIME=${BUCKETSPACE_RUNTIME:-}
 DEPS_DIR=${BUCKETSPACE_DEPS_DIR:-}
 DEPS_KEY=${BUCKETSPACE_DEPS_KEY:-}
@@ -162,8 +164,10 @@ if [ "$RUNTIME" != static ]; then
       export VIRTUAL_ENV="$APP/.venv"
     fi
     say "installing: $install"
+    install_tmp=${TMPDIR:-/tmp}
+    [ ! -d /var/tmp ] || [ ! -w /var/tmp ] || install_tmp=/var/tmp
     rc=0
-    sh -c "$install" || rc=$?
+    TMPDIR=$install_tmp sh -c "$install" || rc=$?
     [ "$rc" -eq 0 ] || fail 66 "install failed with exit code $rc: $install"
     # Written last: only a finished install is ever reused.
     [ -z "$DEPS_DIR" ] || printf '%s\n' "$DEPS_KEY" >"$DEPS_DIR/$DEPS_MARKER" ||

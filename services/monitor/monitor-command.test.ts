@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveSettings } from '../common/settings.ts';
-import { originClash } from './monitor-command.ts';
+import { engineClash, originClash } from './monitor-command.ts';
 import { MONITOR_SETTINGS } from './monitor-settings.ts';
 
 const settings = (env: Record<string, string>) => resolveSettings(MONITOR_SETTINGS, { env });
@@ -25,6 +25,24 @@ test('the admin and the apps never share a port or a public origin', () => {
       }),
     ) ?? '',
     /are the same origin \(https:\/\/example\.com\)/,
+  );
+});
+
+test('on a swarm the apps firewall and the disk budget must be off: they work on one Docker engine only', () => {
+  assert.equal(engineClash(settings({})), undefined, 'the Docker engine: both on by default');
+  assert.match(
+    engineClash(settings({ RUNTIME_ENGINE: 'swarm' })) ?? '',
+    /^the apps firewall and the disk budget work on one Docker engine only, not with RUNTIME_ENGINE=swarm \(RUNTIME_ISOLATION=firewall, RUNTIME_DISK\): set RUNTIME_ISOLATION=off and RUNTIME_DISK=off/,
+  );
+  assert.match(
+    engineClash(settings({ RUNTIME_ENGINE: 'swarm', RUNTIME_ISOLATION: 'off' })) ?? '',
+    /\(RUNTIME_DISK\): set/,
+  );
+  assert.equal(
+    engineClash(
+      settings({ RUNTIME_ENGINE: 'swarm', RUNTIME_ISOLATION: 'off', RUNTIME_DISK: 'off' }),
+    ),
+    undefined,
   );
 });
 

@@ -7,7 +7,7 @@ import { mountsRouter } from '../mounts/mounts-router.ts';
 import { configError, resolveSettings, type SettingsOf } from '../common/settings.ts';
 import type { CommandIo } from '../common/command-io.ts';
 import { DockerRuntime } from './containers/docker-runtime.ts';
-import type { ContainerRuntime } from './containers/types.ts';
+import type { ContainerRuntime, HostEngine } from './containers/types.ts';
 import { detectWorkspace } from './detect/detect-workspace.ts';
 import { TrashListing } from './discovery/trash-listing.ts';
 import { WorkspaceScanner } from './discovery/workspace-scanner.ts';
@@ -15,6 +15,7 @@ import { createMonitorHttp } from './http/monitor-http.ts';
 import { trashRouter } from './http/trash-router.ts';
 import { MonitorMetrics } from './http/monitor-metrics.ts';
 import { loadOrCreateToken } from './http/token.ts';
+import { allowedText } from './isolation/firewall-rules.ts';
 import { MONITOR_SETTINGS } from './monitor-settings.ts';
 import { Supervisor } from './supervisor/supervisor.ts';
 import { SwarmRuntime } from './swarm/swarm-runtime.ts';
@@ -55,7 +56,7 @@ export function monitorCommand(io: CommandIo): Command {
     .addOption(logLevelOption())
     .action(async (flags: MonitorFlags) => {
       const settings = resolveSettings(MONITOR_SETTINGS, { env: io.env, flags: { ...flags } });
-      const clash = originClash(settings);
+      const clash = originClash(settings) ?? engineClash(settings);
       if (clash !== undefined) throw configError([clash]);
       await runMonitor(io, settings);
     });
@@ -89,15 +90,36 @@ function openMounts(io: CommandIo, logger: Logger): MountContext | undefined {
   }
 }
 
-/** The container runtime RUNTIME_ENGINE names, on the engine of DOCKER_HOST. */
-function createRuntime(settings: MonitorSettings, logger: Logger): ContainerRuntime {
+/**
+ * The apps firewall and the disk budget work on the host's own Docker engine;
+ * a swarm runs its tasks on other hosts: what makes these settings ask for
+ * them there, if anything.
+ */
+export function engineClash(settings: MonitorSettings): string | undefined {
+  if (settings.runtimeEngine !== 'swarm') return undefined;
+  const on: string[] = [];
+  if (settings.isolation !== 'off') on.push(`RUNTIME_ISOLATION=${settings.isolation}`);
+  if (settings.disk !== undefined) on.push('RUNTIME_DISK');
+  if (on.length === 0) return undefined;
+  return (
+    `the apps firewall and the disk budget work on one Docker engine only, not with RUNTIME_ENGINE=swarm (${on.join(', ')}): ` +
+    'set RUNTIME_ISOLATION=off and RUNTIME_DISK=off (on a swarm apps are not kept apart and have no disk budget; README, Security)'
+  );
+}
+
+/** The container runtime RUNTIME_ENGINE names, on the engine of DOCKER_HOST (and that engine, when it is this host's). */
+function createRuntime(
+  settings: MonitorSettings,
+  logger: Logger,
+): { runtime: ContainerRuntime; host: HostEngine | undefined } {
   if (settings.runtimeEngine === 'docker') {
-    return new DockerRuntime({
+    const docker = new DockerRuntime({
       connection: settings.dockerHost,
       logger: logger.child({ component: 'docker' }),
     });
+    return { runtime: docker, host: docker };
   }
-  return new SwarmRuntime({
+  const swarm = new SwarmRuntime({
     connection: settings.dockerHost,
     logger: logger.child({ component: 'swarm' }),
     network: settings.network,
@@ -112,6 +134,7 @@ function createRuntime(settings: MonitorSettings, logger: Logger): ContainerRunt
     readyTimeoutMs: settings.readyTimeout,
     healthIntervalMs: settings.swarmHealthInterval,
   });
+  return { runtime: swarm, host: undefined };
 }
 
 export async function runMonitor(io: CommandIo, settings: MonitorSettings): Promise<void> {
@@ -127,6 +150,10 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       proxyTimeoutMs: settings.proxyTimeout,
       network: settings.network,
       instance: settings.instance,
+      isolation: settings.isolation,
+      diskBudget: settings.disk ?? 'off',
+      tmpSize: settings.tmpSize,
+      networkAllow: settings.networkAllow.map(allowedText),
       runtimeEngine: settings.runtimeEngine,
       domain: settings.domain ?? null,
       images: {
@@ -154,7 +181,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
     );
   }
   const metrics = new MonitorMetrics();
-  const runtime = createRuntime(settings, logger);
+  const { runtime, host } = createRuntime(settings, logger);
   const scanner = new WorkspaceScanner({
     root: settings.workspacesMount,
     logger: logger.child({ component: 'discovery' }),
@@ -163,6 +190,7 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
   });
   const supervisor = new Supervisor({
     runtime,
+    host,
     scanner,
     detect: detectWorkspace,
     logger: logger.child({ component: 'supervisor' }),
@@ -178,10 +206,17 @@ export async function runMonitor(io: CommandIo, settings: MonitorSettings): Prom
       memoryBytes: settings.memory,
       nanoCpus: Math.round(settings.cpus * 1e9),
       pids: settings.pids,
+      tmpBytes: settings.tmpSize,
     },
     hostRoot: settings.hostWorkspacesDir ?? settings.workspacesMount,
     caBundle: settings.caBundle,
+    diskBudgetBytes: settings.disk,
+    diskCheckIntervalMs: settings.diskCheckInterval,
     dependencyCache: settings.dependencyCache,
+    firewall:
+      settings.isolation === 'firewall'
+        ? { image: settings.firewallImage, allow: settings.networkAllow }
+        : undefined,
     dataDir: settings.dataDir,
     pollIntervalMs: settings.pollInterval,
     debounceMs: settings.debounce,

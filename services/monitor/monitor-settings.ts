@@ -5,6 +5,28 @@ import { defaultStateDir } from '../common/state-dir.ts';
 import { SYNC_SETTINGS } from '../sync/sync-settings.ts';
 import { parseDockerHost } from './containers/docker-host.ts';
 import { tokenProblem } from './http/token.ts';
+import { parseAllowedDestination, type AllowedDestination } from './isolation/firewall-rules.ts';
+
+/** `10.0.0.5:5432, 192.168.1.0/24`: private destinations apps may reach all the same. */
+const allowListSchema = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const out: AllowedDestination[] = [];
+    for (const item of (v ?? '').split(',').map((x) => x.trim())) {
+      if (item === '') continue;
+      const parsed = parseAllowedDestination(item);
+      if (parsed === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${JSON.stringify(item)} is not an IPv4 address or network, with an optional :port (10.0.0.5, 10.0.0.0/24, 10.0.0.5:5432)`,
+        });
+        return z.NEVER;
+      }
+      out.push(parsed);
+    }
+    return out;
+  });
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -32,6 +54,23 @@ function sizeSchema(minBytes: number, fallback: string) {
       return bytes;
     });
 }
+
+/** RUNTIME_DISK: a size, or `off` (undefined: no budget). */
+const diskBudgetSchema = z
+  .string()
+  .default('2g')
+  .transform((v, ctx) => {
+    if (v.trim().toLowerCase() === 'off') return undefined;
+    const bytes = parseSize(v);
+    if (bytes === undefined || bytes < 16 * 1024 ** 2) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a size like 512m or 2g (at least 16m), or off',
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
 
 function defaultDataDir(): string {
   return join(defaultStateDir(), 'monitor');
@@ -299,11 +338,53 @@ export const MONITOR_SETTINGS = {
     defaultText: 'true',
     schema: booleanSchema().default(true),
   }),
+  isolation: setting({
+    env: 'RUNTIME_ISOLATION',
+    description:
+      'firewall: apps reach the internet and nothing else (not each other, the monitor, the host, private networks or 169.254.169.254), by rules a one-shot container applies; off: no firewall.',
+    defaultText: 'firewall',
+    schema: z.enum(['firewall', 'off'], { error: 'must be firewall or off' }).default('firewall'),
+  }),
+  networkAllow: setting({
+    env: 'RUNTIME_NETWORK_ALLOW',
+    description:
+      'Private addresses apps may reach all the same, comma-separated: 10.0.0.5, 10.0.0.0/24, 10.0.0.5:5432 (TCP port); e.g. a database or a proxy on the LAN.',
+    defaultText: '(none)',
+    schema: allowListSchema,
+  }),
+  firewallImage: setting({
+    env: 'RUNTIME_FIREWALL_IMAGE',
+    description:
+      "Image of the one-shot container that applies the apps firewall (in the host's network namespace, with NET_ADMIN and NET_RAW only).",
+    defaultText: 'bucketspace/apps-firewall:latest',
+    schema: z.string().min(1).default('bucketspace/apps-firewall:latest'),
+  }),
   memory: setting({
     env: 'RUNTIME_MEMORY',
     description: 'Memory limit per workspace container.',
     defaultText: '1g',
     schema: sizeSchema(16 * 1024 ** 2, '1g'),
+  }),
+  disk: setting({
+    env: 'RUNTIME_DISK',
+    description:
+      'Disk budget per workspace container: what it writes (its copy of the source and everything else outside /tmp) plus its dependency cache. Over it, the container is stopped and the dashboard says why; where the storage driver has quotas, writes past it also fail. off: no budget.',
+    defaultText: '2g',
+    schema: diskBudgetSchema,
+  }),
+  tmpSize: setting({
+    env: 'RUNTIME_TMP_SIZE',
+    description:
+      "Size of each workspace container's /tmp, a tmpfs in memory (it counts against RUNTIME_MEMORY): writes past it fail with ENOSPC.",
+    defaultText: '256m',
+    schema: sizeSchema(1024 ** 2, '256m'),
+  }),
+  diskCheckInterval: setting({
+    env: 'MONITOR_DISK_CHECK_INTERVAL',
+    description:
+      "How often the monitor measures the workspace containers' disk use against RUNTIME_DISK (one engine call for all of them).",
+    defaultText: '30s',
+    schema: durationSchema(100).default(30_000),
   }),
   cpus: setting({
     env: 'RUNTIME_CPUS',

@@ -135,6 +135,14 @@ export interface MonitorStatus {
   mountReason: string | null;
   docker: 'ok' | 'unreachable';
   dockerReason: string | null;
+  /**
+   * Whether the apps are kept apart (decision 0055): `on`, the firewall is in
+   * place; `off`, by RUNTIME_ISOLATION; `pending` until first applied;
+   * `failed`, no new container starts until it works.
+   */
+  isolation: 'on' | 'off' | 'pending' | 'failed';
+  /** What is in place, or why it failed. */
+  isolationReason: string | null;
 }
 
 export type MonitorEvent =

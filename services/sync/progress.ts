@@ -1,6 +1,6 @@
 import type cliProgressTypes from 'cli-progress';
 import { createRequire } from 'node:module';
-import { formatBytes } from './report.ts';
+import { formatBytes } from '../common/format-bytes.ts';
 import type { ProgressSink } from './types.ts';
 
 export const noProgress: ProgressSink = {

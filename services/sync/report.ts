@@ -3,6 +3,7 @@ import type { WalkResult } from '../common/walk.ts';
 import { restoreCommand, trashPrefix } from '../common/trash-names.ts';
 import { validateWorkspaceName } from '../common/workspace-name.ts';
 import type { FailedFile, PlanLine, SkippedFile, SyncSummary } from './types.ts';
+import { formatBytes } from '../common/format-bytes.ts';
 
 // ---- the summary ------------------------------------------------------------
 
@@ -144,17 +145,6 @@ export function formatRule(rule: Pick<RuleRef, 'source' | 'line' | 'pattern'> | 
 }
 
 // ---- text --------------------------------------------------------------------
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 /** The plan of a dry run, one line per action. */
 export function formatPlan(lines: readonly PlanLine[]): string {

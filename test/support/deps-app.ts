@@ -7,6 +7,36 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 /**
+ * The package `greeting@1.0.0` (`require('greeting')(s)` is `<greeting> <s>`),
+ * packed as npm packs it into `tarball`; its integrity and shasum, as a
+ * registry or a lock file gives them.
+ */
+export async function packGreeting(
+  tarball: string,
+  greeting: string,
+): Promise<{ integrity: string; shasum: string }> {
+  const work = `${tarball}.pack`;
+  const pkgDir = path.join(work, 'package');
+  await mkdir(pkgDir, { recursive: true });
+  await mkdir(path.dirname(tarball), { recursive: true });
+  await writeFile(
+    path.join(pkgDir, 'package.json'),
+    JSON.stringify({ name: 'greeting', version: '1.0.0', main: 'index.js' }),
+  );
+  await writeFile(
+    path.join(pkgDir, 'index.js'),
+    `module.exports = (s) => ${JSON.stringify(greeting)} + ' ' + s;\n`,
+  );
+  await execFileAsync('tar', ['-C', work, '-czf', tarball, 'package']);
+  await rm(work, { recursive: true });
+  const body = await readFile(tarball);
+  return {
+    integrity: `sha512-${createHash('sha512').update(body).digest('base64')}`,
+    shasum: createHash('sha1').update(body).digest('hex'),
+  };
+}
+
+/**
  * A Node app with a real dependency to install: a package in a vendored tarball
  * (`file:`), locked in package-lock.json, so `npm ci` installs it with no registry.
  */
@@ -14,24 +44,11 @@ export async function writeDepsApp(
   dir: string,
   options: { greeting: string; message: string },
 ): Promise<void> {
-  const pkgDir = path.join(dir, '.pack', 'package');
-  await mkdir(pkgDir, { recursive: true });
-  await writeFile(
-    path.join(pkgDir, 'package.json'),
-    JSON.stringify({ name: 'greeting', version: '1.0.0', main: 'index.js' }),
-  );
-  await writeFile(
-    path.join(pkgDir, 'index.js'),
-    `module.exports = (s) => ${JSON.stringify(options.greeting)} + ' ' + s;\n`,
-  );
   // Not vendor/: the sync's default excludes leave that out of the bucket.
-  await mkdir(path.join(dir, 'packages'), { recursive: true });
-  const tarball = path.join(dir, 'packages', 'greeting-1.0.0.tgz');
-  await execFileAsync('tar', ['-C', path.join(dir, '.pack'), '-czf', tarball, 'package']);
-  await rm(path.join(dir, '.pack'), { recursive: true });
-  const integrity = `sha512-${createHash('sha512')
-    .update(await readFile(tarball))
-    .digest('base64')}`;
+  const { integrity } = await packGreeting(
+    path.join(dir, 'packages', 'greeting-1.0.0.tgz'),
+    options.greeting,
+  );
   const spec = 'file:packages/greeting-1.0.0.tgz';
   await writeFile(
     path.join(dir, 'package.json'),

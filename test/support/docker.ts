@@ -1,4 +1,6 @@
 import Docker from 'dockerode';
+import { firewallChains } from '../../services/monitor/isolation/firewall-rules.ts';
+import { docker as dockerCli } from './docker-cli.ts';
 
 /** The engine the tests use: the default socket (or DOCKER_HOST as the docker CLI reads it). */
 export const docker = new Docker();
@@ -39,7 +41,28 @@ export async function volumesOf(managedBy: string): Promise<Docker.VolumeInspect
   return listed.Volumes;
 }
 
-/** Remove every container a test monitor made, its volumes, and its network. */
+/** Remove the apps firewall's chains of a network, and the jumps to them (images/apps-firewall, `remove`). */
+export async function removeFirewall(network: string): Promise<void> {
+  const { forward, input } = firewallChains(network);
+  await dockerCli([
+    'run',
+    '--rm',
+    '--network',
+    'host',
+    '--cap-drop',
+    'ALL',
+    '--cap-add',
+    'NET_ADMIN',
+    '--cap-add',
+    'NET_RAW',
+    '-e',
+    `FIREWALL_CHAINS=${forward} ${input}`,
+    'bucketspace/apps-firewall:latest',
+    'remove',
+  ]);
+}
+
+/** Remove every container a test monitor made, its volumes, its network and its firewall rules. */
 export async function cleanupDocker(managedBy: string, network: string): Promise<void> {
   await removeContainers(`bucketspace.managed-by=${managedBy}`);
   for (const v of await volumesOf(managedBy)) {
@@ -52,4 +75,5 @@ export async function cleanupDocker(managedBy: string, network: string): Promise
     .getNetwork(network)
     .remove()
     .catch(() => undefined);
+  await removeFirewall(network);
 }

@@ -11,6 +11,7 @@ export const IMAGE_NAMES = [
   'control-plane',
   'mount-rclone',
   'mount-s3fs',
+  'apps-firewall',
 ] as const;
 
 export type ImageName = (typeof IMAGE_NAMES)[number];

@@ -24,6 +24,8 @@ export class MemoryMonitorApi implements MonitorApi {
     mountReason: null,
     docker: 'ok',
     dockerReason: null,
+    isolation: 'on',
+    isolationReason: null,
   };
   readonly calls: { method: string; args: unknown[] }[] = [];
   /** Errors to throw from the next action on a workspace (restart/stop/start). */

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** A dependency-free Node app that answers with the text of message.txt. */
-export async function writeNodeApp(dir: string, message: string): Promise<void> {
+/** A dependency-free Node workspace: package.json whose start script runs `server.js`, with this source. */
+export async function writeNodeServer(dir: string, serverSource: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(
     path.join(dir, 'package.json'),
@@ -12,8 +12,13 @@ export async function writeNodeApp(dir: string, message: string): Promise<void> 
       scripts: { start: 'node server.js' },
     }),
   );
-  await writeFile(
-    path.join(dir, 'server.js'),
+  await writeFile(path.join(dir, 'server.js'), serverSource);
+}
+
+/** A dependency-free Node app that answers with the text of message.txt. */
+export async function writeNodeApp(dir: string, message: string): Promise<void> {
+  await writeNodeServer(
+    dir,
     `const http = require('node:http');
 const fs = require('node:fs');
 const message = fs.readFileSync(__dirname + '/message.txt', 'utf8').trim();

@@ -37,7 +37,13 @@ export class SwarmMonitor extends TestMonitor {
   cluster: SwarmCluster | undefined;
 
   constructor(extraEnv: () => Record<string, string> = () => ({})) {
-    super(() => ({ RUNTIME_ENGINE: 'swarm', ...extraEnv() }));
+    // As deploy/swarm-stack.yml: the firewall and the disk budget are the Docker engine's.
+    super(() => ({
+      RUNTIME_ENGINE: 'swarm',
+      RUNTIME_ISOLATION: 'off',
+      RUNTIME_DISK: 'off',
+      ...extraEnv(),
+    }));
     this.container = `${this.managedBy}-monitor`;
   }
 

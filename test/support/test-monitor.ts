@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { startCliProcess, type CliProcess } from './cli-process.ts';
+import { fileURLToPath } from 'node:url';
+import { docker as dockerCli, inspect } from './docker-cli.ts';
 import { cleanupDocker } from './docker.ts';
+import { ensureImages } from './images.ts';
+
+/** This checkout: the monitor in a container runs its code. */
+const REPOSITORY = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 
 export const TEST_MONITOR_TOKEN = `test-token-${randomBytes(12).toString('hex')}`;
 
@@ -22,15 +28,34 @@ export class TestMonitor {
   admin = '';
   proc: CliProcess | undefined;
 
-  /** `extraEnv` is read at each start (after init, so it may use the directories). */
-  constructor(extraEnv: () => Record<string, string> = () => ({})) {
+  readonly #inContainer: boolean;
+
+  /**
+   * `extraEnv` is read at each start (after init, so it may use the
+   * directories). `inContainer`: the monitor runs in a container on its own
+   * apps network, as in Compose (this checkout's code with the runtime-node
+   * image's Node, the Docker socket and the test directories bound at the
+   * same paths); its origins are then its address on that network.
+   */
+  constructor(
+    extraEnv: () => Record<string, string> = () => ({}),
+    options: { inContainer?: boolean } = {},
+  ) {
     const id = randomBytes(3).toString('hex');
     this.managedBy = `test-monitor-${id}`;
     this.network = `bucketspace-test-${id}`;
     this.#extraEnv = extraEnv;
+    this.#inContainer = options.inContainer ?? false;
   }
 
+  /** The monitor's container (inContainer only). */
+  get containerName(): string {
+    return `${this.managedBy}-monitor`;
+  }
+
+  /** Directories, and the apps firewall's image (every test monitor keeps its apps apart). */
   async init(): Promise<void> {
+    await ensureImages(['apps-firewall']);
     this.root = await mkdtemp(path.join(tmpdir(), 'bs-monitor-'));
     this.workspaces = path.join(this.root, 'workspaces');
     await mkdir(this.workspaces, { recursive: true });
@@ -41,7 +66,7 @@ export class TestMonitor {
       WORKSPACES_MOUNT: this.workspaces,
       MONITOR_DATA_DIR: path.join(this.root, 'data'),
       MONITOR_PORT: '0',
-      MONITOR_HOST: '127.0.0.1',
+      MONITOR_HOST: this.#inContainer ? '0.0.0.0' : '127.0.0.1',
       MONITOR_ADMIN_PORT: '0',
       MONITOR_TOKEN: TEST_MONITOR_TOKEN,
       MONITOR_POLL_INTERVAL: '500ms',
@@ -52,6 +77,7 @@ export class TestMonitor {
       MOUNT_REGISTRY: path.join(this.root, 'mounts.db'),
       MOUNT_DIR: path.join(this.root, 'mnt'),
       LOG_LEVEL: 'debug',
+      ...(this.#inContainer ? { MONITOR_ADMIN_HOST: '0.0.0.0' } : {}),
       ...this.#extraEnv(),
     });
     this.proc = started.proc;
@@ -66,19 +92,68 @@ export class TestMonitor {
     const proc = await startCliProcess({
       args: ['monitor'],
       env,
+      command: this.#inContainer ? await this.#inContainerCommand(env) : undefined,
       readyMessage: 'started monitor',
       readyTimeoutMs: 60_000,
     });
     const ready = proc.lines().find((l) => l.msg === 'started monitor');
+    const host = this.#inContainer
+      ? await inspect(
+          this.containerName,
+          `{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}`,
+        )
+      : '127.0.0.1';
     return {
       proc,
-      base: `http://127.0.0.1:${String(ready?.port)}`,
-      admin: `http://127.0.0.1:${String(ready?.adminPort)}`,
+      base: `http://${host}:${String(ready?.port)}`,
+      admin: `http://${host}:${String(ready?.adminPort)}`,
     };
   }
 
-  /** Remove what the monitor made on the engine. */
+  /** `docker run` of this checkout's monitor on the apps network, with `env`. */
+  async #inContainerCommand(
+    env: Record<string, string>,
+  ): Promise<{ file: string; argv: string[] }> {
+    await dockerCli(['network', 'inspect', this.network]).catch(() =>
+      dockerCli([
+        'network',
+        'create',
+        '--label',
+        `bucketspace.managed-by=${this.managedBy}`,
+        this.network,
+      ]),
+    );
+    await ensureImages(['runtime-node']);
+    const bind = (p: string) => ['-v', `${p}:${p}`];
+    return {
+      file: 'docker',
+      argv: [
+        'run',
+        '--rm',
+        '--name',
+        this.containerName,
+        '--label',
+        `bucketspace.test-monitor=${this.managedBy}`,
+        '--network',
+        this.network,
+        '--user',
+        '0',
+        '--entrypoint',
+        'node',
+        ...bind('/var/run/docker.sock'),
+        ...bind(REPOSITORY),
+        ...bind(this.root),
+        ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        'bucketspace/runtime-node:latest',
+        path.join(REPOSITORY, 'services', 'cli.ts'),
+        'monitor',
+      ],
+    };
+  }
+
+  /** Remove what the monitor made on the engine (and its container, when it ran in one). */
   protected async cleanup(): Promise<void> {
+    if (this.#inContainer) await dockerCli(['rm', '-f', this.containerName]).catch(() => undefined);
     await cleanupDocker(this.managedBy, this.network);
   }
 

@@ -26,7 +26,7 @@ const base: ContainerSpecOptions = {
   images: { node: 'img/node', python: 'img/python', go: 'img/go', static: 'img/static' },
   network: 'bucketspace-apps',
   managedBy: 'bucketspace',
-  limits: { memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pids: 256 },
+  limits: { memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9, pids: 256, tmpBytes: 64 * 1024 ** 2 },
   stopTimeoutSeconds: 10,
   suffix: 'a1b2c3',
 };
@@ -76,4 +76,13 @@ test('each runtime type gets its own image', () => {
   for (const type of ['node', 'python', 'go', 'static'] as const) {
     assert.equal(buildContainerSpec({ ...base, plan: { ...plan, type } }).image, `img/${type}`);
   }
+});
+
+test('the report goes outside the /tmp tmpfs; the tmpfs size and a writable-layer limit are limits', () => {
+  const spec = buildContainerSpec(base);
+  assert.equal(spec.env.BUCKETSPACE_REPORT_DIR, '/var/tmp/bucketspace-deploy');
+  assert.equal(spec.limits.tmpBytes, 64 * 1024 ** 2);
+  assert.equal(spec.limits.writableBytes, undefined);
+  const quota = buildContainerSpec({ ...base, limits: { ...base.limits, writableBytes: 2 ** 31 } });
+  assert.equal(quota.limits.writableBytes, 2 ** 31);
 });

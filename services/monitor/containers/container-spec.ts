@@ -1,15 +1,12 @@
 import path from 'node:path';
 import type { RunPlan, RuntimeType } from '../types.ts';
-import { LABELS, type ContainerSpec } from './types.ts';
+import { REPORT_DIR } from './deploy-report.ts';
+import { LABELS, type ContainerSpec, type RuntimeLimits } from './types.ts';
+
+export type { RuntimeLimits };
 
 /** Where an extra CA bundle appears inside runtime containers. */
 export const CONTAINER_CA_PATH = '/etc/bucketspace/ca.pem';
-
-export interface RuntimeLimits {
-  memoryBytes: number;
-  nanoCpus: number;
-  pids: number;
-}
 
 export interface ContainerSpecOptions {
   workspace: string;
@@ -50,7 +47,8 @@ export function dependencyVolumeName(managedBy: string, workspace: string, key: 
 /**
  * The container for one workspace: read-only source at /workspace, the plan's
  * commands and port in the environment, labels to find it again, no host
- * ports, and limits; with a dependency cache, its volume at the install's
+ * ports, and limits (memory, CPU, processes, the size of the /tmp tmpfs and,
+ * where enforceable, of the writable layer); with a dependency cache, its volume at the install's
  * directory and BUCKETSPACE_DEPS_DIR/_KEY for the entrypoint. Capabilities
  * and privileges are handled by the runtime adapter from `capAdd`
  * (everything else is dropped).
@@ -64,6 +62,8 @@ export function buildContainerSpec(options: ContainerSpecOptions): ContainerSpec
     BUCKETSPACE_START: plan.start,
     // Set-but-empty means "install nothing"; the image's default applies only when unset.
     BUCKETSPACE_INSTALL: plan.install ?? '',
+    // Outside /tmp, whose tmpfs the engine's archive endpoint cannot read.
+    BUCKETSPACE_REPORT_DIR: REPORT_DIR,
   };
   const cache = options.dependencyCache;
   if (cache !== undefined) {

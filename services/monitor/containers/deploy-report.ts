@@ -1,9 +1,11 @@
 /**
  * What the runtime entrypoint reports about a start (images/README.md, "The
  * report"): a directory in the container with one file per part, read back
- * by the monitor through ContainerRuntime.readDirectory.
+ * by the monitor through ContainerRuntime.readDirectory. The monitor names it
+ * (BUCKETSPACE_REPORT_DIR): on the writable layer, not in the /tmp tmpfs,
+ * which the engine's archive endpoint does not see.
  */
-export const REPORT_DIR = '/tmp/bucketspace-deploy';
+export const REPORT_DIR = '/var/tmp/bucketspace-deploy';
 
 /** The largest report the monitor reads (a manifest line is ~60 bytes: about 500,000 files). */
 export const REPORT_MAX_BYTES = 32 * 1024 * 1024;

@@ -8,12 +8,20 @@ import { ENGINE_LOG_CONFIG, engineEnv, engineMounts } from './engine-config.ts';
 import { tarEntries } from './tar-entries.ts';
 import {
   LABELS,
+  type ContainerDiskUsage,
   type ContainerRuntime,
   type ContainerSpec,
+  type HostEngine,
   type ContainerStatus,
   type ManagedContainer,
   type ManagedVolume,
+  type NetworkInfo,
+  type TaskResult,
+  type TaskSpec,
 } from './types.ts';
+
+/** The Linux bridge's name, when the network sets one. */
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 
 export interface DockerRuntimeOptions {
   connection: DockerConnection;
@@ -23,7 +31,7 @@ export interface DockerRuntimeOptions {
 }
 
 /** ContainerRuntime on the Docker Engine API, through dockerode. */
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, HostEngine {
   readonly #docker: Docker;
   readonly #logger: Logger;
 
@@ -56,6 +64,68 @@ export class DockerRuntime implements ContainerRuntime {
       // Another monitor created it at the same moment: that is what we wanted.
       if (classified.code === 'CONFLICT') return;
       throw classified;
+    }
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    let info: Docker.NetworkInspectInfo;
+    try {
+      info = await this.#docker.getNetwork(name).inspect();
+    } catch (err) {
+      const classified = classifyDockerError(err, `inspect network ${name}`);
+      if (classified.code === 'NOT_FOUND') return undefined;
+      throw classified;
+    }
+    const options = info.Options ?? {};
+    return {
+      name: info.Name,
+      id: info.Id,
+      driver: info.Driver,
+      bridge:
+        info.Driver === 'bridge'
+          ? (options[BRIDGE_NAME_OPTION] ?? `br-${info.Id.slice(0, 12)}`)
+          : null,
+      subnets: (info.IPAM?.Config ?? [])
+        .filter((c) => c.Subnet !== undefined && !c.Subnet.includes(':'))
+        .map((c) => ({ subnet: c.Subnet ?? '', gateway: c.Gateway ?? null })),
+      ipv6: info.EnableIPv6,
+    };
+  }
+
+  async runTask(spec: TaskSpec): Promise<TaskResult> {
+    await this.remove(spec.name);
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Cmd: spec.cmd,
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: spec.labels,
+        HostConfig: {
+          NetworkMode: spec.hostNetwork ? 'host' : 'none',
+          CapDrop: ['ALL'],
+          CapAdd: spec.capAdd,
+          SecurityOpt: ['no-new-privileges'],
+          // Read-only but for lock and scratch files (iptables-legacy locks /run/xtables.lock).
+          ReadonlyRootfs: true,
+          Tmpfs: { '/run': 'size=1m', '/tmp': 'size=16m' },
+          RestartPolicy: { Name: 'no' },
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '1m' } },
+        },
+      });
+    } catch (err) {
+      throw classifyDockerError(err, `create the ${spec.name} container`);
+    }
+    try {
+      await container.start();
+      const { StatusCode } = (await container.wait()) as { StatusCode: number };
+      const buffer = await container.logs({ stdout: true, stderr: true, follow: false });
+      return { exitCode: StatusCode, lines: demuxLog(buffer) };
+    } catch (err) {
+      throw classifyDockerError(err, `run the ${spec.name} container`);
+    } finally {
+      await this.remove(container.id).catch(() => undefined);
     }
   }
 
@@ -199,6 +269,49 @@ export class DockerRuntime implements ContainerRuntime {
     return files;
   }
 
+  async diskUsage(managedBy: string): Promise<ContainerDiskUsage[]> {
+    let df: SystemDf;
+    try {
+      df = (await this.#docker.df()) as SystemDf;
+    } catch (err) {
+      throw classifyDockerError(err, 'read disk usage');
+    }
+    const sizes = new Map<string, number | null>();
+    for (const v of df.Volumes ?? []) sizes.set(v.Name, knownSize(v.UsageData?.Size));
+    return (df.Containers ?? [])
+      .filter((c) => c.Labels?.[LABELS.managedBy] === managedBy && c.State === 'running')
+      .map((c) => ({
+        id: c.Id,
+        workspace: c.Labels?.[LABELS.workspace] ?? '',
+        writableBytes: knownSize(c.SizeRw),
+        volumes: (c.Mounts ?? [])
+          .filter((m) => m.Type === 'volume' && m.Name !== undefined)
+          .map((m) => ({ name: m.Name ?? '', bytes: sizes.get(m.Name ?? '') ?? null })),
+      }));
+  }
+
+  async probeWritableLimit(
+    image: string,
+    bytes: number,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer({
+        Image: image,
+        Entrypoint: ['true'],
+        Cmd: [],
+        Labels: { 'bucketspace.task': 'storage-quota-probe' },
+        HostConfig: { NetworkMode: 'none', StorageOpt: { size: String(bytes) } },
+      });
+    } catch (err) {
+      const classified = classifyDockerError(err, 'create a container with a storage size limit');
+      if (classified.code === 'DOCKER_UNREACHABLE') throw classified;
+      return { ok: false, reason: classified.message };
+    }
+    await this.remove(container.id);
+    return { ok: true };
+  }
+
   async listVolumes(managedBy: string): Promise<ManagedVolume[]> {
     let volumes: Docker.VolumeInspectInfo[];
     try {
@@ -225,6 +338,23 @@ export class DockerRuntime implements ContainerRuntime {
       throw classified;
     }
   }
+}
+
+/** What the engine's /system/df says of containers and volumes (the parts read here). */
+interface SystemDf {
+  Containers?: {
+    Id: string;
+    State?: string;
+    Labels?: Record<string, string>;
+    SizeRw?: number;
+    Mounts?: { Type?: string; Name?: string }[];
+  }[];
+  Volumes?: { Name: string; UsageData?: { Size?: number } | null }[];
+}
+
+/** A size the engine reported; -1 and missing mean it did not compute one. */
+function knownSize(n: number | undefined): number | null {
+  return typeof n === 'number' && n >= 0 ? n : null;
 }
 
 function statusCode(err: unknown): number | undefined {
@@ -255,6 +385,11 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       MemorySwap: spec.limits.memoryBytes,
       NanoCpus: spec.limits.nanoCpus,
       PidsLimit: spec.limits.pids,
+      // exec: Go's start builds and runs its binary there.
+      Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,mode=1777,size=${spec.limits.tmpBytes}` },
+      ...(spec.limits.writableBytes === undefined
+        ? {}
+        : { StorageOpt: { size: String(spec.limits.writableBytes) } }),
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: ENGINE_LOG_CONFIG.Type, Config: { ...ENGINE_LOG_CONFIG.Config } },
     },

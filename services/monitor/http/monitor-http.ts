@@ -129,13 +129,20 @@ export function createMonitorHttp(options: MonitorHttpOptions): MonitorHttp {
 
   const sendHealth = (res: ServerResponse) => {
     const s = options.api.status();
-    const ok = s.docker === 'ok' && s.mount === 'ok';
+    // Apps cannot start while the firewall is pending or failed (decision 0055).
+    const ok =
+      s.docker === 'ok' && s.mount === 'ok' && (s.isolation === 'on' || s.isolation === 'off');
     res.writeHead(ok ? 200 : 503, {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',
     });
     res.end(
-      JSON.stringify({ status: ok ? 'ok' : 'unavailable', docker: s.docker, mount: s.mount }),
+      JSON.stringify({
+        status: ok ? 'ok' : 'unavailable',
+        docker: s.docker,
+        mount: s.mount,
+        isolation: s.isolation,
+      }),
     );
   };
 

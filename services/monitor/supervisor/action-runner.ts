@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { sleep, type Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { isBucketspaceError } from '../../common/errors.ts';
+import { BucketspaceError, isBucketspaceError } from '../../common/errors.ts';
 import {
   buildContainerSpec,
   dependencyVolumeName,
@@ -16,7 +17,16 @@ import {
   REPORT_MAX_BYTES,
   type DeployReport,
 } from '../containers/deploy-report.ts';
-import type { ContainerRuntime, ManagedContainer, ManagedVolume } from '../containers/types.ts';
+import type {
+  ContainerDiskUsage,
+  ContainerRuntime,
+  HostEngine,
+  ManagedContainer,
+  ManagedVolume,
+} from '../containers/types.ts';
+import { firewallProblem, trustedAddresses } from '../isolation/apps-network.ts';
+import { buildAppFirewall, type AllowedDestination } from '../isolation/firewall-rules.ts';
+import type { IsolationResult } from '../isolation/isolation-schedule.ts';
 import type { RuntimeType } from '../types.ts';
 import type { DeployAction, RemoveAction } from './actions.ts';
 import type { DeployOutcome } from './outcomes.ts';
@@ -33,16 +43,42 @@ export interface ContainerDefaults {
   hostRoot: string;
   caBundle?: string | undefined;
   stopTimeoutSeconds: number;
+  /** RUNTIME_DISK; undefined: no budget. */
+  diskBudgetBytes?: number | undefined;
+}
+
+/** The apps firewall (RUNTIME_ISOLATION=firewall, decision 0055). */
+export interface FirewallSettings {
+  /** The image of the one-shot container that applies the rules (RUNTIME_FIREWALL_IMAGE). */
+  image: string;
+  /** Private destinations apps may reach all the same (RUNTIME_NETWORK_ALLOW). */
+  allow: readonly AllowedDestination[];
 }
 
 export interface ActionRunnerOptions {
   runtime: ContainerRuntime;
+  /**
+   * The host's own engine, for the apps firewall and the disk budget; none
+   * on a swarm, where the monitor runs neither (RUNTIME_ISOLATION and
+   * RUNTIME_DISK are off there).
+   */
+  host?: HostEngine | undefined;
   clock: Clock;
   logger: Logger;
   containers: ContainerDefaults;
   readyTimeoutMs: number;
   /** Deploys (install + start) at once across workspaces. */
   deployConcurrency: number;
+  /** This process's IPv4 addresses (default: its network interfaces'). */
+  localAddresses?: () => string[];
+}
+
+/** The IPv4 addresses of this process's network interfaces. */
+function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => a.family === 'IPv4')
+    .map((a) => a.address);
 }
 
 /** Progress of one deploy, for the dashboard to follow. */
@@ -69,6 +105,8 @@ export class ActionRunner {
   readonly #log: Logger;
   readonly #deploys: ReturnType<typeof pLimit>;
   #networkReady = false;
+  /** Whether the engine limits the writable layer here (found out at the first deploy). */
+  #writableLimit: Promise<number | undefined> | undefined;
 
   constructor(options: ActionRunnerOptions) {
     this.#o = options;
@@ -92,6 +130,61 @@ export class ActionRunner {
   }
 
   /**
+   * Put the apps firewall in place for the monitor's network: its facts
+   * (bridge, subnets, the monitor's own addresses there) and the rules are
+   * pure (isolation/); a one-shot container of `firewall.image` in the
+   * host's network namespace, with NET_ADMIN and NET_RAW only, applies them.
+   */
+  async applyFirewall(firewall: FirewallSettings): Promise<IsolationResult> {
+    const { network, managedBy } = this.#o.containers;
+    const net = await this.#host('the apps firewall').inspectNetwork(network);
+    if (net === undefined) return { ok: false, reason: `network ${network} does not exist` };
+    const problem = firewallProblem(net);
+    if (problem !== undefined || net.bridge === null) {
+      return { ok: false, reason: problem ?? `network ${network} has no bridge` };
+    }
+    if ((await this.#runtime.imageId(firewall.image)) === undefined) {
+      return {
+        ok: false,
+        reason:
+          `the firewall image ${firewall.image} is missing: build it ` +
+          '(scripts/build-local-images.sh apps-firewall, or docker compose build) or set RUNTIME_FIREWALL_IMAGE',
+      };
+    }
+    const trusted = trustedAddresses(net, (this.#o.localAddresses ?? interfaceAddresses)());
+    const rules = buildAppFirewall({ network, bridge: net.bridge, trusted, allow: firewall.allow });
+    const { forward, input } = rules.chains;
+    const result = await this.#host('the apps firewall').runTask({
+      name: `bucketspace-apps-firewall-${managedBy}`,
+      image: firewall.image,
+      cmd: ['apply'],
+      env: {
+        FIREWALL_CHAINS: `${forward} ${input}`,
+        FIREWALL_RULES: rules.restore,
+        FIREWALL_JUMPS: rules.jumps.join('\n'),
+      },
+      labels: { 'bucketspace.task': 'apps-firewall', 'bucketspace.task-of': managedBy },
+      hostNetwork: true,
+      capAdd: ['NET_ADMIN', 'NET_RAW'],
+    });
+    this.#log.debug({ network, lines: result.lines }, 'apps firewall output');
+    if (result.exitCode !== 0) {
+      const said = result.lines.filter((l) => l.startsWith('apps-firewall: error: ')).at(-1);
+      const why = (said ?? result.lines.at(-1) ?? '').replace(/^apps-firewall: error: /, '');
+      return {
+        ok: false,
+        reason: `the firewall container exited with code ${result.exitCode}${why === '' ? '' : `: ${why}`}`,
+      };
+    }
+    return {
+      ok: true,
+      summary:
+        `chains ${forward} and ${input} for bridge ${net.bridge}` +
+        (trusted.length === 0 ? '' : `; the monitor at ${trusted.join(', ')}`),
+    };
+  }
+
+  /**
    * Start a container for the action's version, wait until it answers on its
    * port, and read its report. A container that fails is removed after its
    * logs are read; so is one started when the signal aborts, and one whose
@@ -110,6 +203,11 @@ export class ActionRunner {
       const imageId = await this.#runtime.imageId(image);
       if (imageId === undefined) return { kind: 'image-missing', image };
       const cache = this.#dependencyCache(action, imageId);
+      this.#writableLimit ??= this.#probeWritableLimit(image).catch((err: unknown) => {
+        this.#writableLimit = undefined; // an engine error: find out at the next deploy
+        throw err;
+      });
+      const writableBytes = await this.#writableLimit;
       progress.onStarting();
       this.#log.info({ workspace, why: action.why, type: plan.type }, 'deploying');
       const spec = buildContainerSpec({
@@ -120,7 +218,7 @@ export class ActionRunner {
         images: defaults.images,
         network: defaults.network,
         managedBy: defaults.managedBy,
-        limits: defaults.limits,
+        limits: { ...defaults.limits, writableBytes },
         caBundle: defaults.caBundle,
         stopTimeoutSeconds: defaults.stopTimeoutSeconds,
         suffix: randomBytes(3).toString('hex'),
@@ -201,6 +299,16 @@ export class ActionRunner {
     }
   }
 
+  /** Disk use of every running container of this monitor. */
+  diskUsage(): Promise<ContainerDiskUsage[]> {
+    return this.#host('the disk budget').diskUsage(this.#o.containers.managedBy);
+  }
+
+  /** Stop a container (SIGTERM, then SIGKILL after the stop timeout); what follows is a crash or a failed start. */
+  stop(id: string): Promise<void> {
+    return this.#runtime.stop(id, this.#o.containers.stopTimeoutSeconds);
+  }
+
   async retire(container: ManagedContainer): Promise<void> {
     if (container.status === 'running') {
       await this.#runtime.stop(container.id, this.#o.containers.stopTimeoutSeconds);
@@ -214,6 +322,41 @@ export class ActionRunner {
 
   followLogs(id: string, signal: AbortSignal): AsyncIterable<string> {
     return this.#runtime.followLogs(id, signal);
+  }
+
+  /**
+   * The writable-layer limit to give containers: the disk budget where the
+   * engine enforces one (tried once, with the first image deployed), else
+   * none and the budget is the watchdog's alone.
+   */
+  async #probeWritableLimit(image: string): Promise<number | undefined> {
+    const budget = this.#o.containers.diskBudgetBytes;
+    if (budget === undefined) return undefined;
+    const probe = await this.#host('the disk budget').probeWritableLimit(image, budget);
+    if (probe.ok) {
+      this.#log.info(
+        { budgetBytes: budget },
+        'disk budget: the storage driver limits each container (writes past it fail), and the monitor checks the total',
+      );
+      return budget;
+    }
+    this.#log.info(
+      { budgetBytes: budget, why: probe.reason },
+      'disk budget: the storage driver cannot limit containers here; the monitor checks their disk use and stops any over it',
+    );
+    return undefined;
+  }
+
+  /** The host's engine, which `what` needs. */
+  #host(what: string): HostEngine {
+    const host = this.#o.host;
+    if (host === undefined) {
+      throw new BucketspaceError(
+        'CONFIG_INVALID',
+        `${what} needs the Docker engine of this host (RUNTIME_ENGINE=docker); on a swarm set RUNTIME_ISOLATION=off and RUNTIME_DISK=off`,
+      );
+    }
+    return host;
   }
 
   /** The deploy's dependency cache: keyed on its dependency files and the image it runs. */

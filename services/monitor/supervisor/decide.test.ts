@@ -6,6 +6,7 @@ import type { ManagedContainer, ManagedVolume } from '../containers/types.ts';
 import { detectWorkspace } from '../detect/detect-workspace.ts';
 import type { ScanResult, WorkspaceSnapshot } from '../types.ts';
 import type { DeployReport } from '../containers/deploy-report.ts';
+import type { DeployGate } from '../isolation/isolation-schedule.ts';
 import type { Action, CheckAction, DeployAction } from './actions.ts';
 import { decide, type Decision } from './decide.ts';
 import {
@@ -13,11 +14,12 @@ import {
   checkFinished,
   containersRemoved,
   crashCollected,
+  deployCreated,
   deployFinished,
   type DeployOutcome,
   type Transition,
 } from './outcomes.ts';
-import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
+import { markEvicted, viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
 const DEBOUNCE = 1_000;
 const OUTCOME = { readyTimeoutMs: 60_000, drainMs: 1_000 };
@@ -84,6 +86,7 @@ class World {
   volumes: ManagedVolume[] = [];
   stopped = new Set<string>();
   stale = new Set<string>();
+  deploys: DeployGate = { ok: true };
 
   advance(ms: number): void {
     this.now += ms;
@@ -102,6 +105,7 @@ class World {
         volumes: this.volumes,
         stopped: this.stopped,
         stale: this.stale,
+        deploys: this.deploys,
         now: this.now,
       },
       { debounceMs: DEBOUNCE, detect: detectWorkspace, dependencyCache: true },
@@ -242,6 +246,31 @@ describe('decide', () => {
     assert.deepEqual(w.pass().actions, [], 'up to date: nothing to do');
   });
 
+  test('apps not kept apart: nothing new starts while the apps firewall is not in place; what serves keeps serving', () => {
+    const w = new World();
+    const serving = w.serving('alpha', 'f1');
+    w.deploys = {
+      ok: false,
+      reason: 'not started: the apps would not be kept apart (image missing)',
+    };
+    w.files(app('alpha', 'f2'), app('beta', 'b1'));
+    w.pass();
+    w.advance(DEBOUNCE);
+    assert.deepEqual(w.pass().actions, [], 'no deploy of the change, none of the new workspace');
+    assert.equal(viewOf(w.ws('alpha')).state, 'running');
+    assert.equal(viewOf(w.ws('alpha')).containerId, serving.id);
+    const beta = viewOf(w.ws('beta'));
+    assert.equal(beta.state, 'error');
+    assert.equal(beta.message, 'not started: the apps would not be kept apart (image missing)');
+    // Once the firewall is in place, both go ahead.
+    w.deploys = { ok: true };
+    const actions = w.pass().actions;
+    assert.deepEqual(actions.map((a) => [a.type, a.workspace]).sort(), [
+      ['deploy', 'alpha'],
+      ['deploy', 'beta'],
+    ]);
+  });
+
   test('changed: a new fingerprint waits for the debounce, then a replacement starts beside the serving one', () => {
     const w = new World();
     const serving = w.serving('alpha', 'f1');
@@ -278,6 +307,77 @@ describe('decide', () => {
       );
       assert.equal(retire.afterMs, OUTCOME.drainMs, 'the old one drains first');
     }
+  });
+
+  test('no disk limit: a container stopped for its disk use shows why, backs off like a crash, and its dependency cache goes', () => {
+    const w = new World();
+    w.files(app('filler', 'f1'));
+    const { container: started } = w.ready(w.deployWhenQuiet());
+    const reason =
+      'stopped: it used 80.0 MiB of its 64.0 MiB disk budget (RUNTIME_DISK): 80.0 MiB written in its container';
+    w.set('filler', (ws) =>
+      markEvicted(ws, {
+        workspace: 'filler',
+        containerId: started.id,
+        reason,
+        volumes: ['deps-filler'],
+      }),
+    );
+    // Shown at once, while it is being stopped.
+    assert.equal(viewOf(w.ws('filler')).message, reason);
+    assert.equal(viewOf(w.ws('filler')).state, 'running');
+    w.engine = [{ ...started, status: 'exited', ip: null, exitCode: 143 }];
+    const collect = only(w.pass());
+    assert.equal(collect.type, 'collect-crash');
+    const t = crashCollected(w.ws('filler'), started, { exitCode: 143, lastLogLines: [] }, w.now);
+    assert.equal(t.ws.shown.state, 'crashing');
+    assert.equal(t.ws.shown.message, `${reason}; restarting in 2 s`);
+    assert.equal(t.ws.evicted, undefined);
+    assert.deepEqual(t.actions, [
+      {
+        type: 'remove',
+        workspace: 'filler',
+        containers: [],
+        volumes: ['deps-filler'],
+        why: 'its container went over the disk budget',
+        afterMs: 0,
+        forget: false,
+      },
+    ]);
+    // An ordinary crash says its exit code and drops nothing.
+    const plain = crashCollected(
+      { ...w.ws('filler'), evicted: undefined },
+      started,
+      { exitCode: 1, lastLogLines: [] },
+      w.now,
+    );
+    assert.match(String(plain.ws.shown.message), /^exited with code 1; restarting in 2 s$/);
+    assert.deepEqual(plain.actions, []);
+  });
+
+  test('no disk limit: a replacement stopped for its disk use before it answered is a failed start that says why', () => {
+    const w = new World();
+    w.serving('filler', 'f1');
+    w.files(app('filler', 'f2'));
+    const deploy = w.deployWhenQuiet();
+    w.set('filler', (ws) => deployCreated(ws, 'pending-1', undefined));
+    const reason =
+      'stopped: it used 70.0 MiB of its 64.0 MiB disk budget (RUNTIME_DISK): 70.0 MiB written in its container';
+    w.set('filler', (ws) =>
+      markEvicted(ws, { workspace: 'filler', containerId: 'pending-1', reason, volumes: [] }),
+    );
+    const failed = w.finish(deploy, {
+      kind: 'failed',
+      why: 'exited',
+      exitCode: 137,
+      lastLogLines: [],
+    });
+    assert.equal(failed.shown.state, 'crashing');
+    assert.equal(
+      failed.shown.message,
+      `${reason}; retrying in 2 s (the previous version keeps serving)`,
+    );
+    assert.equal(failed.evicted, undefined);
   });
 
   test('restarted by the runtime itself (a Swarm task on a lost node): waited for, no route, nothing collected; serving again once it answers', () => {

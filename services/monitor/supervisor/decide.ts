@@ -7,6 +7,7 @@ import type {
   WorkspaceProbe,
   WorkspaceSnapshot,
 } from '../types.ts';
+import type { DeployGate } from '../isolation/isolation-schedule.ts';
 import type { Action, Note } from './actions.ts';
 import { judgeMount } from './mount-judgement.ts';
 import {
@@ -34,6 +35,8 @@ export interface Observation {
    * finished after the list was taken): left alone this pass, like busy ones.
    */
   stale?: ReadonlySet<string>;
+  /** Whether new containers may start (the apps firewall is in place, or isolation is off). */
+  deploys: DeployGate;
   now: number;
 }
 
@@ -69,7 +72,8 @@ export interface Decision {
  * -> adopt a running container (monitor restart); the serving one stopped ->
  * collect the crash; extra containers -> remove them; up to date -> running;
  * else deploy, once the files have been quiet for the debounce and a crash
- * of this version has backed off. A serving container that was never checked
+ * of this version has backed off, and only while `deploys` allows it (the
+ * apps firewall is in place). A serving container that was never checked
  * (adopted) has its report read against the scan. When a workspace
  * needs nothing else, dependency-cache volumes that none of its containers
  * uses (and that are not its last container's) are removed.
@@ -138,7 +142,7 @@ export function decide(
       continue;
     }
     const volumes = volumesOf.get(name) ?? [];
-    const one = decideWorkspace(ws, snapshot, seen.stopped.has(name), seen.now, options, volumes);
+    const one = decideWorkspace(ws, snapshot, seen, options, volumes);
     decision.notes.push(...one.notes);
     if (one.action === undefined && !one.forget) one.action = pruneVolumes(one.ws, volumes);
     if (one.forget && one.action === undefined) {
@@ -172,13 +176,14 @@ const STOPPED_MESSAGE = 'stopped from the dashboard or API; press start to run i
 function decideWorkspace(
   start: WorkspaceMemory,
   snapshot: WorkspaceSnapshot | undefined,
-  stopped: boolean,
-  now: number,
+  seen: Observation,
   options: DecideOptions,
   volumes: readonly ManagedVolume[],
 ): WorkspaceDecision {
   let ws = start;
   const name = ws.name;
+  const now = seen.now;
+  const stopped = seen.stopped.has(name);
   const notes: Note[] = [];
   const removeAll = (why: string, forget: boolean): WorkspaceDecision => ({
     ws,
@@ -277,6 +282,11 @@ function decideWorkspace(
     if (ws.crash?.fingerprint === wanted && now < ws.crash.retryAtMs) {
       return { ws, notes, wakeAtMs: ws.crash.retryAtMs };
     }
+  }
+  if (!seen.deploys.ok) {
+    // Nothing new starts; what serves keeps serving.
+    if (serving === undefined) ws = show(ws, 'error', seen.deploys.reason, null);
+    return { ws, notes };
   }
   const why = ws.redeploy?.why ?? (serving === undefined ? 'starting' : 'files changed');
   return {

@@ -3,7 +3,14 @@ import type { ManagedContainer } from '../containers/types.ts';
 import type { Action, CheckAction, DeployAction, Note } from './actions.ts';
 import { crashBackoffMs } from './crash-backoff.ts';
 import { checkDeploy } from './deploy-check.ts';
-import { serveFrom, show, withoutContainers, type WorkspaceMemory } from './workspace-memory.ts';
+import type { DiskEviction } from './disk-budget.ts';
+import {
+  evictionOf,
+  serveFrom,
+  show,
+  withoutContainers,
+  type WorkspaceMemory,
+} from './workspace-memory.ts';
 
 /** How long to wait before trying again when the runtime image is missing. */
 export const MISSING_IMAGE_RETRY_MS = 30_000;
@@ -145,13 +152,18 @@ export function deployFinished(
       return { ws: next, actions, notes };
     }
     case 'failed': {
+      const eviction =
+        start.pendingId === undefined ? undefined : evictionOf(start, start.pendingId);
       const what =
-        outcome.why === 'exited'
-          ? `exited with code ${String(outcome.exitCode ?? 'unknown')} before answering on port ${plan.port}`
-          : `did not answer on port ${plan.port} within ${Math.round(options.readyTimeoutMs / 1000)} s`;
-      const failed = startFailed(ws, action, what, outcome, now);
+        eviction !== undefined
+          ? eviction.reason
+          : outcome.why === 'exited'
+            ? `exited with code ${String(outcome.exitCode ?? 'unknown')} before answering on port ${plan.port}`
+            : `did not answer on port ${plan.port} within ${Math.round(options.readyTimeoutMs / 1000)} s`;
+      const failed = startFailed({ ...ws, evicted: undefined }, action, what, outcome, now);
       return {
         ...failed,
+        actions: dropCache(ws.name, eviction),
         notes: [
           {
             level: 'warn',
@@ -193,7 +205,11 @@ export function checkFinished(
   };
 }
 
-/** The serving container stopped on its own; its exit code and last lines were read, it was removed. */
+/**
+ * The serving container stopped (on its own, or stopped for its disk use:
+ * then that is the reason shown, and its dependency cache goes); its exit
+ * code and last lines were read, it was removed.
+ */
 export function crashCollected(
   start: WorkspaceMemory,
   dead: ManagedContainer,
@@ -203,22 +219,25 @@ export function crashCollected(
   const ws = withoutContainers(start, [dead.id]);
   const failures = failuresOf(ws, dead.fingerprint);
   const delay = crashBackoffMs(failures);
+  const eviction = evictionOf(start, dead.id);
+  const what = eviction?.reason ?? `exited with code ${String(info.exitCode ?? 'unknown')}`;
   return {
     ws: {
       ...ws,
       serving: undefined,
       deploy: undefined,
+      evicted: undefined,
       crash: { fingerprint: dead.fingerprint, failures, retryAtMs: now + delay },
       shown: {
         state: 'crashing',
-        message: `exited with code ${String(info.exitCode ?? 'unknown')}; restarting in ${Math.round(delay / 1000)} s`,
+        message: `${what}; restarting in ${Math.round(delay / 1000)} s`,
         startedAtMs: null,
         restarts: ws.shown.restarts + 1,
         exitCode: info.exitCode,
         lastLogLines: info.lastLogLines.slice(-20),
       },
     },
-    actions: [],
+    actions: dropCache(ws.name, eviction),
     notes: [
       {
         level: 'warn',
@@ -303,6 +322,26 @@ function startFailed(
       },
     ],
   };
+}
+
+/**
+ * A container stopped for its disk use may have filled its dependency cache:
+ * remove that volume (a container still using it keeps it), so the next
+ * start installs afresh.
+ */
+function dropCache(workspace: string, eviction: DiskEviction | undefined): Action[] {
+  if (eviction === undefined || eviction.volumes.length === 0) return [];
+  return [
+    {
+      type: 'remove',
+      workspace,
+      containers: [],
+      volumes: eviction.volumes,
+      why: 'its container went over the disk budget',
+      afterMs: 0,
+      forget: false,
+    },
+  ];
 }
 
 function removal(

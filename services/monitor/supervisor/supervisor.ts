@@ -3,7 +3,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { BucketspaceError, errorMessage, isBucketspaceError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { ContainerRuntime } from '../containers/types.ts';
+import type { ContainerDiskUsage, ContainerRuntime, HostEngine } from '../containers/types.ts';
 import type {
   Detection,
   MonitorApi,
@@ -14,7 +14,20 @@ import type {
   WorkspaceProbe,
   WorkspaceView,
 } from '../types.ts';
-import { ActionRunner, type ContainerDefaults, type EngineView } from './action-runner.ts';
+import {
+  deployGate,
+  initialIsolation,
+  isolationChecked,
+  isolationDue,
+  type IsolationMemory,
+  type IsolationResult,
+} from '../isolation/isolation-schedule.ts';
+import {
+  ActionRunner,
+  type ContainerDefaults,
+  type EngineView,
+  type FirewallSettings,
+} from './action-runner.ts';
 import type { Action, Note } from './actions.ts';
 import { decide } from './decide.ts';
 import {
@@ -29,7 +42,8 @@ import {
   type Transition,
 } from './outcomes.ts';
 import { StoppedSet } from './stopped-set.ts';
-import { viewOf, type WorkspaceMemory } from './workspace-memory.ts';
+import { judgeDiskUsage } from './disk-budget.ts';
+import { evictionOf, markEvicted, viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
 export interface Scanner {
   scan(options?: { signal?: AbortSignal }): Promise<ScanResult>;
@@ -56,6 +70,12 @@ export interface SupervisorOptions extends ContainerDefaults {
   clock?: Clock;
   /** Keep what installs write for the workspace's next container (default true). */
   dependencyCache?: boolean;
+  /** The host's own engine (the Docker runtime): the firewall and the disk budget need it. */
+  host?: HostEngine | undefined;
+  /** The apps firewall; undefined: RUNTIME_ISOLATION=off, apps are not kept apart. */
+  firewall: FirewallSettings | undefined;
+  /** How often disk use is measured against `diskBudgetBytes` (MONITOR_DISK_CHECK_INTERVAL). */
+  diskCheckIntervalMs?: number;
 }
 
 /**
@@ -79,7 +99,9 @@ export class Supervisor implements MonitorApi {
   readonly #emitted = new Map<string, string>();
   /** Workspaces whose task ended since the pass's container list was taken. */
   #settled = new Set<string>();
-  #status: MonitorStatus = { mount: 'ok', mountReason: null, docker: 'ok', dockerReason: null };
+  #isolation: IsolationMemory;
+  #nextDiskCheckAtMs = 0;
+  #status: MonitorStatus;
   #controller = new AbortController();
   #timer: unknown;
   #ticking: Promise<void> | undefined;
@@ -94,6 +116,7 @@ export class Supervisor implements MonitorApi {
     this.#clock = options.clock ?? systemClock;
     this.#runner = new ActionRunner({
       runtime: options.runtime,
+      host: options.host,
       clock: this.#clock,
       logger: options.logger,
       containers: options,
@@ -103,11 +126,25 @@ export class Supervisor implements MonitorApi {
     this.#outcome = { readyTimeoutMs: options.readyTimeoutMs, drainMs: options.drainMs ?? 1_000 };
     this.#stopped = new StoppedSet(path.join(options.dataDir, 'stopped.json'));
     this.#events.setMaxListeners(0);
+    this.#isolation = initialIsolation(options.firewall !== undefined);
+    this.#status = {
+      mount: 'ok',
+      mountReason: null,
+      docker: 'ok',
+      dockerReason: null,
+      isolation: this.#isolation.state,
+      isolationReason: this.#isolation.reason,
+    };
   }
 
   /** Begin supervising: load state, reconcile once, then poll. */
   async open(): Promise<void> {
     this.#log.info({ managedBy: this.#o.managedBy }, 'starting supervisor');
+    if (this.#o.firewall === undefined) {
+      this.#log.warn(
+        'RUNTIME_ISOLATION=off: apps can reach each other, the host and the cloud metadata address',
+      );
+    }
     await this.#stopped.load();
     this.#controller = new AbortController();
     await this.tick();
@@ -170,11 +207,20 @@ export class Supervisor implements MonitorApi {
       }
       throw err;
     }
+    await this.#keepIsolation();
+    await this.#checkDisk();
     const scan = await this.#o.scanner.scan({ signal: this.#controller.signal });
     const now = this.#clock.now();
     const decision = decide(
       this.#workspaces,
-      { scan, ...engine, stopped: this.#stopped.names(), stale: this.#settled, now },
+      {
+        scan,
+        ...engine,
+        stopped: this.#stopped.names(),
+        stale: this.#settled,
+        deploys: deployGate(this.#isolation),
+        now,
+      },
       {
         debounceMs: this.#o.debounceMs,
         detect: this.#o.detect,
@@ -198,6 +244,72 @@ export class Supervisor implements MonitorApi {
     if (decision.wakeAtMs !== undefined) {
       const delay = Math.min(decision.wakeAtMs - this.#clock.now(), this.#o.pollIntervalMs);
       this.#schedule(Math.max(50, delay));
+    }
+  }
+
+  /** Apply the apps firewall when it is due (first pass, then on the clock); say when its state changes. */
+  async #keepIsolation(): Promise<void> {
+    const firewall = this.#o.firewall;
+    if (firewall === undefined || !isolationDue(this.#isolation, this.#clock.now())) return;
+    let result: IsolationResult;
+    try {
+      result = await this.#runner.applyFirewall(firewall);
+    } catch (err) {
+      if (isBucketspaceError(err, 'DOCKER_UNREACHABLE')) throw err;
+      result = { ok: false, reason: errorMessage(err) };
+    }
+    const before = this.#isolation;
+    this.#isolation = isolationChecked(result, this.#clock.now());
+    const { state, reason } = this.#isolation;
+    if (state === 'on' && before.state !== 'on') {
+      this.#log.info({ network: this.#o.network, rules: reason }, 'apps firewall in place');
+    } else if (state === 'failed' && (before.state !== 'failed' || before.reason !== reason)) {
+      this.#log.error(
+        { network: this.#o.network, reason },
+        'apps firewall failed: no new container starts until it works',
+      );
+    }
+    this.#setStatus({ isolation: state, isolationReason: reason });
+  }
+
+  /**
+   * When due, measure the containers' disk use; stop the ones over the budget
+   * (decided by judgeDiskUsage), whatever their workspace is doing: the
+   * reason waits in its memory for the crash or failed start that follows.
+   */
+  async #checkDisk(): Promise<void> {
+    const budget = this.#o.diskBudgetBytes;
+    const now = this.#clock.now();
+    if (budget === undefined || now < this.#nextDiskCheckAtMs) return;
+    this.#nextDiskCheckAtMs = now + (this.#o.diskCheckIntervalMs ?? 30_000);
+    let usage: ContainerDiskUsage[];
+    try {
+      usage = await this.#runner.diskUsage();
+    } catch (err) {
+      if (isBucketspaceError(err, 'DOCKER_UNREACHABLE')) throw err;
+      this.#log.warn({ err }, 'cannot measure disk use; trying again at the next check');
+      return;
+    }
+    const evictions = judgeDiskUsage(usage, budget);
+    this.#log.debug({ containers: usage.length, over: evictions.length }, 'disk use checked');
+    for (const eviction of evictions) {
+      const ws = this.#workspaces.get(eviction.workspace);
+      if (ws === undefined || evictionOf(ws, eviction.containerId) !== undefined) continue;
+      this.#log.warn(
+        { workspace: eviction.workspace, container: eviction.containerId, why: eviction.reason },
+        'container over its disk budget; stopping it',
+      );
+      this.#update(eviction.workspace, (w) => markEvicted(w, eviction));
+      const task = this.#runner
+        .stop(eviction.containerId)
+        .catch((err: unknown) => {
+          this.#log.error({ err, workspace: eviction.workspace }, 'cannot stop the container');
+        })
+        .finally(() => {
+          this.#tasks.delete(task);
+          if (!this.#controller.signal.aborted) this.#schedule(0);
+        });
+      this.#tasks.add(task);
     }
   }
 

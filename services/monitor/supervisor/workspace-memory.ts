@@ -1,4 +1,5 @@
 import type { ManagedContainer } from '../containers/types.ts';
+import type { DiskEviction } from './disk-budget.ts';
 import type {
   DeployView,
   Detection,
@@ -60,6 +61,11 @@ export interface WorkspaceMemory {
    */
   readonly redeploy: { why: string; skipWaits: boolean } | undefined;
   readonly crash: CrashMemory | undefined;
+  /**
+   * A container being stopped for going over its disk budget (disk-budget.ts):
+   * when it is collected, this is the reason shown, and these volumes go.
+   */
+  readonly evicted: DiskEviction | undefined;
   readonly shown: ShownState;
 }
 
@@ -77,6 +83,7 @@ export function newWorkspace(name: string): WorkspaceMemory {
     busy: false,
     redeploy: undefined,
     crash: undefined,
+    evicted: undefined,
     shown: {
       state: 'pending',
       message: null,
@@ -163,6 +170,19 @@ export function show(
   startedAtMs: number | null,
 ): WorkspaceMemory {
   return { ...ws, shown: { ...ws.shown, state, message, startedAtMs } };
+}
+
+/** A container went over its disk budget and is being stopped: say so at once. */
+export function markEvicted(ws: WorkspaceMemory, eviction: DiskEviction): WorkspaceMemory {
+  return {
+    ...show(ws, ws.shown.state, eviction.reason, ws.shown.startedAtMs),
+    evicted: eviction,
+  };
+}
+
+/** The eviction of this container, if it was stopped for its disk use. */
+export function evictionOf(ws: WorkspaceMemory, containerId: string): DiskEviction | undefined {
+  return ws.evicted?.containerId === containerId ? ws.evicted : undefined;
 }
 
 /** The containers are gone from the engine. */

@@ -21,7 +21,7 @@ const spec = buildContainerSpec({
   images: { node: 'img/node', python: 'img/python', go: 'img/go', static: 'img/static' },
   network: 'bucketspace-apps',
   managedBy: 'bucketspace',
-  limits: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1e9, pids: 256 },
+  limits: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1e9, pids: 256, tmpBytes: 64 * 1024 ** 2 },
   stopTimeoutSeconds: 10,
   suffix: 'a1b2c3',
   dependencyCache: { volume: 'deps-v', dir: '/app/node_modules', key: 'k1', env: {} },

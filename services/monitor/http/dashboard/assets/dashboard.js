@@ -73,6 +73,25 @@ function showStatus(status) {
       ),
     );
   }
+  if (status.isolation === 'failed' || status.isolation === 'pending') {
+    items.push(
+      el(
+        'div',
+        { class: 'banner banner-bad', dataset: { kind: 'isolation' } },
+        el('strong', {}, 'Apps are not started: the apps firewall is not in place.'),
+        ` ${status.isolationReason ?? ''} Running workspaces keep running.`,
+      ),
+    );
+  } else if (status.isolation === 'off') {
+    items.push(
+      el(
+        'div',
+        { class: 'banner banner-warn', dataset: { kind: 'isolation' } },
+        el('strong', {}, 'Apps are not kept apart'),
+        ' (RUNTIME_ISOLATION=off): they can reach each other, this host and the cloud metadata address.',
+      ),
+    );
+  }
   setChildren(banners, items);
 }
 
