@@ -2,6 +2,7 @@
 import { depsBenchmark } from './deps.ts';
 import { BENCH_EXIT, PrerequisiteError, UsageError, type Benchmark } from './lib/bench-exit.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';
+import { memoryBenchmark } from './memory.ts';
 import { mirrorBenchmark } from './mirror.ts';
 import { syncBenchmark } from './sync.ts';
 import { watchBenchmark } from './watch.ts';
@@ -9,6 +10,7 @@ import { watchBenchmark } from './watch.ts';
 const BENCHMARKS: readonly Benchmark[] = [
   syncBenchmark,
   watchBenchmark,
+  memoryBenchmark,
   depsBenchmark,
   mirrorBenchmark,
 ];

@@ -4,7 +4,7 @@
 # owns the Docker socket, whatever its number on this host, and then drops
 # root and every capability: the monitor reaches Docker and nothing else.
 set -eu
-cli=/opt/bucketspace/services/cli.ts
+cli=/opt/bucketspace/services/cli.js
 if [ "$(id -u)" != 0 ] || [ "${BUCKETSPACE_RUN_AS_ROOT:-false}" = true ]; then
   exec node "$cli" "$@"
 fi
