@@ -2,6 +2,7 @@
 import { depsBenchmark } from './deps.ts';
 import { BENCH_EXIT, PrerequisiteError, UsageError, type Benchmark } from './lib/bench-exit.ts';
 import { ProcessCleanup } from './lib/process-cleanup.ts';
+import { memoryBenchmark } from './memory.ts';
 import { mirrorBenchmark } from './mirror.ts';
 import { serveBenchmark } from './serve.ts';
 import { syncBenchmark } from './sync.ts';
@@ -10,6 +11,7 @@ import { watchBenchmark } from './watch.ts';
 const BENCHMARKS: readonly Benchmark[] = [
   syncBenchmark,
   watchBenchmark,
+  memoryBenchmark,
   depsBenchmark,
   mirrorBenchmark,
   serveBenchmark,

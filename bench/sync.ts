@@ -4,23 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
-import {
-  BENCH_EXIT,
-  PrerequisiteError,
-  UsageError,
-  type Benchmark,
-  type BenchIo,
-} from './lib/bench-exit.ts';
-import {
-  createS3Client,
-  endpointOf,
-  listObjects,
-  startBenchS3,
-  type S3Endpoint,
-  warmUp,
-} from './lib/bench-s3.ts';
+import { BENCH_EXIT, PrerequisiteError, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
+import { listObjects, type S3Endpoint, warmUp } from './lib/bench-s3.ts';
+import { parseBenchArgs, wholeNumber } from './lib/bench-args.ts';
+import { openTreeAndS3 } from './lib/bench-setup.ts';
 import { compareBuckets, sameKeys, sampleKeys } from './lib/bucket-compare.ts';
 import { CommandRunner } from './lib/command-runner.ts';
 import { startCountingProxy } from '../test/support/counting-proxy.ts';
@@ -39,7 +27,7 @@ import {
 } from './lib/sync-report.ts';
 import { newSeries, runPhases, type SyncRunContext, type SyncSeries } from './lib/sync-runs.ts';
 import { syncTools, type SyncTool } from './lib/sync-tools.ts';
-import { prepareSyncTree, SYNC_TREE_SPEC, type SyncTree } from './lib/sync-tree.ts';
+import { SYNC_TREE_SPEC, type SyncTree } from './lib/sync-tree.ts';
 
 const TREE_DIR = fileURLToPath(new URL('../.bench/sync-tree', import.meta.url));
 
@@ -72,28 +60,15 @@ interface SyncBenchOptions {
 }
 
 function parseOptions(args: string[]): SyncBenchOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        rebuild: { type: 'boolean', default: false },
-        reps: { type: 'string', default: '3' },
-        'size-only': { type: 'boolean', default: false },
-        'no-requests': { type: 'boolean', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const reps = Number(values.reps);
-  if (!Number.isInteger(reps) || reps < 1 || reps > 20)
-    throw new UsageError(`--reps must be a whole number from 1 to 20, not "${values.reps}"`);
+  const values = parseBenchArgs(args, {
+    rebuild: { type: 'boolean', default: false },
+    reps: { type: 'string', default: '3' },
+    'size-only': { type: 'boolean', default: false },
+    'no-requests': { type: 'boolean', default: false },
+  });
   return {
     rebuild: values.rebuild,
-    reps,
+    reps: wholeNumber('reps', values.reps, 1, 20),
     sizeOnly: values['size-only'],
     countRequests: !values['no-requests'],
   };
@@ -104,7 +79,7 @@ function describeTree(tree: SyncTree): string[] {
     `tree: ${tree.workspacesDir}`,
     `  ${fmtCount(tree.totalFiles)} files, ${fmtBytes(tree.totalBytes)}; synced: ${fmtCount(tree.syncedFiles)} files, ${fmtBytes(tree.syncedBytes)}`,
     `  (${SYNC_TREE_SPEC.workspaces} workspaces; ${fmtCount(SYNC_TREE_SPEC.sourceFiles)} source files of ${SYNC_TREE_SPEC.sourceMinBytes} B-${fmtBytes(SYNC_TREE_SPEC.sourceMaxBytes)};`,
-    `   ${fmtCount(SYNC_TREE_SPEC.nodeModulesFiles)} node_modules files; .env, .env.local and 3 *.log per workspace; ${tree.bigFile} of ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)})`,
+    `   ${fmtCount(SYNC_TREE_SPEC.nodeModulesFiles)} node_modules files; .env, .env.local and 3 *.log per workspace; ${tree.bigFile ?? 'no large file'} of ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)})`,
     `  edit scenario rewrites ${tree.editTarget} (same size, new content)`,
   ];
 }
@@ -176,17 +151,13 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
   const rcloneVersion = await findRclone();
   if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
   {
-    const prepared = await prepareSyncTree({ dir: TREE_DIR, rebuild: options.rebuild, out });
-    out.write(
-      prepared.built
-        ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`
-        : `reusing the tree in ${TREE_DIR} (--rebuild to build it again)\n`,
-    );
-    const s3 = await startBenchS3();
-    cleanup.defer(() => s3.close());
-    const ep = endpointOf(s3);
-    const client = createS3Client(ep);
-    cleanup.defer(() => client.destroy());
+    const { tree, s3, ep, client } = await openTreeAndS3({
+      spec: SYNC_TREE_SPEC,
+      dir: TREE_DIR,
+      rebuild: options.rebuild,
+      out,
+      cleanup,
+    });
     const runner = await CommandRunner.create(cleanup);
     const stateRoot = await mkdtemp(join(tmpdir(), 'bucketspace-bench-state-'));
     cleanup.defer(() => rm(stateRoot, { recursive: true, force: true }));
@@ -194,7 +165,7 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
     const ctx: SyncRunContext = {
       runner,
       client,
-      tree: prepared.tree,
+      tree: tree,
       out,
       stateRoot,
       problems: [],
@@ -205,7 +176,7 @@ async function run(args: string[], { out, cleanup }: BenchIo): Promise<number> {
 
     const header = [
       ...machineLines({ rcloneVersion, s3: s3Description(s3.local, ep.endpoint) }),
-      ...describeTree(prepared.tree),
+      ...describeTree(tree),
       `peak RSS: ${runner.rssMethod}, of the tool's own process (node or rclone, not a wrapper)`,
       ...tools.flatMap((t) => [`${t.label}: ${t.flags}`, ...(t.note ? [`  (${t.note})`] : [])]),
       `rclone excludes (= bucketspace's default excludes): ${RCLONE_EXCLUDES.join(' ')}`,

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseBenchArgs, wholeNumber } from './lib/bench-args.ts';
 import { BENCH_EXIT, UsageError, type BenchIo, type Benchmark } from './lib/bench-exit.ts';
 import {
   benchBucketName,
@@ -60,24 +60,12 @@ interface WatchBenchOptions {
 }
 
 function parseOptions(args: string[]): WatchBenchOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        saves: { type: 'string', default: '60' },
-        interval: { type: 'string', default: '250' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const saves = Number(values.saves);
+  const values = parseBenchArgs(args, {
+    saves: { type: 'string', default: '60' },
+    interval: { type: 'string', default: '250' },
+  });
+  const saves = wholeNumber('saves', values.saves, 3, 1000);
   const intervalMs = Number(values.interval);
-  if (!Number.isInteger(saves) || saves < 3 || saves > 1000)
-    throw new UsageError(`--saves must be a whole number from 3 to 1000, not "${values.saves}"`);
   if (!Number.isInteger(intervalMs) || intervalMs < 0 || intervalMs > 60_000)
     throw new UsageError(`--interval must be 0 to 60000 ms, not "${values.interval}"`);
   return { saves, intervalMs };

@@ -105,7 +105,7 @@ fi
 case "$runner" in
   node)
     cd "$ROOT"
-    exec npx --no-install node "$ROOT/services/cli.ts" "${args[@]}"
+    exec npx --no-install node "$ROOT/services/cli.js" "${args[@]}"
     ;;
   docker)
     command -v docker >/dev/null 2>&1 || die "neither node_modules (npm ci) nor docker is available"

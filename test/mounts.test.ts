@@ -182,8 +182,8 @@ describe('mount: one mount per bucket, many links', () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
       bin: Record<string, string>;
     };
-    assert.equal(pkg.bin['mount-bucket'], 'services/mount-bucket.ts');
-    assert.equal(pkg.bin['unmount-bucket'], 'services/unmount-bucket.ts');
+    assert.equal(pkg.bin['mount-bucket'], 'bin/mount-bucket.js');
+    assert.equal(pkg.bin['unmount-bucket'], 'bin/unmount-bucket.js');
     const res = await runCli([`s3://${bucket}`], box.env(), { script: MOUNT_BUCKET });
     assert.equal(res.code, 0, res.stderr);
     const link = join(box.dir, 'default-root', bucket);

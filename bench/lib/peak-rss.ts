@@ -2,10 +2,18 @@ import { readFile } from 'node:fs/promises';
 
 /** VmHWM (the peak resident set size so far) of a live process, in KiB; undefined once it is gone. */
 export async function readPeakRssKiB(pid: number): Promise<number | undefined> {
+  return (await readRss(pid))?.peakKiB;
+}
+
+/** A live process's resident set size now (VmRSS) and its peak so far (VmHWM), in KiB. */
+export async function readRss(
+  pid: number,
+): Promise<{ nowKiB: number; peakKiB: number } | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-    return m ? Number(m[1]) : undefined;
+    const now = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const peak = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+    return now && peak ? { nowKiB: Number(now[1]), peakKiB: Number(peak[1]) } : undefined;
   } catch {
     return undefined;
   }

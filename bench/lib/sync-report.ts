@@ -134,9 +134,12 @@ export function requestBreakdown(
   return lines;
 }
 
+/** The initial sync's peak memory may be at most this many times rclone fastest's (issue 11). */
+const INITIAL_RSS_GOAL = 1.2;
+
 /**
- * The goals: initial sync no slower than rclone's best correct configuration,
- * and a no-op sync at most half of rclone's default.
+ * The goals: initial sync no slower than rclone's best correct configuration
+ * and in at most 1.2x its memory, and a no-op sync at most half of rclone's default.
  */
 export function evaluateGoals(
   tools: readonly SyncTool[],
@@ -159,6 +162,16 @@ export function evaluateGoals(
       name: "initial sync no slower than rclone's best (ours <= best rclone x 1.0)",
       ok: initial <= best.s,
       detail: `ours ${fmtSeconds(initial)} s vs ${best.t.label} ${fmtSeconds(best.s)} s = ${fmtRatio(initial, best.s)}`,
+    });
+  }
+  const fastestResults = results.get('rclone-fastest');
+  const oursPeak = oursResults ? peakRss(oursResults, 'initial') : undefined;
+  const fastestPeak = fastestResults ? peakRss(fastestResults, 'initial') : undefined;
+  if (oursPeak !== undefined && fastestPeak !== undefined) {
+    goals.push({
+      name: `initial sync's peak RSS at most ${INITIAL_RSS_GOAL}x rclone fastest's (highest of each tool's rounds)`,
+      ok: oursPeak <= fastestPeak * INITIAL_RSS_GOAL,
+      detail: `ours ${fmtMiB(oursPeak)} MiB vs rclone fastest ${fmtMiB(fastestPeak)} MiB = ${fmtRatio(oursPeak, fastestPeak)}`,
     });
   }
   const defaultResults = results.get('rclone-default');

@@ -91,7 +91,7 @@ async function freshTarget(
   return { workspacesDir: ctx.tree.workspacesDir, bucket, endpoint, stateDir };
 }
 
-interface OurSummary {
+export interface OurSummary {
   uploaded: number;
   deleted: number;
   unchanged: number;
@@ -99,7 +99,7 @@ interface OurSummary {
   failed: number;
 }
 
-function parseOurSummary(stdout: string): OurSummary | undefined {
+export function parseOurSummary(stdout: string): OurSummary | undefined {
   const line = stdout.trim().split('\n').pop() ?? '';
   try {
     const value: unknown = JSON.parse(line);

@@ -3,7 +3,7 @@ import type { S3Endpoint } from './bench-s3.ts';
 import type { CommandSpec } from './command-runner.ts';
 import { RCLONE_REMOTE, rcloneEnv, rcloneExcludeArgs } from './rclone.ts';
 
-export const CLI = fileURLToPath(new URL('../../services/cli.ts', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../services/cli.js', import.meta.url));
 
 export type ToolId = 'ours' | 'rclone-default' | 'rclone-fastest' | 'rclone-size-only';
 

@@ -5,8 +5,27 @@ import pLimit from 'p-limit';
 import { ProgressLine } from './progress-line.ts';
 import { Random, TextPool } from './random.ts';
 
-/** What the sync benchmark's tree is made of. Changing it rebuilds the cached tree. */
-export const SYNC_TREE_SPEC = {
+/** What a benchmark tree is made of. Changing a spec rebuilds its cached tree. */
+export interface TreeSpec {
+  version: number;
+  seed: number;
+  workspaces: number;
+  /** Files that are synced, in all workspaces together (including .gitignore, package.json, README.md). */
+  sourceFiles: number;
+  sourceMinBytes: number;
+  sourceMaxBytes: number;
+  /** Random directory paths (1-4 levels) per workspace that source files go into, with their ancestors. */
+  directoryPaths: number;
+  /** Files under node_modules/, in all workspaces together (excluded). */
+  nodeModulesFiles: number;
+  moduleMinBytes: number;
+  moduleMaxBytes: number;
+  /** One large file, in one workspace (0: none). */
+  bigFileBytes: number;
+}
+
+/** The sync benchmark's tree. */
+export const SYNC_TREE_SPEC: TreeSpec = {
   version: 3,
   seed: 20261121,
   workspaces: 20,
@@ -14,13 +33,32 @@ export const SYNC_TREE_SPEC = {
   sourceFiles: 5_000,
   sourceMinBytes: 200,
   sourceMaxBytes: 20_000,
+  directoryPaths: 24,
   /** Files under node_modules/, in all workspaces together (excluded). */
   nodeModulesFiles: 50_000,
   moduleMinBytes: 100,
   moduleMaxBytes: 8_000,
   /** One large file, in one workspace. */
   bigFileBytes: 200_000_000,
-} as const;
+};
+
+/**
+ * The memory benchmark's tree: 100,000 files, half of them synced, half under
+ * node_modules, made the same way (same generator, its own seed), no large file.
+ */
+export const SCALE_TREE_SPEC: TreeSpec = {
+  version: 1,
+  seed: 20261130,
+  workspaces: 20,
+  sourceFiles: 50_000,
+  sourceMinBytes: 200,
+  sourceMaxBytes: 20_000,
+  directoryPaths: 240,
+  nodeModulesFiles: 50_000,
+  moduleMinBytes: 100,
+  moduleMaxBytes: 8_000,
+  bigFileBytes: 0,
+};
 
 type FileKind = 'source' | 'module' | 'secret' | 'log' | 'big';
 
@@ -40,11 +78,12 @@ export interface SyncTree {
   totalBytes: number;
   /** Key of the small source file the edit scenario rewrites. */
   editTarget: string;
-  bigFile: string;
+  /** Key of the large file (undefined when the spec has none). */
+  bigFile: string | undefined;
 }
 
 interface Marker {
-  spec: typeof SYNC_TREE_SPEC;
+  spec: TreeSpec;
   tree: Omit<SyncTree, 'workspacesDir'>;
 }
 
@@ -129,9 +168,9 @@ function withAncestors(path: string): string[] {
  * of delimiter listings, which would make rclone's default per-directory
  * listing miss (and re-upload) whole subtrees on every run.
  */
-function sourcePaths(rng: Random, ws: string, count: number): string[] {
+function sourcePaths(rng: Random, ws: string, count: number, directoryPaths: number): string[] {
   const dirs = new Set<string>();
-  for (let i = 0; i < 24; i++) {
+  for (let i = 0; i < directoryPaths; i++) {
     const parts: string[] = [];
     for (let d = rng.int(1, 4); d > 0; d--) parts.push(rng.pick(DIR_WORDS));
     for (const dir of withAncestors(parts.join('/'))) dirs.add(dir);
@@ -163,15 +202,14 @@ function modulePaths(rng: Random, ws: string, count: number): string[] {
 }
 
 /** The whole tree, file by file; deterministic for a given spec. */
-function planSyncTree(): PlannedFile[] {
-  const spec = SYNC_TREE_SPEC;
+function planSyncTree(spec: TreeSpec): PlannedFile[] {
   const rng = new Random(spec.seed);
   const files: PlannedFile[] = [];
   for (let i = 1; i <= spec.workspaces; i++) {
     const ws = workspaceName(i);
     const share = (total: number) =>
       Math.floor(total / spec.workspaces) + (i <= total % spec.workspaces ? 1 : 0);
-    for (const path of sourcePaths(rng, ws, share(spec.sourceFiles))) {
+    for (const path of sourcePaths(rng, ws, share(spec.sourceFiles), spec.directoryPaths)) {
       const size = rng.logUniform(spec.sourceMinBytes, spec.sourceMaxBytes);
       files.push({
         path,
@@ -191,7 +229,7 @@ function planSyncTree(): PlannedFile[] {
     for (const path of [`${ws}/npm-debug.log`, `${ws}/logs/server.log`, `${ws}/logs/access.log`]) {
       files.push({ path, size: rng.logUniform(500, 200_000), kind: 'log' });
     }
-    if (i === BIG_FILE_WORKSPACE) {
+    if (i === BIG_FILE_WORKSPACE && spec.bigFileBytes > 0) {
       files.push({ path: `${ws}/data/dataset.bin`, size: spec.bigFileBytes, kind: 'big' });
     }
   }
@@ -224,14 +262,14 @@ function describe(files: readonly PlannedFile[]): Omit<SyncTree, 'workspacesDir'
     )
     .sort((a, b) => (a.path < b.path ? -1 : 1))[0];
   const big = files.find((f) => f.kind === 'big');
-  if (!edit || !big) throw new Error('tree plan has no edit target or big file');
+  if (!edit) throw new Error('tree plan has no edit target');
   return {
     syncedFiles: synced.length,
     syncedBytes: synced.reduce((n, f) => n + f.size, 0),
     totalFiles: files.length,
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     editTarget: edit.path,
-    bigFile: big.path,
+    bigFile: big?.path,
   };
 }
 
@@ -253,8 +291,13 @@ function contentOf(file: PlannedFile, rng: Random, pool: TextPool): string {
 }
 
 /** Random-looking bytes (AES-256-CTR keystream, fixed key), written in 8 MiB chunks. */
-async function writeBigFile(path: string, size: number, out: NodeJS.WriteStream): Promise<void> {
-  const key = createHash('sha256').update(`bucketspace bench ${SYNC_TREE_SPEC.seed}`).digest();
+async function writeBigFile(
+  path: string,
+  size: number,
+  seed: number,
+  out: NodeJS.WriteStream,
+): Promise<void> {
+  const key = createHash('sha256').update(`bucketspace bench ${seed}`).digest();
   const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   const chunk = Buffer.alloc(8 * 1024 * 1024);
   const progress = new ProgressLine({
@@ -279,10 +322,11 @@ async function writeBigFile(path: string, size: number, out: NodeJS.WriteStream)
 
 async function build(
   root: string,
+  spec: TreeSpec,
   files: readonly PlannedFile[],
   out: NodeJS.WriteStream,
 ): Promise<void> {
-  const rng = new Random(SYNC_TREE_SPEC.seed + 1);
+  const rng = new Random(spec.seed + 1);
   const pool = new TextPool(rng);
   const dirs = new Set(files.map((f) => dirname(join(root, f.path))));
   for (const dir of dirs) await mkdir(dir, { recursive: true });
@@ -304,24 +348,25 @@ async function build(
   );
   progress.finish();
   for (const file of files.filter((f) => f.kind === 'big'))
-    await writeBigFile(join(root, file.path), file.size, out);
+    await writeBigFile(join(root, file.path), file.size, spec.seed, out);
 }
 
-async function readMarker(path: string): Promise<Marker | undefined> {
+async function readMarker(path: string, spec: TreeSpec): Promise<Marker | undefined> {
   try {
     const marker = JSON.parse(await readFile(path, 'utf8')) as Marker;
-    return JSON.stringify(marker.spec) === JSON.stringify(SYNC_TREE_SPEC) ? marker : undefined;
+    return JSON.stringify(marker.spec) === JSON.stringify(spec) ? marker : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * The benchmark tree under `dir` (normally .bench/sync-tree), built once:
- * a marker file written after the last byte says it is complete, so a rerun
- * reuses it unless `rebuild` is set or the spec changed.
+ * A benchmark tree under `dir` (.bench/sync-tree, .bench/scale-tree), built
+ * once: a marker file written after the last byte says it is complete, so a
+ * rerun reuses it unless `rebuild` is set or the spec changed.
  */
 export async function prepareSyncTree(options: {
+  spec: TreeSpec;
   dir: string;
   rebuild: boolean;
   out: NodeJS.WriteStream;
@@ -329,12 +374,13 @@ export async function prepareSyncTree(options: {
   const started = performance.now();
   const markerPath = join(options.dir, 'tree.json');
   const workspacesDir = join(options.dir, 'workspaces');
-  const existing = options.rebuild ? undefined : await readMarker(markerPath);
+  const { spec } = options;
+  const existing = options.rebuild ? undefined : await readMarker(markerPath, spec);
   if (existing) return { tree: { ...existing.tree, workspacesDir }, built: false, seconds: 0 };
   await rm(options.dir, { recursive: true, force: true });
-  const files = planSyncTree();
-  const marker: Marker = { spec: SYNC_TREE_SPEC, tree: describe(files) };
-  await build(workspacesDir, files, options.out);
+  const files = planSyncTree(spec);
+  const marker: Marker = { spec, tree: describe(files) };
+  await build(workspacesDir, spec, files, options.out);
   await writeFile(markerPath, `${JSON.stringify(marker, null, 2)}\n`);
   return {
     tree: { ...marker.tree, workspacesDir },

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestS3 } from '../../test/support/s3-server.ts';
 import { PrerequisiteError, type BenchIo } from './bench-exit.ts';
-import { createS3Client, endpointOf, startBenchS3, type S3Endpoint } from './bench-s3.ts';
+import type { S3Endpoint } from './bench-s3.ts';
+import { openTreeAndS3 } from './bench-setup.ts';
 import { CommandRunner } from './command-runner.ts';
 import { findRclone, RCLONE_INSTALL_HINT } from './rclone.ts';
-import { prepareSyncTree, type SyncTree } from './sync-tree.ts';
+import { SYNC_TREE_SPEC, type SyncTree } from './sync-tree.ts';
 
 /** What the benchmarks on the sync tree start with. */
 export interface TreeBench {
@@ -32,19 +33,15 @@ export async function startTreeBench(
 ): Promise<TreeBench> {
   const rcloneVersion = await findRclone();
   if (!rcloneVersion) throw new PrerequisiteError(RCLONE_INSTALL_HINT);
-  const prepared = await prepareSyncTree({ dir: options.treeDir, rebuild: options.rebuild, out });
-  out.write(
-    prepared.built
-      ? `built the tree in ${prepared.seconds.toFixed(1)} s\n`
-      : `reusing the tree in ${options.treeDir} (--rebuild to build it again)\n`,
-  );
-  const s3 = await startBenchS3();
-  cleanup.defer(() => s3.close());
-  const ep = endpointOf(s3);
-  const client = createS3Client(ep);
-  cleanup.defer(() => client.destroy());
+  const { tree, s3, ep, client } = await openTreeAndS3({
+    spec: SYNC_TREE_SPEC,
+    dir: options.treeDir,
+    rebuild: options.rebuild,
+    out,
+    cleanup,
+  });
   const runner = await CommandRunner.create(cleanup);
   const scratch = await mkdtemp(join(tmpdir(), options.scratchPrefix));
   cleanup.defer(() => rm(scratch, { recursive: true, force: true }));
-  return { rcloneVersion, tree: prepared.tree, s3, ep, client, runner, scratch };
+  return { rcloneVersion, tree, s3, ep, client, runner, scratch };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { PeakRssSampler } from './peak-rss.ts';
+import { PeakRssSampler, readRss } from './peak-rss.ts';
 import { killGroup, type ProcessCleanup } from './process-cleanup.ts';
 
 export interface LogLine {
@@ -72,6 +72,11 @@ export class WatcherProcess {
   /** The first log line with this message. */
   first(msg: string): LogLine | undefined {
     return this.lines.find((l) => l.msg === msg);
+  }
+
+  /** Its resident set size now and its peak so far (KiB); undefined once it is gone. */
+  memory(): Promise<{ nowKiB: number; peakKiB: number } | undefined> {
+    return this.child.pid !== undefined ? readRss(this.child.pid) : Promise.resolve(undefined);
   }
 
   /** Log lines at warn level or above. */

@@ -4,7 +4,7 @@
 # owns the Docker socket, whatever its number on this host, and then drops
 # root and every capability: the monitor reaches Docker and nothing else.
 set -eu
-cli=/opt/bucketspace/services/cli.ts
+cli=/opt/bucketspace/services/cli.js
 # The Compose stack points the sync's hook at the monitor (MONITOR_URL). With
 # no MONITOR_TOKEN set the monitor generates its own, which the sync cannot
 # know: the sync then runs without the hook (the monitor still sees every

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   groupRemoteByWorkspace,
+  remoteWorkspaces,
   splitKey,
   unsafeKeyProblem,
   unsafePathProblem,
@@ -41,6 +42,31 @@ test('keys a pull never writes: dot segments, empty segments, NUL, backslash tri
 
 test('splitKey: the workspace is the first segment', () => {
   assert.deepEqual(splitKey('ws/a/b.txt'), { workspace: 'ws', relPath: 'a/b.txt' });
+});
+
+test('a streamed listing comes out one workspace at a time, in listing order, without markers, root keys or the trash', async () => {
+  const info = (key: string) => ({ key, size: 1, etag: 'e', lastModified: new Date(0) });
+  async function* pages() {
+    await Promise.resolve();
+    yield [info('.trash/a/t/1'), info('a/1'), info('a/2'), info('a-b/x')];
+    yield [info('a-b/y/'), info('a-b/z'), info('root-key')];
+    yield [];
+    yield [info('b/1'), info('c/')];
+  }
+  const seen: [string, string[]][] = [];
+  for await (const ws of remoteWorkspaces(pages()))
+    seen.push([ws.workspace, ws.objects.map((o) => o.relPath)]);
+  assert.deepEqual(seen, [
+    ['a', ['1', '2']],
+    ['a-b', ['x', 'z']],
+    ['b', ['1']],
+  ]);
+  assert.deepEqual(
+    [...groupRemoteByWorkspace([info('a/1'), info('b/'), info('x')]).entries()].map(
+      ([ws, objects]) => [ws, objects.map((o) => o.relPath)],
+    ),
+    [['a', ['1']]],
+  );
 });
 
 test('the trash is never a workspace: its keys are left out of the grouping', () => {

@@ -15,22 +15,59 @@ export function splitKey(key: string): { workspace: string; relPath: string } {
 }
 
 /**
- * Split a bucket listing into workspaces: `ws/a/b.txt` -> workspace `ws`,
- * relPath `a/b.txt`. Directory markers (keys ending in `/`), keys at the
- * bucket root and the trash (`.trash/...`) are not files of any workspace
- * and are left alone.
+ * An object as a file of its workspace (`ws/a/b.txt` -> workspace `ws`,
+ * relPath `a/b.txt`), or undefined for directory markers (keys ending in `/`),
+ * keys at the bucket root and the trash (`.trash/...`), which are not files
+ * of any workspace and are left alone.
  */
+function remoteFileOf(obj: ObjectInfo): { workspace: string; file: RemoteFile } | undefined {
+  const slash = obj.key.indexOf('/');
+  if (slash <= 0 || obj.key.endsWith('/') || isTrashKey(obj.key)) return undefined;
+  const { workspace, relPath } = splitKey(obj.key);
+  return { workspace, file: { ...obj, relPath } };
+}
+
+/** Split a bucket listing into workspaces (see remoteFileOf). */
 export function groupRemoteByWorkspace(objects: readonly ObjectInfo[]): Map<string, RemoteFile[]> {
   const out = new Map<string, RemoteFile[]>();
   for (const obj of objects) {
-    const slash = obj.key.indexOf('/');
-    if (slash <= 0 || obj.key.endsWith('/') || isTrashKey(obj.key)) continue;
-    const { workspace, relPath } = splitKey(obj.key);
-    let list = out.get(workspace);
-    if (!list) out.set(workspace, (list = []));
-    list.push({ ...obj, relPath });
+    const found = remoteFileOf(obj);
+    if (!found) continue;
+    let list = out.get(found.workspace);
+    if (!list) out.set(found.workspace, (list = []));
+    list.push(found.file);
   }
   return out;
+}
+
+/** One workspace's objects, as a streamed listing yields them. */
+export interface RemoteWorkspace {
+  workspace: string;
+  objects: RemoteFile[];
+}
+
+/**
+ * A listing streamed page by page, regrouped into workspaces, each yielded
+ * once the listing has moved past it. A listing is in key order, and every
+ * key of a workspace starts with `<workspace>/`, so each workspace's keys
+ * come together: one workspace (and one page) is held at a time.
+ */
+export async function* remoteWorkspaces(
+  pages: AsyncIterable<readonly ObjectInfo[]>,
+): AsyncGenerator<RemoteWorkspace> {
+  let current: RemoteWorkspace | undefined;
+  for await (const page of pages) {
+    for (const obj of page) {
+      const found = remoteFileOf(obj);
+      if (!found) continue;
+      if (current?.workspace !== found.workspace) {
+        if (current) yield current;
+        current = { workspace: found.workspace, objects: [] };
+      }
+      current.objects.push(found.file);
+    }
+  }
+  if (current) yield current;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ProgressSink } from './types.ts';
 
 export const noProgress: ProgressSink = {
   start: () => undefined,
+  grow: () => undefined,
   tick: () => undefined,
   stop: () => undefined,
 };
@@ -31,6 +32,7 @@ export function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
     cliProgress.Presets.shades_classic,
   );
   let totalBytes = 0;
+  let totalFiles = 0;
   let doneBytes = 0;
   let files = 0;
   let startedAt = 0;
@@ -47,13 +49,21 @@ export function terminalProgress(stream: NodeJS.WriteStream): ProgressSink {
   };
   let active = false;
   return {
-    start(label, totalFiles, bytes) {
+    start(label, total, bytes) {
+      totalFiles = total;
       totalBytes = bytes;
       doneBytes = 0;
       files = 0;
       startedAt = Date.now();
       active = true;
       bar.start(totalFiles, 0, { label, ...payload() });
+    },
+    grow(f, b) {
+      if (!active) return;
+      totalFiles += f;
+      totalBytes += b;
+      bar.setTotal(totalFiles);
+      bar.update(files, payload());
     },
     tick(f, b) {
       if (!active) return;

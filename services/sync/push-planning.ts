@@ -122,11 +122,11 @@ export function missingWorkspaces(
   return deletes;
 }
 
-/** Read one workspace's ignore rules, walk it, load what we remember of it; diff and ask the rails. */
+/** Read one workspace's ignore rules, walk it, load what we remember of it; diff with its objects and ask the rails. */
 export async function planWorkspace(
   ctx: SyncContext,
   name: string,
-  remotePromise: Promise<Map<string, RemoteFile[]>>,
+  remote: readonly RemoteFile[],
   summary: SyncSummary,
 ): Promise<WorkspaceWork | undefined> {
   const log = ctx.logger.child({ component: 'push', workspace: name });
@@ -152,7 +152,6 @@ export async function planWorkspace(
     return undefined;
   }
   const loadedState = new Map(state);
-  const remote = (await remotePromise).get(name) ?? [];
   for (const s of addWalkProblems(summary, name, walk))
     log.info({ path: s.path, reason: s.reason }, s.message);
 

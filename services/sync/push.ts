@@ -1,14 +1,8 @@
-import pLimit from 'p-limit';
-import { objectKey, groupRemoteByWorkspace, splitKey } from './object-keys.ts';
+import { objectKey, remoteWorkspaces, splitKey } from './object-keys.ts';
 import { removeObjects } from './operations/remove.ts';
 import { sameState, stateAfterPush } from './operations/state.ts';
 import { deleteVerdict } from './rails.ts';
-import {
-  missingWorkspaces,
-  planWorkspace,
-  workspacesToPush,
-  type WorkspaceWork,
-} from './push-planning.ts';
+import { missingWorkspaces, planWorkspace, workspacesToPush } from './push-planning.ts';
 import {
   addFailure,
   deleteLine,
@@ -18,22 +12,57 @@ import {
   summaryLogFields,
 } from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
-import type { PlanLine, PlannedDelete, PlannedUpload, RemoteFile, SyncSummary } from './types.ts';
+import type {
+  PlanLine,
+  PlannedDelete,
+  Refusal,
+  RemoteFile,
+  StateEntry,
+  SyncSummary,
+} from './types.ts';
 import { purgeTrash } from './trash/trash-purge.ts';
 import { UploadRun } from './upload-run.ts';
 
 export interface PushResult {
   summary: SyncSummary;
+  /** What was planned: notes, kept workspaces, deletions, and (in a dry run) every upload. */
   plan: PlanLine[];
-  /** Remote index after the run, per workspace (for watch mode). */
-  remote: Map<string, Map<string, RemoteFile>>;
+  /** Workspaces with an upload or a deletion planned (the monitor hook's list), sorted. */
+  changed: string[];
+  /**
+   * Per workspace pushed: objects still in the bucket that the saved state
+   * does not describe (kept deletions, files that could not be read). Watch
+   * mode knows the bucket from the state plus these.
+   */
+  untracked: Map<string, Set<string>>;
 }
 
 /**
- * Local -> bucket. Plans each workspace (walk, list, diff, hash when needed)
- * and starts its uploads as soon as it is planned; deletions happen after
- * every upload and only if no safety rail tripped anywhere in the run (or
- * --force).
+ * Workspaces planned and transferring at once. Each holds its walk, its
+ * objects and its state only until its uploads are done and remembered:
+ * a push's memory follows its largest workspaces, not the bucket.
+ */
+const WORKSPACES_AT_ONCE = 4;
+
+/** What a push keeps of a workspace once its uploads are done. */
+interface Pushed {
+  part: SyncSummary;
+  uploadLines: PlanLine[];
+  deletes: PlannedDelete[];
+  refusals: Refusal[];
+  unchanged: number;
+  uploads: number;
+  /** Bytes planned for upload (a dry run's total). */
+  bytes: number;
+  untracked: Set<string>;
+}
+
+/**
+ * Local -> bucket, workspace by workspace: the bucket's listing is streamed
+ * and each workspace is planned as soon as the listing has passed it (walk,
+ * diff, hash when needed), its uploads start at once, and once they are done
+ * it is remembered (state) and let go of. Deletions happen after every
+ * upload and only if no safety rail tripped anywhere in the run (or --force).
  */
 export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<PushResult> {
   const started = performance.now();
@@ -43,48 +72,52 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
   const names = await workspacesToPush(ctx, options.only);
   noteUnservable(summary, lines, names);
 
-  // The listing (waiting on the server) and the walks (local stats) run at the
-  // same time. Each workspace is planned as soon as its walk and the listing
-  // are done, and its uploads start at once while the next workspaces are
-  // still walked. Deletions still wait for every plan and rail.
-  const remotePromise = (async () => {
-    await ctx.store.ensureBucket(ctx.signal);
-    const prefix = options.only !== undefined ? `${options.only}/` : '';
-    return groupRemoteByWorkspace(await ctx.store.list(prefix, ctx.signal));
-  })();
-  remotePromise.catch(() => undefined); // awaited below; keeps an early failure from going unhandled
-
   const uploads = options.dryRun ? undefined : new UploadRun(ctx, summary, log);
-  const scanLimit = pLimit(4);
-  let planned: { work: WorkspaceWork | undefined; part: SyncSummary }[];
-  try {
-    planned = await Promise.all(
-      names.map((name) =>
-        scanLimit(async () => {
-          const part = emptySummary('push', options.dryRun);
-          const work = await planWorkspace(ctx, name, remotePromise, part);
-          if (work) uploads?.add(work.plan.uploads);
-          return { work, part };
-        }),
-      ),
+  const pushed = new Map<string, Pushed>();
+  /** Objects of prefixes with no local directory (kept, or deleted with --delete-missing-workspaces). */
+  const remoteOnly = new Map<string, RemoteFile[]>();
+  const running = new Set<Promise<void>>();
+  let failure: { err: unknown } | undefined;
+  const launch = async (name: string, remote: readonly RemoteFile[]): Promise<void> => {
+    while (running.size >= WORKSPACES_AT_ONCE) await Promise.race(running);
+    if (failure) return;
+    const task = pushWorkspace(ctx, name, remote, uploads).then(
+      (result) => void pushed.set(name, result),
+      (err: unknown) => void (failure ??= { err }),
     );
+    const tracked = task.finally(() => running.delete(tracked));
+    running.add(tracked);
+  };
+  try {
+    await ctx.store.ensureBucket(ctx.signal);
+    const local = new Set(names);
+    const prefix = options.only !== undefined ? `${options.only}/` : '';
+    for await (const { workspace, objects } of remoteWorkspaces(
+      ctx.store.listPages(prefix, ctx.signal),
+    )) {
+      if (failure) break;
+      if (local.delete(workspace)) await launch(workspace, objects);
+      else remoteOnly.set(workspace, objects);
+    }
+    for (const name of names) if (local.has(name) && !failure) await launch(name, []);
   } catch (err) {
+    failure ??= { err };
+  }
+  await Promise.all(running);
+  if (failure) {
     await uploads?.finish(); // never leave uploads running behind a failure
-    throw err;
+    throw failure.err;
   }
-  const remoteByWs = await remotePromise;
-  const works: WorkspaceWork[] = [];
-  for (const { work, part } of planned) {
-    if (work) works.push(work);
-    mergePlanning(summary, part);
-  }
+
+  const done = names.flatMap((name) => {
+    const result = pushed.get(name);
+    return result ? [{ name, ...result }] : [];
+  });
+  for (const w of done) mergePlanning(summary, w.part);
   summary.workspaces = names.length;
 
-  const missing = missingWorkspaces(ctx, options, names, remoteByWs, summary, lines);
-  const verdict = deleteVerdict(
-    [...summary.refusals, ...works.flatMap((w) => w.refusals)],
-    options,
-  );
+  const missing = missingWorkspaces(ctx, options, names, remoteOnly, summary, lines);
+  const verdict = deleteVerdict([...summary.refusals, ...done.flatMap((w) => w.refusals)], options);
   summary.refusals = verdict.refusals;
   summary.overridden = verdict.overridden;
   for (const r of verdict.overridden)
@@ -93,17 +126,9 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
       `--force overrides a safety refusal: ${r.message}`,
     );
 
-  const plannedUploads: PlannedUpload[] = works.flatMap((w) => w.plan.uploads);
-  const plannedDeletes = [...works.flatMap((w) => w.plan.deletes), ...missing];
+  const plannedDeletes = [...done.flatMap((w) => w.deletes), ...missing];
   const deletes: PlannedDelete[] = verdict.blockedBy !== undefined ? [] : plannedDeletes;
-  for (const u of plannedUploads)
-    lines.push({
-      action: 'upload',
-      workspace: splitKey(u.key).workspace,
-      path: u.file.relPath,
-      reason: u.reason,
-      bytes: u.file.size,
-    });
+  for (const w of done) lines.push(...w.uploadLines);
   for (const d of plannedDeletes)
     lines.push(
       deleteLine(
@@ -112,11 +137,14 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
         verdict.blockedBy,
       ),
     );
-  summary.unchanged = works.reduce((n, w) => n + w.plan.unchanged, 0);
-
-  const remoteIndex = new Map<string, Map<string, RemoteFile>>();
-  for (const w of works)
-    remoteIndex.set(w.name, new Map((remoteByWs.get(w.name) ?? []).map((r) => [r.relPath, r])));
+  summary.unchanged = done.reduce((n, w) => n + w.unchanged, 0);
+  const changed = [
+    ...new Set([
+      ...done.filter((w) => w.uploads > 0).map((w) => w.name),
+      ...deletes.map((d) => splitKey(d.key).workspace),
+    ]),
+  ].sort();
+  const untracked = new Map(done.map((w) => [w.name, w.untracked]));
 
   if (!uploads) {
     if (options.only === undefined && verdict.blockedBy === undefined)
@@ -127,15 +155,13 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
           path: '',
           reason: `trash entry ${e.entry} (${e.objects.length} objects) is older than the trash retention`,
         });
-    summary.uploaded = plannedUploads.length;
+    summary.uploaded = done.reduce((n, w) => n + w.uploads, 0);
+    summary.bytes = done.reduce((n, w) => n + w.bytes, 0);
     summary.deleted = deletes.length;
-    summary.bytes = plannedUploads.reduce((n, u) => n + u.file.size, 0);
     summary.seconds = (performance.now() - started) / 1000;
-    return { summary, plan: lines, remote: remoteIndex };
+    return { summary, plan: lines, changed, untracked };
   }
-
-  // Upload (started above, workspace by workspace): wait for the last one.
-  const uploaded = await uploads.finish(plannedUploads);
+  await uploads.finish();
 
   // Delete: into the trash (operations/remove.ts).
   const outcome = await removeObjects(ctx, deletes, ctx.clock.now());
@@ -145,32 +171,7 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
     addFailure(summary, { ...splitKeyAsPath(f.key), code: f.code, message: f.message });
   for (const key of outcome.deleted) {
     const { workspace, relPath } = splitKey(key);
-    remoteIndex.get(workspace)?.delete(relPath);
-  }
-
-  // Remember what is now in the bucket.
-  for (const w of works) {
-    const remote = remoteIndex.get(w.name) ?? new Map<string, RemoteFile>();
-    const etags = new Map<string, string>();
-    for (const file of w.walk.files) {
-      const etag = uploaded.get(objectKey(w.name, file.relPath));
-      if (etag === undefined) continue;
-      etags.set(file.relPath, etag);
-      remote.set(file.relPath, {
-        key: objectKey(w.name, file.relPath),
-        relPath: file.relPath,
-        size: file.size,
-        etag,
-        lastModified: new Date(),
-      });
-    }
-    const next = stateAfterPush({
-      files: w.walk.files,
-      previous: w.state,
-      remote,
-      uploaded: etags,
-    });
-    if (!sameState(w.loadedState, next)) await ctx.state.save(w.name, next);
+    untracked.get(workspace)?.delete(relPath);
   }
 
   // A full sync that deleted what it planned purges the trash of what is past its retention.
@@ -187,7 +188,70 @@ export async function pushSync(ctx: SyncContext, options: RunOptions): Promise<P
 
   summary.seconds = (performance.now() - started) / 1000;
   log.info(summaryLogFields(summary), 'sync finished');
-  return { summary, plan: lines, remote: remoteIndex };
+  return { summary, plan: lines, changed, untracked };
+}
+
+/**
+ * One workspace: plan it, upload what changed (through the run's queue),
+ * remember what is now in the bucket, and keep only what the end of the run
+ * needs (its deletions, refusals and counts).
+ */
+async function pushWorkspace(
+  ctx: SyncContext,
+  name: string,
+  remote: readonly RemoteFile[],
+  uploads: UploadRun | undefined,
+): Promise<Pushed> {
+  const part = emptySummary('push', uploads === undefined);
+  const work = await planWorkspace(ctx, name, remote, part);
+  const pushed: Pushed = {
+    part,
+    uploadLines: [],
+    deletes: work?.plan.deletes ?? [],
+    refusals: work?.refusals ?? [],
+    unchanged: work?.plan.unchanged ?? 0,
+    uploads: work?.plan.uploads.length ?? 0,
+    bytes: work?.plan.uploads.reduce((n, u) => n + u.file.size, 0) ?? 0,
+    untracked: new Set(),
+  };
+  if (!work) return pushed;
+  if (!uploads) {
+    // A dry run: the plan is the output.
+    for (const u of work.plan.uploads)
+      pushed.uploadLines.push({
+        action: 'upload',
+        workspace: name,
+        path: u.file.relPath,
+        reason: u.reason,
+        bytes: u.file.size,
+      });
+    return pushed;
+  }
+
+  const uploaded = await uploads.add(work.plan.uploads);
+  // Remember what is now in the bucket.
+  const inBucket = new Map<string, RemoteFile>();
+  for (const r of remote) inBucket.set(r.relPath, r);
+  for (const file of work.walk.files) {
+    const etag = uploaded.get(file.relPath);
+    if (etag === undefined) continue;
+    inBucket.set(file.relPath, {
+      key: objectKey(name, file.relPath),
+      relPath: file.relPath,
+      size: file.size,
+      etag,
+      lastModified: new Date(),
+    });
+  }
+  const next: Map<string, StateEntry> = stateAfterPush({
+    files: work.walk.files,
+    previous: work.state,
+    remote: inBucket,
+    uploaded,
+  });
+  if (!sameState(work.loadedState, next)) await ctx.state.save(name, next);
+  for (const relPath of inBucket.keys()) if (!next.has(relPath)) pushed.untracked.add(relPath);
+  return pushed;
 }
 
 function splitKeyAsPath(key: string): { workspace: string; path: string } {

@@ -125,15 +125,6 @@ export function summaryLogFields(s: SyncSummary): Record<string, number> {
 
 // ---- plan lines ------------------------------------------------------------
 
-/** Workspaces whose objects a run uploaded or deleted, sorted. */
-export function changedWorkspaces(plan: readonly PlanLine[]): string[] {
-  return [
-    ...new Set(
-      plan.filter((l) => l.action === 'upload' || l.action === 'delete').map((l) => l.workspace),
-    ),
-  ].sort();
-}
-
 /**
  * The line of a planned deletion: `action` when it happens, `keep` with why
  * not when the run's deletions are blocked.

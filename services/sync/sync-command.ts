@@ -9,6 +9,7 @@ import { BucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
 import { explainAfterEntering, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { keepHeapSmall } from '../common/small-heap.ts';
 import { S3ObjectStore } from '../common/s3/s3-object-store.ts';
 import { logRetries } from '../common/s3/s3-retry.ts';
 import { finishS3Config, loggableS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
@@ -16,14 +17,14 @@ import { configError, resolveAll, type SettingsOf } from '../common/settings.ts'
 import { changeHintProblems, changeHints, type ChangeHints } from './change-hints.ts';
 import { noProgress, terminalProgress } from './progress.ts';
 import { pushSync } from './push.ts';
-import { changedWorkspaces, formatPlan, formatRule, formatSummary } from './report.ts';
+import { formatPlan, formatRule, formatSummary } from './report.ts';
 import type { RunOptions, SyncContext } from './sync-context.ts';
 import { SYNC_SETTINGS } from './sync-settings.ts';
 import { SyncLock } from './sync-lock.ts';
 import { SyncState } from './sync-state.ts';
 import { addTrashCommands } from './trash/trash-command.ts';
 import { TRASH_ENTRY_REUSE_MS, TrashEntries } from './trash/trash-entries.ts';
-import type { PlanLine, SyncSummary } from './types.ts';
+import type { SyncSummary } from './types.ts';
 import { assertWorkspaceArgument } from './workspaces.ts';
 
 interface SyncFlags {
@@ -186,6 +187,7 @@ async function withContext(
   fn: (ctx: SyncContext, settings: Settings) => Promise<void>,
   lock?: string,
 ): Promise<void> {
+  keepHeapSmall();
   const settings = loadSyncSettings(io.env, flags);
   const logger = makeLogger(io, flags, settings.sync.logLevel);
   logEffectiveConfig(logger, {
@@ -220,12 +222,10 @@ function hintsFor(settings: Settings, logger: Logger): ChangeHints | undefined {
 async function notifyMonitor(
   settings: Settings,
   ctx: SyncContext,
-  plan: readonly PlanLine[],
+  changed: readonly string[],
   dryRun: boolean,
 ): Promise<void> {
-  if (dryRun) return;
-  const changed = changedWorkspaces(plan);
-  if (changed.length === 0) return;
+  if (dryRun || changed.length === 0) return;
   await hintsFor(settings, ctx.logger)?.notifyChanged(changed);
 }
 
@@ -251,7 +251,7 @@ export function syncCommand(io: CommandIo): Command {
         async (ctx, settings) => {
           const res = await pushSync(ctx, runOptions(flags));
           report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-          await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
+          await notifyMonitor(settings, ctx, res.changed, flags.dryRun === true);
         },
         'sync',
       );
@@ -269,7 +269,7 @@ export function syncCommand(io: CommandIo): Command {
         async (ctx, settings) => {
           const res = await pushSync(ctx, runOptions(flags, name));
           report(io, flags, res.summary, flags.dryRun ? formatPlan(res.plan) : undefined, res.plan);
-          await notifyMonitor(settings, ctx, res.plan, flags.dryRun === true);
+          await notifyMonitor(settings, ctx, res.changed, flags.dryRun === true);
         },
         `sync workspace ${name}`,
       );
@@ -360,7 +360,7 @@ export function syncCommand(io: CommandIo): Command {
     addSyncOptions,
     withContext,
     runOptions,
-    notifyMonitor: (settings, ctx, plan) => notifyMonitor(settings, ctx, plan, false),
+    notifyMonitor: (settings, ctx, changed) => notifyMonitor(settings, ctx, changed, false),
   });
 
   return sync;

@@ -32,6 +32,8 @@ export class SyncState {
   /** This remote's directory (`<stateDir>/sync/<id of endpoint and bucket>`): state files and the run lock. */
   readonly dir: string;
   private readonly options: SyncStateOptions;
+  /** What could not be saved (a full or read-only disk), kept for this process so it still knows. */
+  readonly #unsaved = new Map<string, Map<string, StateEntry>>();
 
   constructor(options: SyncStateOptions) {
     this.options = options;
@@ -47,6 +49,8 @@ export class SyncState {
   }
 
   async load(workspace: string): Promise<Map<string, StateEntry>> {
+    const unsaved = this.#unsaved.get(workspace);
+    if (unsaved) return new Map(unsaved);
     let text: string;
     try {
       text = await readFile(this.fileFor(workspace), 'utf8');
@@ -80,7 +84,9 @@ export class SyncState {
       await mkdir(this.dir, { recursive: true });
       await writeFile(tmp, JSON.stringify(body));
       await rename(tmp, target);
+      this.#unsaved.delete(workspace);
     } catch (err) {
+      this.#unsaved.set(workspace, new Map(entries));
       // A full or read-only disk: never leave half a file behind.
       await rm(tmp, { force: true }).catch(() => undefined);
       // Losing the state costs hashing next time, never correctness.

@@ -29,10 +29,10 @@ test('at most `concurrency` at once, in the order added, also for items added wh
       running -= 1;
     },
   });
-  queue.add(['a', 'b', 'c']);
+  const first = queue.add(['a', 'b', 'c']);
   await tick();
   assert.deepEqual(started, ['a', 'b']);
-  queue.add(['d', 'e']); // a later workspace, planned while the first one uploads
+  const second = queue.add(['d', 'e']); // a later workspace, planned while the first one uploads
   gates.get('b')?.open();
   await tick();
   assert.deepEqual(started, ['a', 'b', 'c']);
@@ -41,21 +41,29 @@ test('at most `concurrency` at once, in the order added, also for items added wh
     gates.get(name)?.open();
     await tick();
   }
-  const outcome = await done;
+  await done;
   assert.deepEqual(started, ['a', 'b', 'c', 'd', 'e']);
   assert.equal(most, 2);
-  assert.deepEqual(outcome.ok.sort(), ['a', 'b', 'c', 'd', 'e']);
-  assert.deepEqual(outcome.failed, []);
+  assert.deepEqual(
+    (await first).ok.sort(),
+    ['a', 'b', 'c'],
+    'each add resolves with its own items',
+  );
+  assert.deepEqual((await second).ok.sort(), ['d', 'e']);
+  assert.deepEqual([(await first).failed, (await second).failed], [[], []]);
 });
 
 test('finish waits for transfers added before it; nothing may be added after', async () => {
   const queue = new TransferQueue<number>({ concurrency: 4, run: () => tick() });
-  queue.add([1, 2, 3]);
-  const outcome = await queue.finish();
-  assert.deepEqual(outcome.ok.sort(), [1, 2, 3]);
+  const batch = queue.add([1, 2, 3]);
+  let finished = false;
+  await queue.finish().then(() => (finished = true));
+  assert.ok(finished);
+  assert.deepEqual((await batch).ok.sort(), [1, 2, 3]);
   assert.throws(() => queue.add([4]));
-  const empty = await new TransferQueue<number>({ concurrency: 1, run: tick }).finish();
-  assert.deepEqual(empty, { ok: [], failed: [] });
+  const idle = new TransferQueue<number>({ concurrency: 1, run: tick });
+  assert.deepEqual(await idle.add([]), { ok: [], failed: [] });
+  await idle.finish();
 });
 
 test('one failure never stops the others; an unreachable server fails the rest at once; an abort fails what has not started', async () => {
@@ -97,5 +105,21 @@ test('one failure never stops the others; an unreachable server fails the rest a
   assert.deepEqual(
     aborted.failed.map((f) => f.error.code),
     ['ABORTED'],
+  );
+});
+
+test('a long run lets go of finished items: only waiting and running ones are held', async () => {
+  const queue = new TransferQueue<{ n: number }>({ concurrency: 8, run: () => tick() });
+  const batches: Promise<unknown>[] = [];
+  for (let b = 0; b < 10; b++) {
+    const items = Array.from({ length: 500 }, (_, n) => ({ n }));
+    batches.push(queue.add(items).then(() => undefined));
+  }
+  await Promise.all(batches);
+  await queue.finish();
+  assert.equal(
+    (queue as unknown as { waiting: unknown[] }).waiting.length <= 1024,
+    true,
+    'the queue does not keep 5,000 finished items',
   );
 });

@@ -11,19 +11,27 @@ export interface TransferQueueOptions<T> {
   run: (item: T) => Promise<void>;
 }
 
+/** The items of one `add`, and the outcome they are waiting for. */
+interface Batch<T> {
+  left: number;
+  outcome: TransferOutcome<T>;
+  resolve: (outcome: TransferOutcome<T>) => void;
+}
+
 /**
  * Runs transfers with bounded concurrency, in the order added; items may be
  * added while earlier ones run (a sync starts uploading one workspace while
- * it still walks the next). A failure of one never stops the others; but once the server is
- * unreachable (after the retries of the S3 client), the transfers not yet
- * started fail at once with that error instead of each waiting through its
- * own retries.
+ * it still walks the next). Each `add` resolves with the outcome of its own
+ * items, and the queue lets go of every item once it is done, so a long run
+ * holds only what is waiting or running. A failure of one never stops the
+ * others; but once the server is unreachable (after the retries of the S3
+ * client), the transfers not yet started fail at once with that error
+ * instead of each waiting through its own retries.
  */
 export class TransferQueue<T> {
   private readonly options: TransferQueueOptions<T>;
-  private readonly waiting: T[] = [];
+  private waiting: { item: T; batch: Batch<T> }[] = [];
   private next = 0;
-  private readonly outcome: TransferOutcome<T> = { ok: [], failed: [] };
   private running = 0;
   private closed = false;
   private unreachable: BucketspaceError | undefined;
@@ -35,18 +43,23 @@ export class TransferQueue<T> {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
-  add(items: readonly T[]): void {
+  /** Queues these items; resolves with their outcomes once the last of them has ended. */
+  add(items: readonly T[]): Promise<TransferOutcome<T>> {
     if (this.closed) throw new Error('TransferQueue: add after finish');
-    this.waiting.push(...items);
+    let resolve: (outcome: TransferOutcome<T>) => void = () => undefined;
+    const settled = new Promise<TransferOutcome<T>>((r) => (resolve = r));
+    const batch: Batch<T> = { left: items.length, outcome: { ok: [], failed: [] }, resolve };
+    if (items.length === 0) resolve(batch.outcome);
+    for (const item of items) this.waiting.push({ item, batch });
     this.pump();
+    return settled;
   }
 
-  /** No more items: resolves with every outcome once the last transfer ends. */
-  async finish(): Promise<TransferOutcome<T>> {
+  /** No more items: resolves once the last transfer ends. */
+  async finish(): Promise<void> {
     this.closed = true;
     this.settleIfIdle();
     await this.done;
-    return this.outcome;
   }
 
   private pump(): void {
@@ -54,14 +67,21 @@ export class TransferQueue<T> {
       this.running < Math.max(1, this.options.concurrency) &&
       this.next < this.waiting.length
     ) {
-      const item = this.waiting[this.next] as T;
+      const entry = this.waiting[this.next] as { item: T; batch: Batch<T> };
       this.next += 1;
       this.running += 1;
-      void this.start(item).finally(() => {
+      void this.start(entry.item, entry.batch.outcome).finally(() => {
+        entry.batch.left -= 1;
+        if (entry.batch.left === 0) entry.batch.resolve(entry.batch.outcome);
         this.running -= 1;
         this.pump();
         this.settleIfIdle();
       });
+    }
+    // Let go of the items already started.
+    if (this.next > 1024 && this.next * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.next);
+      this.next = 0;
     }
   }
 
@@ -70,16 +90,16 @@ export class TransferQueue<T> {
       this.resolveDone?.();
   }
 
-  private async start(item: T): Promise<void> {
+  private async start(item: T, outcome: TransferOutcome<T>): Promise<void> {
     if (this.options.signal?.aborted) {
-      this.outcome.failed.push({
+      outcome.failed.push({
         item,
         error: new BucketspaceError('ABORTED', 'not started: stopping'),
       });
       return;
     }
     if (this.unreachable) {
-      this.outcome.failed.push({
+      outcome.failed.push({
         item,
         error: new BucketspaceError(
           this.unreachable.code,
@@ -91,20 +111,21 @@ export class TransferQueue<T> {
     }
     try {
       await this.options.run(item);
-      this.outcome.ok.push(item);
+      outcome.ok.push(item);
     } catch (err) {
       const error = asBucketspaceError(err);
       if (error.code === 'S3_UNREACHABLE' || error.code === 'S3_AUTH') this.unreachable ??= error;
-      this.outcome.failed.push({ item, error });
+      outcome.failed.push({ item, error });
     }
   }
 }
 
 /** All items known up front: add them, then wait for the outcome. */
-export function runTransfers<T>(
+export async function runTransfers<T>(
   options: TransferQueueOptions<T> & { items: readonly T[] },
 ): Promise<TransferOutcome<T>> {
   const queue = new TransferQueue<T>(options);
-  queue.add(options.items);
-  return queue.finish();
+  const outcome = queue.add(options.items);
+  await queue.finish();
+  return outcome;
 }

@@ -130,6 +130,8 @@ export interface PlanLine {
 /** Where a long job reports how far it is. */
 export interface ProgressSink {
   start(label: string, totalFiles: number, totalBytes: number): void;
+  /** More work found after the start (a push plans workspace by workspace while it uploads). */
+  grow(files: number, bytes: number): void;
   /** `files` finished and `bytes` transferred since the last call. */
   tick(files: number, bytes: number): void;
   stop(): void;

@@ -4,35 +4,42 @@ import { uploadFile } from './operations/upload.ts';
 import { addFailure, addSkip } from './report.ts';
 import type { SyncContext } from './sync-context.ts';
 import { TransferQueue } from './transfer-queue.ts';
-import type { PlannedUpload, ProgressSink, SyncSummary } from './types.ts';
+import type { PlannedUpload, SyncSummary } from './types.ts';
+
+/** One upload in the queue, and the ETag it got. */
+interface Upload {
+  planned: PlannedUpload;
+  etag?: string;
+}
 
 /**
- * The uploads of one push: a transfer queue that takes each workspace's
- * uploads as soon as it is planned, with a progress bar whose totals are
- * known only once every workspace is planned (ticks before then are held).
+ * The uploads of one push: one transfer queue that takes each workspace's
+ * uploads as soon as it is planned, and tells that workspace when its own
+ * uploads are done (so it can be remembered and let go of). The progress bar
+ * starts at once and grows as workspaces are planned.
  */
 export class UploadRun {
   readonly #ctx: SyncContext;
   readonly #summary: SyncSummary;
-  readonly #queue: TransferQueue<PlannedUpload>;
-  readonly #etags = new Map<string, string>();
-  readonly #bar: Pick<ProgressSink, 'start' | 'tick'>;
+  readonly #queue: TransferQueue<Upload>;
 
   constructor(ctx: SyncContext, summary: SyncSummary, log: Logger) {
     this.#ctx = ctx;
     this.#summary = summary;
-    const bar = (this.#bar = heldProgress(ctx.progress));
-    this.#queue = new TransferQueue<PlannedUpload>({
+    const bar = ctx.progress;
+    bar.start('upload', 0, 0);
+    this.#queue = new TransferQueue<Upload>({
       concurrency: ctx.concurrency,
       signal: ctx.signal,
-      run: async (u) => {
+      run: async (upload) => {
+        const u = upload.planned;
         let reported = 0;
         try {
           const etag = await uploadFile(ctx, u.file, u.key, (b) => {
             reported += b;
             bar.tick(0, b);
           });
-          this.#etags.set(u.key, etag);
+          upload.etag = etag;
           summary.bytes += u.file.size;
           bar.tick(1, Math.max(0, u.file.size - reported));
           log.debug({ key: u.key, reason: u.reason, bytes: u.file.size }, 'uploaded');
@@ -44,62 +51,44 @@ export class UploadRun {
     });
   }
 
-  add(uploads: readonly PlannedUpload[]): void {
-    this.#queue.add(uploads);
-  }
-
   /**
-   * Waits for the last upload (with every upload of the run, for the bar's
-   * totals); outcomes go into the summary. Returns the ETag of each uploaded key.
+   * Uploads one workspace's files; resolves once the last of them has ended,
+   * with the ETag of each file uploaded (by relPath). Outcomes go into the summary.
    */
-  async finish(all: readonly PlannedUpload[] = []): Promise<Map<string, string>> {
-    this.#bar.start(
-      'upload',
-      all.length,
-      all.reduce((n, u) => n + u.file.size, 0),
+  async add(uploads: readonly PlannedUpload[]): Promise<Map<string, string>> {
+    this.#ctx.progress.grow(
+      uploads.length,
+      uploads.reduce((n, u) => n + u.file.size, 0),
     );
-    const outcome = await this.#queue.finish();
-    this.#ctx.progress.stop();
-    this.#summary.uploaded = outcome.ok.length;
+    const outcome = await this.#queue.add(uploads.map((planned) => ({ planned })));
+    const etags = new Map<string, string>();
+    for (const u of outcome.ok) if (u.etag !== undefined) etags.set(u.planned.file.relPath, u.etag);
+    this.#summary.uploaded += outcome.ok.length;
     for (const f of outcome.failed) {
-      const { workspace } = splitKey(f.item.key);
+      const { key, file } = f.item.planned;
+      const { workspace } = splitKey(key);
       if (f.error.code === 'LOCAL_NOT_FOUND') {
         addSkip(this.#summary, {
           workspace,
-          path: f.item.file.relPath,
+          path: file.relPath,
           reason: 'vanished',
           message: 'deleted before it could be uploaded',
         });
       } else {
         addFailure(this.#summary, {
           workspace,
-          path: f.item.file.relPath,
+          path: file.relPath,
           code: f.error.code,
           message: f.error.message,
         });
       }
     }
-    return this.#etags;
+    return etags;
   }
-}
 
-/** A progress sink that holds ticks until `start`, then passes them on. */
-function heldProgress(sink: ProgressSink): Pick<ProgressSink, 'start' | 'tick'> {
-  let started = false;
-  let files = 0;
-  let bytes = 0;
-  return {
-    start(label, totalFiles, totalBytes) {
-      sink.start(label, totalFiles, totalBytes);
-      started = true;
-      if (files > 0 || bytes > 0) sink.tick(files, bytes);
-    },
-    tick(f, b) {
-      if (started) sink.tick(f, b);
-      else {
-        files += f;
-        bytes += b;
-      }
-    },
-  };
+  /** Waits for the last upload of the run and stops the progress bar. */
+  async finish(): Promise<void> {
+    await this.#queue.finish();
+    this.#ctx.progress.stop();
+  }
 }

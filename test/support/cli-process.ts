@@ -20,7 +20,7 @@ export interface StartCliOptions {
   readyMessage: string;
   readyTimeoutMs?: number;
   /**
-   * Run this program instead of `node services/cli.ts <args>` (e.g. `docker run ...`
+   * Run this program instead of `node services/cli.js <args>` (e.g. `docker run ...`
    * of the CLI in a container); its output is read the same way.
    */
   command?: { file: string; argv: string[] };

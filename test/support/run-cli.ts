@@ -1,12 +1,11 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../services/cli.ts', import.meta.url));
-export const MOUNT_BUCKET = fileURLToPath(
-  new URL('../../services/mount-bucket.ts', import.meta.url),
-);
+export const CLI = fileURLToPath(new URL('../../services/cli.js', import.meta.url));
+/** The seed's commands as package.json's `bin` installs them (launchers of services/*.ts). */
+export const MOUNT_BUCKET = fileURLToPath(new URL('../../bin/mount-bucket.js', import.meta.url));
 export const UNMOUNT_BUCKET = fileURLToPath(
-  new URL('../../services/unmount-bucket.ts', import.meta.url),
+  new URL('../../bin/unmount-bucket.js', import.meta.url),
 );
 
 export interface CliResult {

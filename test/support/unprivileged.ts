@@ -10,7 +10,7 @@ export const NOBODY = 65534;
  */
 export function unprivilegedSkipReason(): string | false {
   if (process.getuid?.() !== 0) return 'needs root to run code as an unprivileged user';
-  const probe = fileURLToPath(new URL('../../services/cli.ts', import.meta.url));
+  const probe = fileURLToPath(new URL('../../services/cli.js', import.meta.url));
   const res = spawnSync(
     process.execPath,
     ['-e', `require('node:fs').accessSync(${JSON.stringify(probe)})`],

@@ -68,6 +68,12 @@ export interface ObjectStore {
   ensureBucket(signal?: AbortSignal, options?: { create?: boolean }): Promise<'created' | 'exists'>;
   /** Every object under `prefix` (paginated internally: one listing). */
   list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]>;
+  /**
+   * The same listing, page by page in key order, each page fetched when the
+   * previous one has been taken: a caller that lets go of each page holds one
+   * page, not the bucket.
+   */
+  listPages(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo[]>;
   /** One level under `prefix` (`/` as the delimiter), paginated internally. */
   listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel>;
   /** The object `key` (its size, ETag and time), or undefined when there is none. */

@@ -144,13 +144,20 @@ export class S3ObjectStore implements ObjectStore {
 
   async list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
+    for await (const page of this.listPages(prefix, signal)) out.push(...page);
+    return out;
+  }
+
+  async *listPages(prefix: string, signal?: AbortSignal): AsyncGenerator<ObjectInfo[]> {
     let pages = 0;
+    let objects = 0;
     for await (const page of this.#pages(prefix, undefined, signal)) {
       pages += 1;
-      for (const obj of page.Contents ?? []) out.push(toInfo(obj));
+      const infos = (page.Contents ?? []).map(toInfo);
+      objects += infos.length;
+      yield infos;
     }
-    this.logger.debug({ prefix, objects: out.length, pages }, 'listed objects');
-    return out;
+    this.logger.debug({ prefix, objects, pages }, 'listed objects');
   }
 
   async listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel> {

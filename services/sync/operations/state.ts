@@ -14,7 +14,7 @@ export function stateOf(file: WalkedFile, etag: string): StateEntry {
 export function isUnchanged(
   entry: StateEntry | undefined,
   file: WalkedFile,
-  remote: RemoteFile,
+  remote: Pick<RemoteFile, 'etag' | 'size'>,
 ): boolean {
   return (
     entry !== undefined &&

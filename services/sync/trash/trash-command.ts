@@ -9,7 +9,7 @@ import { formatBytes } from '../../common/format-bytes.ts';
 import { formatPlan, formatSummary } from '../report.ts';
 import type { RunOptions, SyncContext } from '../sync-context.ts';
 import { SyncLock, type LockHolder } from '../sync-lock.ts';
-import type { PlanLine, SyncSummary } from '../types.ts';
+import type { SyncSummary } from '../types.ts';
 import { assertWorkspaceArgument } from '../workspaces.ts';
 import { expiresAt, indexTrash, type TrashEntry } from './trash-index.ts';
 import { removeEntry, restoreFromTrash, type RestoreResult } from './restore.ts';
@@ -25,7 +25,7 @@ export interface SyncCommandKit<Flags, Settings> {
   ): Promise<void>;
   runOptions(flags: Flags, only?: string): RunOptions;
   /** Tell the monitor which workspaces a run changed. */
-  notifyMonitor(settings: Settings, ctx: SyncContext, plan: readonly PlanLine[]): Promise<void>;
+  notifyMonitor(settings: Settings, ctx: SyncContext, changed: readonly string[]): Promise<void>;
 }
 
 interface TrashFlags {
@@ -116,7 +116,7 @@ export function addTrashCommands<Flags extends object, Settings>(
             try {
               const res = await pushSync(ctx, kit.runOptions(flags, result.target));
               push = res.summary;
-              await kit.notifyMonitor(settings, ctx, res.plan);
+              await kit.notifyMonitor(settings, ctx, res.changed);
             } finally {
               await lock?.release();
             }

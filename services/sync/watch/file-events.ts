@@ -1,4 +1,4 @@
-/** What a file watcher reports (chokidar's names). */
+/** What a file watcher reports. */
 export type FileEventKind = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
 
 export interface WatchRequest {

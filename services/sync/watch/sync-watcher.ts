@@ -9,12 +9,11 @@ import type { ChangeNotifier } from '../../common/monitor-client.ts';
 import { restoreCommand } from '../../common/trash-names.ts';
 import { isWorkspaceEntryName } from '../../common/workspace-name.ts';
 import { pushSync, type PushResult } from '../push.ts';
-import { changedWorkspaces, UNSERVABLE } from '../report.ts';
+import { UNSERVABLE } from '../report.ts';
 import type { RunOptions, SyncContext } from '../sync-context.ts';
-import type { RemoteFile } from '../types.ts';
 import { listLocalWorkspaces } from '../workspaces.ts';
 import { ChangeBatcher } from './change-batcher.ts';
-import { chokidarEvents } from './chokidar-events.ts';
+import { fsWatchEvents } from './fs-watch-events.ts';
 import { DeleteWindow } from './delete-window.ts';
 import type { FileEventKind, FileEvents, FileWatch } from './file-events.ts';
 import { syncPaths, type WatchedWorkspace } from './targeted-sync.ts';
@@ -26,7 +25,7 @@ export interface SyncWatcherOptions {
   debounceMs: number;
   shutdownTimeoutMs: number;
   clock?: Clock;
-  /** File events (chokidar unless given). */
+  /** File events (fs.watch, one watcher per directory, unless given). */
   events?: FileEvents;
   /** Told which workspaces changed after each batch that uploaded or deleted (the monitor hook). */
   notifier?: ChangeNotifier;
@@ -78,7 +77,7 @@ export class SyncWatcher {
   constructor(options: SyncWatcherOptions) {
     this.options = options;
     this.clock = options.clock ?? options.ctx.clock;
-    this.events = options.events ?? chokidarEvents;
+    this.events = options.events ?? fsWatchEvents;
     // Transfers get their own signal: SIGTERM lets in-flight uploads finish (bounded by shutdownTimeoutMs).
     this.ctx = { ...options.ctx, signal: this.abort.signal, clock: this.clock };
     this.log = options.ctx.logger.child({ component: 'watch' });
@@ -269,18 +268,15 @@ export class SyncWatcher {
     }));
     for (const name of local.names) {
       const watched = this.workspaces.get(name);
-      const remote = res.remote.get(name);
-      if (!watched) await this.ensureWatch(name, remote);
-      else if (remote) {
-        // What the bucket holds now, for the targeted syncs that follow.
-        watched.remote = remote;
-        watched.state = await this.ctx.state.load(name);
-      }
+      const untracked = res.untracked.get(name);
+      if (!watched) await this.ensureWatch(name, untracked);
+      // What the bucket holds now beyond the saved state, for the targeted syncs that follow.
+      else if (untracked) watched.untracked = untracked;
     }
     for (const name of [...this.workspaces.keys()])
       if (!local.names.includes(name)) await this.dropWatch(name);
     this.reportRun(res, 'files could not be uploaded');
-    return { ...countsOf(res), changed: changedWorkspaces(res.plan) };
+    return { ...countsOf(res), changed: res.changed };
   }
 
   private async reconcileWorkspace(name: string): Promise<BatchCounts> {
@@ -301,10 +297,7 @@ export class SyncWatcher {
     await this.rewatch(name);
     const res = await pushSync(this.ctx, { ...this.options.run, only: name });
     const current = this.workspaces.get(name);
-    if (current) {
-      current.remote = res.remote.get(name) ?? new Map<string, RemoteFile>();
-      current.state = await this.ctx.state.load(name);
-    }
+    if (current) current.untracked = res.untracked.get(name) ?? new Set<string>();
     this.reportRun(res, `files of ${name} could not be uploaded`);
     return countsOf(res);
   }
@@ -342,10 +335,7 @@ export class SyncWatcher {
       });
   }
 
-  private async ensureWatch(
-    name: string,
-    remote: Map<string, RemoteFile> | undefined,
-  ): Promise<void> {
+  private async ensureWatch(name: string, untracked: Set<string> | undefined): Promise<void> {
     if (this.workspaces.has(name) || this.stopped) return;
     const root = join(this.ctx.workspacesDir, name);
     let filter: WorkspaceFilter;
@@ -363,8 +353,7 @@ export class SyncWatcher {
       root,
       filter,
       watch: undefined,
-      remote: remote ?? new Map<string, RemoteFile>(),
-      state: await this.ctx.state.load(name),
+      untracked: untracked ?? new Set<string>(),
       deletes: new DeleteWindow(DELETE_WINDOW_MS),
     };
     this.workspaces.set(name, ws);
@@ -381,7 +370,7 @@ export class SyncWatcher {
   private async rewatch(name: string): Promise<void> {
     const old = this.workspaces.get(name);
     this.workspaces.delete(name);
-    await this.ensureWatch(name, old?.remote);
+    await this.ensureWatch(name, old?.untracked);
     const current = this.workspaces.get(name);
     if (old && current) current.deletes = old.deletes;
     await old?.watch?.close();

@@ -14,18 +14,31 @@ import { isUnchanged, stateOf } from '../operations/state.ts';
 import { uploadFile } from '../operations/upload.ts';
 import { deleteRefusals, type DeleteRailsInput } from '../rails.ts';
 import type { RunOptions, SyncContext } from '../sync-context.ts';
-import type { RemoteFile, StateEntry } from '../types.ts';
+import type { StateEntry } from '../types.ts';
 import type { DeleteWindow } from './delete-window.ts';
 
-/** What watch mode keeps of one workspace between batches. */
+/**
+ * What watch mode keeps of one workspace between batches: nothing per file.
+ * What is in the bucket is the saved state (every file uploaded or verified,
+ * with its ETag: loaded for each batch, saved after it) plus `untracked`.
+ */
 export interface WatchedWorkspace {
   name: string;
   root: string;
   filter: WorkspaceFilter;
-  /** The bucket's objects of this workspace, as last listed and changed since. */
-  remote: Map<string, RemoteFile>;
-  state: Map<string, StateEntry>;
+  /** Objects in the bucket that the state does not describe (kept deletions, unreadable files), as of the last full sync. */
+  untracked: Set<string>;
   deletes: DeleteWindow;
+}
+
+/** What one batch knows of a workspace's objects: the state, and the untracked ones. */
+interface Known {
+  state: Map<string, StateEntry>;
+  untracked: Set<string>;
+}
+
+function inBucket(known: Known, rel: string): boolean {
+  return known.state.has(rel) || known.untracked.has(rel);
 }
 
 export interface TargetedOutcome {
@@ -51,10 +64,11 @@ export async function syncPaths(
 ): Promise<TargetedOutcome> {
   const { log } = options;
   const outcome: TargetedOutcome = { uploaded: 0, deleted: 0, retry: [], reconcile: false };
+  const known: Known = { state: await ctx.state.load(ws.name), untracked: ws.untracked };
   const uploads: WalkedFile[] = [];
   const deletes: string[] = [];
   for (const rel of [...paths].sort()) {
-    const change = await classify(ws, rel, log);
+    const change = await classify(ws, known, rel, log);
     if (change.kind === 'upload') uploads.push(change.file);
     else if (change.kind === 'delete') deletes.push(rel);
     else if (change.kind === 'reconcile') outcome.reconcile = true;
@@ -64,14 +78,8 @@ export async function syncPaths(
       const key = objectKey(ws.name, file.relPath);
       try {
         const etag = await uploadFile(ctx, file, key);
-        ws.state.set(file.relPath, stateOf(file, etag));
-        ws.remote.set(file.relPath, {
-          key,
-          relPath: file.relPath,
-          size: file.size,
-          etag,
-          lastModified: new Date(options.clock.now()),
-        });
+        known.state.set(file.relPath, stateOf(file, etag));
+        known.untracked.delete(file.relPath);
         outcome.uploaded += 1;
         log.debug({ workspace: ws.name, path: file.relPath }, 'uploaded');
       } catch (err) {
@@ -86,8 +94,8 @@ export async function syncPaths(
       }
     }),
   );
-  if (deletes.length > 0) await deletePaths(ctx, ws, deletes, outcome, options);
-  if (outcome.uploaded + outcome.deleted > 0) await ctx.state.save(ws.name, ws.state);
+  if (deletes.length > 0) await deletePaths(ctx, ws, known, deletes, outcome, options);
+  if (outcome.uploaded + outcome.deleted > 0) await ctx.state.save(ws.name, known.state);
   return outcome;
 }
 
@@ -98,7 +106,12 @@ type Change =
   | { kind: 'none' };
 
 /** What one changed path needs: an upload, a delete, a reconcile, or nothing. */
-async function classify(ws: WatchedWorkspace, rel: string, log: Logger): Promise<Change> {
+async function classify(
+  ws: WatchedWorkspace,
+  known: Known,
+  rel: string,
+  log: Logger,
+): Promise<Change> {
   const abs = join(ws.root, rel);
   let st;
   try {
@@ -112,13 +125,13 @@ async function classify(ws: WatchedWorkspace, rel: string, log: Logger): Promise
       );
       return { kind: 'none' };
     }
-    return ws.remote.has(rel) ? { kind: 'delete' } : { kind: 'none' };
+    return inBucket(known, rel) ? { kind: 'delete' } : { kind: 'none' };
   }
   if (st.isDirectory() || st.isSymbolicLink()) return { kind: 'reconcile' };
   if (!st.isFile()) return { kind: 'none' };
   if ((await explainAfterEntering(ws.filter, rel, false)).ignored) {
     log.debug({ workspace: ws.name, path: rel }, 'changed file is excluded; not uploaded');
-    return ws.remote.has(rel) ? { kind: 'delete' } : { kind: 'none' };
+    return inBucket(known, rel) ? { kind: 'delete' } : { kind: 'none' };
   }
   const file: WalkedFile = {
     relPath: rel,
@@ -129,8 +142,9 @@ async function classify(ws: WatchedWorkspace, rel: string, log: Logger): Promise
     ino: st.ino,
     mode: st.mode,
   };
-  const remote = ws.remote.get(rel);
-  if (remote && isUnchanged(ws.state.get(rel), file, remote)) return { kind: 'none' };
+  // The object is the one the state remembers uploading (the bucket as this watch left it).
+  const entry = known.state.get(rel);
+  if (entry && isUnchanged(entry, file, entry)) return { kind: 'none' };
   return { kind: 'upload', file };
 }
 
@@ -138,6 +152,7 @@ async function classify(ws: WatchedWorkspace, rel: string, log: Logger): Promise
 async function deletePaths(
   ctx: SyncContext,
   ws: WatchedWorkspace,
+  known: Known,
   paths: readonly string[],
   outcome: TargetedOutcome,
   options: { run: RunOptions; clock: Clock; log: Logger },
@@ -148,7 +163,7 @@ async function deletePaths(
     workspace: ws.name,
     target: 'objects',
     deletes: paths.length,
-    total: ws.remote.size,
+    total: known.state.size + known.untracked.size,
     maxDelete: ctx.maxDelete,
     recent: { count: ws.deletes.recent(now), windowMs: ws.deletes.windowMs },
     ...(await emptyRoot(ws.root)),
@@ -169,13 +184,13 @@ async function deletePaths(
   if (run.noDelete) return;
   const result = await removeObjects(
     ctx,
-    paths.map((rel) => ({ key: objectKey(ws.name, rel), size: ws.remote.get(rel)?.size ?? 0 })),
+    paths.map((rel) => ({ key: objectKey(ws.name, rel), size: known.state.get(rel)?.size ?? 0 })),
     now,
   );
   for (const key of result.deleted) {
     const { relPath } = splitKey(key);
-    ws.remote.delete(relPath);
-    ws.state.delete(relPath);
+    known.state.delete(relPath);
+    known.untracked.delete(relPath);
   }
   outcome.deleted += result.deleted.length;
   ws.deletes.record(now, result.deleted.length);
