@@ -4,6 +4,7 @@ import { BENCH_EXIT, PrerequisiteError, UsageError, type Benchmark } from './lib
 import { ProcessCleanup } from './lib/process-cleanup.ts';
 import { memoryBenchmark } from './memory.ts';
 import { mirrorBenchmark } from './mirror.ts';
+import { serveBenchmark } from './serve.ts';
 import { syncBenchmark } from './sync.ts';
 import { watchBenchmark } from './watch.ts';
 
@@ -13,6 +14,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   memoryBenchmark,
   depsBenchmark,
   mirrorBenchmark,
+  serveBenchmark,
 ];
 
 function help(): string {

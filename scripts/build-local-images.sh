@@ -19,6 +19,7 @@ Targets:
   runtime-node runtime-python runtime-go runtime-static
   control-plane mount-rclone mount-s3fs
   apps-firewall                                -> bucketspace/<target>:latest
+                                                  (mount-rclone: its `debian` target, Debian's rclone)
   base-debian base-node base-python base-go base-nginx base-caddy
                                                -> bucketspace-local/... (stand-ins for upstream images;
                                                   base-caddy is for the Compose profile `https`)
@@ -267,12 +268,14 @@ stage_control_plane() {
 
 # ---------------------------------------------------------------- building
 docker_build() {
-  local img=$1 dockerfile=$2 context=$3 base=$4
+  local img=$1 dockerfile=$2 context=$3 base=$4 target=${5:-}
   local start=$SECONDS
   local log="$WORK/build.log"
+  local -a target_args=()
+  [[ -n $target ]] && target_args=(--target "$target")
   if $verbose; then log=/dev/stderr; fi
   if ! docker build --pull=false ${no_cache[@]+"${no_cache[@]}"} --build-arg "BASE_IMAGE=$base" \
-    -t "$img" -f "$dockerfile" "$context" >"$log" 2>&1; then
+    ${target_args[@]+"${target_args[@]}"} -t "$img" -f "$dockerfile" "$context" >"$log" 2>&1; then
     $verbose || tail -n 40 "$log" >&2
     die "docker build of $img failed (output above)"
   fi
@@ -303,6 +306,11 @@ build_target() {
     base-python | base-go | base-nginx | base-caddy)
       ctx="$ROOT/images/local-bases/${t#base-}"
       docker_build "$img" "$ctx/Dockerfile" "$ctx" "$base_img"
+      ;;
+    mount-rclone)
+      # Debian's rclone package: the default target takes the binary of the
+      # upstream rclone image, which cannot be pulled here.
+      docker_build "$img" "$ROOT/images/$t/Dockerfile" "$ROOT/images" "$base_img" debian
       ;;
     runtime-* | mount-* | apps-firewall)
       docker_build "$img" "$ROOT/images/$t/Dockerfile" "$ROOT/images" "$base_img"

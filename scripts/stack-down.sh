@@ -12,12 +12,15 @@ bucketspace.managed-by=<MONITOR_INSTANCE>: Compose does not know them, so
 `docker compose down` leaves them running), then the stack itself
 (`docker compose down` with every profile, so Caddy and profile-only services
 go too). The volumes are kept: the next `docker compose up` finds the S3
-server's data, the sync state and the certificates as they were.
+server's data, the sync state, the certificates and the apps' installed
+dependencies as they were.
 
 Options:
   --forget        and forget all local state: remove every volume of the stack
                   too (the local S3 server's data in minio-data, caddy-data,
-                  caddy-config, sync-state, monitor-state, mount-cache), for a
+                  caddy-config, sync-state, monitor-state, mount-cache) and the
+                  apps' dependency caches (volumes bucketspace-deps-<instance>-*,
+                  labelled bucketspace.managed-by=<MONITOR_INSTANCE>), for a
                   clean reinstall. Asks first unless -y is given.
   -y, --yes       do not ask
   -t, --timeout SECONDS   grace period before containers are killed (default 10)
@@ -91,12 +94,17 @@ fi
 [[ -n $instance ]] || instance=$(setting_value "$env_file" MONITOR_INSTANCE)
 instance=${instance:-bucketspace}
 
+# The apps' dependency caches: the monitor's volumes, not Compose's.
+app_volumes() { docker volume ls -q --filter "label=bucketspace.managed-by=$instance"; }
+
 if $forget; then
   volumes=""
   [[ -n $project ]] &&
     volumes=$(docker volume ls -q --filter "label=com.docker.compose.project=$project" | paste -sd' ' -)
+  caches=$(app_volumes | paste -sd' ' -)
   say "--forget removes every volume of the stack${volumes:+: $volumes}"
-  say "(the local S3 server's data, the sync state, the certificates, the mount cache)."
+  say "(the local S3 server's data, the sync state, the certificates, the mount cache)"
+  say "and the apps' dependency caches (bucketspace.managed-by=$instance)${caches:+: $caches}."
   if ! $yes; then
     [[ -t 0 ]] || die "--forget deletes data: run it on a terminal, or add -y"
     read -r -p "stack-down: remove them for good? [y/N] " answer
@@ -136,8 +144,17 @@ fi
 
 remaining=$(docker ps -a -q --filter "label=bucketspace.managed-by=$instance")
 [[ -z $remaining ]] || die "app containers are still there: $remaining"
+
 if $forget; then
-  say "stopped; every container and volume of the stack is gone"
+  caches=$(app_volumes)
+  if [[ -n $caches ]]; then
+    say "removing $(wc -w <<<"$caches") dependency caches of the apps (bucketspace.managed-by=$instance)"
+    # shellcheck disable=SC2086
+    docker volume rm $caches >/dev/null
+  fi
+fi
+if $forget; then
+  say "stopped; every container and volume of the stack is gone, the apps' too"
 else
   say "stopped; the volumes are kept (scripts/stack-down.sh --forget removes them)"
 fi

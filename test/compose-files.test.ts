@@ -250,7 +250,7 @@ for (const compose of composeVersions()) {
     }
   });
 
-  test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user`, () => {
+  test(`${compose.name}: your own S3 leaves out the local server and hands the endpoint and keys to every S3 user, the timeouts to the sync`, () => {
     const env = {
       S3_ENDPOINT: 'https://s3.eu.example.net',
       S3_ACCESS_KEY_ID: 'AKIAOWN',
@@ -273,6 +273,19 @@ for (const compose of composeVersions()) {
       assert.equal(got.S3_BUCKET, env.S3_BUCKET, name);
     }
     assert.equal(environmentOf(services.check).BUCKETSPACE_S3, 'external');
+    // A black-holed S3 is given up on in the sync's own time, as set in .env.
+    const timeouts = {
+      S3_CONNECT_TIMEOUT: '3s',
+      S3_REQUEST_TIMEOUT: '20s',
+      S3_RETRY_TIMEOUT: '2m',
+    };
+    const timed = config(
+      compose.command,
+      ['docker-compose.yml', 'docker-compose.external-s3.yml'],
+      { ...env, ...timeouts },
+    ).services;
+    const syncEnv = environmentOf(timed.sync);
+    for (const [name, value] of Object.entries(timeouts)) assert.equal(syncEnv[name], value, name);
     assert.equal(environmentOf(services.bucket).STACK_CREATE_BUCKET, 'false');
     // Nothing waits on the local server, so nothing pulls it back in.
     for (const [name, service] of Object.entries(services)) {
@@ -336,6 +349,9 @@ test('minio/minio was withdrawn: every image reference in the Compose files and 
     'docker-compose.yml: services.minio.image',
     'deploy/swarm-stack.yml: services.minio.image',
     'images/control-plane/Dockerfile: ARG BASE_IMAGE',
+    // The upstream rclone release the mount image users build starts from.
+    'docker-compose.yml: services.mount.build.args.RCLONE_IMAGE',
+    'images/mount-rclone/Dockerfile: ARG RCLONE_IMAGE',
   ]) {
     assert.ok(
       refs.some((r) => r.where === where),

@@ -12,7 +12,7 @@
 // Run just this file: npm run test:e2e
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -22,10 +22,11 @@ import {
   ComposeStack,
   composeVersions,
   freePort,
+  hostGateway,
   REPO,
   type ComposeVersion,
 } from './support/compose-stack.ts';
-import { containersOf, docker, dockerAvailable } from './support/docker.ts';
+import { containersOf, docker, dockerAvailable, volumesOf } from './support/docker.ts';
 import { docker as dockerCli, inspect } from './support/docker-cli.ts';
 import { buildTargets, ensureImages, IMAGE_NAMES } from './support/images.ts';
 import { startTestS3, type TestS3 } from './support/s3-server.ts';
@@ -49,6 +50,55 @@ const nodeServer = (reply: string) =>
   `.listen(Number(process.env.PORT), '0.0.0.0');\n`;
 
 /**
+ * Edit `i` of a Node app that answers with its own source, `pad` characters
+ * longer than its shortest form: what it serves must be exactly what was saved.
+ */
+function selfServing(i: number, pad: number): string {
+  return (
+    `// edit ${String(i).padStart(2, '0')} ${'x'.repeat(pad)}\n` +
+    `require('node:http').createServer((req, res) => res.end(require('node:fs').readFileSync(__filename)))` +
+    `.listen(Number(process.env.PORT), '0.0.0.0');\n`
+  );
+}
+
+/** 20 successive edits: growing, same-size (same pad, other digits) and shrinking ones. */
+const STRESS_PADS = [10, 60, 60, 5, 5, 120, 30, 30, 200, 1, 80, 80, 15, 150, 150, 3, 90, 40, 40, 0];
+
+/**
+ * Saves each edit in turn and waits until the app serves exactly it. A 200
+ * answer that is neither the previous edit nor the new one (cut, mixed) fails
+ * at once; an edit that is never served fails after `perEditMs`.
+ */
+async function stressEdits(
+  stack: ComposeStack,
+  file: string,
+  perEditMs: number,
+  pads: readonly number[] = STRESS_PADS,
+): Promise<number[]> {
+  const took: number[] = [];
+  let previous = (await get(stack, '/shop/')).body;
+  for (const [i, pad] of pads.entries()) {
+    const body = selfServing(i + 1, pad);
+    const t0 = Date.now();
+    await writeFile(file, body);
+    let wrong: string | undefined;
+    await eventually(
+      `edit ${i + 1} of ${pads.length} (${body.length} bytes, was ${previous.length}) served exactly`,
+      async () => {
+        const r = await get(stack, '/shop/');
+        if (r.status === 200 && r.body !== body && r.body !== previous) wrong = r.body;
+        return wrong !== undefined || (r.status === 200 && r.body === body);
+      },
+      perEditMs,
+    );
+    assert.equal(wrong, undefined, `edit ${i + 1}: served content that was never saved`);
+    took.push(Date.now() - t0);
+    previous = body;
+  }
+  return took;
+}
+
+/**
  * The static site's files. On a real S3 server (S3_TEST_ENDPOINT) it is only
  * `public/index.html`, the layout people use. s3rver 3.7.1 leaves a prefix
  * whose objects are all nested out of a delimiter listing, so on s3rver the
@@ -63,7 +113,7 @@ function staticSite(realServer: boolean): Record<string, string> {
 /** The three projects, written into `root` (a local dir or the direct mount). */
 async function writeProjects(
   root: string,
-  options: { withExcluded: boolean; realServer: boolean },
+  options: { withExcluded: boolean; realServer: boolean; pythonDependencies?: boolean },
 ): Promise<void> {
   const put = async (rel: string, body: string) => {
     const path = join(root, rel);
@@ -92,6 +142,10 @@ async function writeProjects(
     ].join('\n'),
   );
   for (const [rel, body] of Object.entries(staticSite(options.realServer))) await put(rel, body);
+  if (options.pythonDependencies === true) {
+    // An install with nothing to download: the app gets a venv, kept in a dependency cache.
+    await put('pyapp/requirements.txt', '# nothing to download here\n');
+  }
   if (options.withExcluded) {
     // What a developer's tree has and the bucket must never get.
     await put('shop/node_modules/left-pad/index.js', 'module.exports = 1;\n');
@@ -221,6 +275,14 @@ async function mountBack(stack: ComposeStack, mount: string, restarts: number): 
   return took;
 }
 
+/** How long one edit of the stress test may take to be served: far more than it should. */
+const STRESS_EDIT_MS = 60_000;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
 const EXCLUDED = /(^|\/)(node_modules|dist|coverage|__pycache__)\/|(^|\/)\.env|\.pyc$/;
 
 interface Variant {
@@ -240,26 +302,23 @@ interface Variant {
   mountKills?: boolean;
   /** Restart the monitor and check that it adopts the apps. */
   adoption?: boolean;
+  /** The 20-edit stress test (default true). */
+  stress?: boolean;
   /** scripts/stack-down.sh; `restart`: `up` again before --forget. */
   stackDown?: { restart: boolean };
   /** `s3-workspace-sync.sh restore` brings the deleted project back from the trash. */
   restore?: boolean;
 }
 
-/**
- * The address containers reach the host on: the host's own address on the
- * default bridge (docker0), where the test's "outside" S3 listens.
- */
-async function hostGateway(): Promise<string> {
-  const bridge = (await docker.getNetwork('bridge').inspect()) as {
-    Options?: Record<string, string>;
+/** The monitor's dependency-cache volumes of one instance (not Compose's), and their workspaces. */
+async function dependencyCaches(
+  instance: string,
+): Promise<{ names: string[]; workspaces: string[] }> {
+  const volumes = await volumesOf(instance);
+  return {
+    names: volumes.map((v) => v.Name).sort(),
+    workspaces: volumes.map((v) => v.Labels['bucketspace.workspace'] ?? '').sort(),
   };
-  const name = bridge.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
-  // (os.networkInterfaces() leaves out a bridge with no container on it.)
-  const shown = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', name], { encoding: 'utf8' });
-  const address = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(shown)?.[1];
-  if (address === undefined) throw new Error(`no IPv4 address on ${name}: ${shown}`);
-  return address;
 }
 
 /** The mount container and its FUSE process killed: the apps keep running and the mount comes back. */
@@ -338,7 +397,11 @@ function smoke(variant: Variant): void {
       });
       client ??= stack.s3();
       if (!variant.direct) {
-        await writeProjects(stack.workspacesDir, { withExcluded: true, realServer });
+        await writeProjects(stack.workspacesDir, {
+          withExcluded: true,
+          realServer,
+          pythonDependencies: variant.stackDown !== undefined,
+        });
       }
       const t0 = Date.now();
       if (variant.viaSetupScript !== undefined) {
@@ -763,11 +826,30 @@ function smoke(variant: Variant): void {
       );
     });
 
+    if (variant.stress !== false) {
+      test('20 successive edits of one file, growing, same-size and shrinking: each served exactly', async () => {
+        const root = variant.direct ? join(stack.mountRoot, 'workspaces') : stack.workspacesDir;
+        const took = await stressEdits(stack, join(root, 'shop', 'server.js'), STRESS_EDIT_MS);
+        timings.stressP50 = percentile(took, 50);
+        timings.stressMax = Math.max(...took);
+        console.log(`${variant.compose.name} ${variant.name} stress edits (ms): ${took.join(' ')}`);
+        // Back to what the other tests expect.
+        await writeFile(join(root, 'shop', 'server.js'), nodeServer(NODE_V2));
+        await eventually(
+          'v2 served again',
+          () => answers(stack, '/shop/', NODE_V2),
+          STRESS_EDIT_MS,
+        );
+      });
+    }
+
     if (variant.stackDown !== undefined) {
       const { restart } = variant.stackDown;
       test('scripts/stack-down.sh stops everything, apps included, and keeps the data', async () => {
         const instance = stack.env.MONITOR_INSTANCE!;
         assert.ok((await containersOf(instance)).length >= 2, 'apps run before');
+        const caches = await dependencyCaches(instance);
+        assert.deepEqual(caches.workspaces, ['pyapp'], "the python app's venv is kept in a volume");
         const down = await runStackScript(stack, 'scripts/stack-down.sh', ['-t', '5']);
         assert.equal(down.code, 0, down.stderr);
         assert.match(down.stderr, /stopping and removing \d+ app containers/);
@@ -780,6 +862,11 @@ function smoke(variant: Variant): void {
         assert.ok(
           (await stack.volumes()).includes(`${stack.project}_minio-data`),
           'the S3 data volume is kept',
+        );
+        assert.deepEqual(
+          (await dependencyCaches(instance)).names,
+          caches.names,
+          'the dependency caches are kept',
         );
       });
 
@@ -794,6 +881,15 @@ function smoke(variant: Variant): void {
               (await answers(stack, '/shop/', NODE_V2)) &&
               (await answers(stack, '/pyapp/', PYTHON)),
             240_000,
+          );
+          const pyapp = await stack.api('/api/workspaces/pyapp');
+          const { workspace } = (await pyapp.json()) as {
+            workspace: { deploy?: { dependencies?: string } };
+          };
+          assert.equal(
+            workspace.deploy?.dependencies,
+            'reused',
+            'the venv kept by stack-down is used',
           );
         });
       }
@@ -810,6 +906,12 @@ function smoke(variant: Variant): void {
         assert.deepEqual(await containersOf(stack.env.MONITOR_INSTANCE!), []);
         assert.deepEqual(await stack.containers(), []);
         assert.deepEqual(await stack.volumes(), [], 'every volume of the stack is gone');
+        assert.deepEqual(
+          (await dependencyCaches(stack.env.MONITOR_INSTANCE!)).names,
+          [],
+          "the apps' dependency caches are gone",
+        );
+        assert.match(forget.stderr, /removing 1 dependency caches of the apps/);
       });
     }
   });
@@ -895,7 +997,117 @@ describe('stack: the credentials check', { skip, timeout: 300_000 }, () => {
   });
 });
 
+/** scripts/stack-down.sh: everything stopped, apps included, volumes kept. */
+async function stackDown(stack: ComposeStack): Promise<void> {
+  const down = await runStackScript(stack, 'scripts/stack-down.sh', ['-t', '5']);
+  assert.equal(down.code, 0, down.stderr);
+}
+
+/** Waits until /shop/ answers exactly `body`. */
+function servedExactly(stack: ComposeStack, body: string, what: string): Promise<number> {
+  return eventually(
+    what,
+    async () => {
+      const r = await get(stack, '/shop/');
+      return r.status === 200 && r.body === body;
+    },
+    240_000,
+  );
+}
+
+const SHOP_PACKAGE = JSON.stringify({
+  name: 'shop',
+  version: '1.0.0',
+  scripts: { start: 'node server.js' },
+});
+
+/**
+ * A user switching variants on one project: direct mount, then the rclone
+ * read-only mount (with the sync), then direct again, all over the same
+ * mount-cache volume. The direct mount dies with an edit still waiting for
+ * its write-back; that edit must never overwrite the newer one the sync
+ * uploads meanwhile, and no cached copy may ever be served for a newer object.
+ */
+function variantSwitch(compose: ComposeVersion): void {
+  describe(
+    `stack (${compose.name}): switching variants over one mount cache`,
+    { skip, timeout: 900_000 },
+    () => {
+      test('direct -> rclone -> direct: every edit served exactly, an unuploaded edit never comes back', async () => {
+        // A long write-back: the edit below is certainly still waiting when the mount dies.
+        const first = await ComposeStack.create('switch', {
+          files: ['docker-compose.s3-direct.yml'],
+          compose,
+          // Objects another tool puts in the bucket show within seconds.
+          env: { RCLONE_VFS_WRITE_BACK: '60s', RCLONE_DIR_CACHE_TIME: '5s' },
+        });
+        let last = first;
+        const timings: Record<string, number> = {};
+        try {
+          await first.up();
+          const mounted = join(first.mountRoot, 'workspaces');
+          // The project as another tool put it in the bucket.
+          const client = first.s3();
+          for (const [key, body] of [
+            ['shop/package.json', SHOP_PACKAGE],
+            ['shop/server.js', selfServing(1, 200)],
+          ] as const) {
+            await client.send(new PutObjectCommand({ Bucket: 'workspaces', Key: key, Body: body }));
+          }
+          client.destroy();
+          timings.direct = await servedExactly(first, selfServing(1, 200), 'direct: served');
+          // An edit through the mount that waits for its write-back when the mount dies.
+          await writeFile(join(mounted, 'shop', 'server.js'), selfServing(2, 400));
+          await dockerCli(['kill', await first.containerOf('mount')]);
+          await stackDown(first);
+
+          // The read-only rclone mount and the sync, over the same volumes; the
+          // local project is newer than anything in the bucket.
+          await mkdir(join(first.workspacesDir, 'shop'), { recursive: true });
+          await writeFile(join(first.workspacesDir, 'shop', 'package.json'), SHOP_PACKAGE);
+          await writeFile(join(first.workspacesDir, 'shop', 'server.js'), selfServing(3, 20));
+          const rclone = await first.withFiles(['docker-compose.rclone.yml']);
+          last = rclone;
+          await rclone.up();
+          timings.rclone = await servedExactly(rclone, selfServing(3, 20), 'rclone: served');
+          const logs = await rclone.compose(['logs', '--no-color', 'mount']);
+          assert.match(logs.stdout, /never uploaded/, 'the unuploaded edit is reported');
+          assert.match(logs.stdout, /workspaces\/shop\/server\.js/);
+          await stressEdits(
+            rclone,
+            join(rclone.workspacesDir, 'shop', 'server.js'),
+            STRESS_EDIT_MS,
+            STRESS_PADS.slice(0, 6),
+          );
+          const latest = await readFile(join(rclone.workspacesDir, 'shop', 'server.js'), 'utf8');
+          await stackDown(rclone);
+
+          // Direct again: the set-aside edit stays set aside.
+          const back = await first.withFiles(['docker-compose.s3-direct.yml']);
+          last = back;
+          await back.up();
+          timings.back = await servedExactly(
+            back,
+            latest,
+            'direct again: the newest version served',
+          );
+          await stressEdits(
+            back,
+            join(back.mountRoot, 'workspaces', 'shop', 'server.js'),
+            STRESS_EDIT_MS,
+            STRESS_PADS.slice(6, 12),
+          );
+        } finally {
+          console.log(`${compose.name} variant switch timings (ms): ${JSON.stringify(timings)}`);
+          if (process.env.BUCKETSPACE_TEST_KEEP_STACK !== 'true') await last.destroy();
+        }
+      });
+    },
+  );
+}
+
 if (v2 !== undefined) {
+  variantSwitch(v2);
   smoke({
     name: 'rclone',
     compose: v2,
@@ -930,6 +1142,7 @@ if (v2 !== undefined) {
     direct: false,
     externalS3: true,
     mountKills: false,
+    stress: false, // the rclone mount of the rclone variant, stressed there
   });
 }
 if (v1 !== undefined) {
@@ -938,6 +1151,7 @@ if (v1 !== undefined) {
     compose: v1,
     files: [],
     direct: false,
+    stress: false, // the same mount as the rclone variant, stressed under v2
     stackDown: { restart: true },
     restore: true,
   });

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Mount s3://$S3_BUCKET[/$S3_PREFIX] at $MOUNT_POINT with rclone, in the
 # foreground; SIGTERM unmounts. Extra arguments go to `rclone mount`
-# (e.g. --read-only, --exclude 'node_modules/**').
+# (e.g. --read-only, --exclude 'node_modules/**'). Works with Debian's rclone
+# 1.60 and the current upstream release (the two builds of the Dockerfile).
 set -eu
 
 say() { printf 'bucketspace-mount: %s\n' "$*" >&2; }
@@ -28,8 +29,32 @@ fi
 # rclone 1.60 refuses to start when AWS_CA_BUNDLE is set (LoadCustomCABundleError),
 # even for http endpoints; it trusts SSL_CERT_FILE instead.
 unset AWS_CA_BUNDLE
-[ "${MOUNT_READ_ONLY:-false}" = true ] && set -- --read-only "$@"
+read_only=${MOUNT_READ_ONLY:-false}
+[ "$read_only" = true ] && set -- --read-only "$@"
 
 remote=":s3:$bucket${S3_PREFIX:+/$S3_PREFIX}"
-say "mounting $remote (endpoint ${S3_ENDPOINT:-AWS}) at $MOUNT_POINT"
+
+# Never mount with a cache another configuration left behind (prepare-cache.sh).
+/usr/local/bin/bucketspace-prepare-cache \
+  "remote=$remote endpoint=${S3_ENDPOINT:-AWS} read-only=$read_only"
+
+# The remote control, for the sync's "forget these directories" hints
+# (vfs/forget): on MOUNT_RC_ADDR (the stack's private network, never
+# published), with a password derived from the S3 secret unless
+# MOUNT_RC_PASS is set; through rclone's variables, out of the process list.
+if [ -n "${MOUNT_RC_ADDR:-}" ]; then
+  rc_pass=${MOUNT_RC_PASS:-}
+  if [ -z "$rc_pass" ] && [ -n "${S3_SECRET_ACCESS_KEY:-}" ]; then
+    rc_pass=$(/usr/local/bin/bucketspace-rc-password)
+  fi
+  if [ -n "$rc_pass" ]; then
+    export RCLONE_RC_USER="${MOUNT_RC_USER:-bucketspace}" RCLONE_RC_PASS="$rc_pass"
+    set -- --rc --rc-addr "$MOUNT_RC_ADDR" "$@"
+    say "remote control on $MOUNT_RC_ADDR (for the sync's hints)"
+  else
+    say "remote control off: no MOUNT_RC_PASS and no S3_SECRET_ACCESS_KEY to derive it from"
+  fi
+fi
+
+say "mounting $remote (endpoint ${S3_ENDPOINT:-AWS}, $(rclone version 2>/dev/null | head -n 1), cache mode ${RCLONE_VFS_CACHE_MODE:-off}) at $MOUNT_POINT"
 exec /usr/local/bin/bucketspace-mount-run rclone mount "$remote" "$MOUNT_POINT" --allow-other --allow-non-empty "$@"

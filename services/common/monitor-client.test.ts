@@ -1,44 +1,23 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import {
+  startJsonHookServer,
+  type HookHandler,
+  type JsonHookServer,
+} from '../../test/support/json-hook-server.ts';
 import { MonitorClient } from './monitor-client.ts';
-
-interface Received {
-  url: string;
-  authorization: string | undefined;
-  body: unknown;
-}
-
-type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0)) await c();
 });
 
-/** A real HTTP server on loopback standing in for the monitor. */
-async function fakeMonitor(handler: Handler): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        body: JSON.parse(body) as unknown,
-      });
-      void handler(req, res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
+/** The stand-in receiver, closed after each test. */
+async function fakeMonitor(handler: HookHandler): Promise<JsonHookServer> {
+  const server = await startJsonHookServer(handler);
+  closers.push(() => server.close());
+  return server;
 }
 
 function capture() {
@@ -57,7 +36,7 @@ function capture() {
   };
 }
 
-const accept: Handler = (_req, res) => {
+const accept: HookHandler = (_req, res) => {
   res.writeHead(202).end('{}');
 };
 

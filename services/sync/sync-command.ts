@@ -9,12 +9,12 @@ import { BucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
 import { explainAfterEntering, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { MonitorClient } from '../common/monitor-client.ts';
 import { keepHeapSmall } from '../common/small-heap.ts';
 import { S3ObjectStore } from '../common/s3/s3-object-store.ts';
 import { logRetries } from '../common/s3/s3-retry.ts';
 import { finishS3Config, loggableS3Config, S3_SETTINGS } from '../common/s3/s3-settings.ts';
 import { configError, resolveAll, type SettingsOf } from '../common/settings.ts';
+import { changeHintProblems, changeHints, type ChangeHints } from './change-hints.ts';
 import { noProgress, terminalProgress } from './progress.ts';
 import { pushSync } from './push.ts';
 import { formatPlan, formatRule, formatSummary } from './report.ts';
@@ -100,11 +100,7 @@ export function loadSyncSettings(env: CommandIo['env'], flags: SyncFlags): Setti
     },
   });
   const { config, problems } = finishS3Config(rawS3);
-  if (sync.monitorUrl !== undefined && sync.monitorToken === undefined) {
-    problems.push(
-      'MONITOR_TOKEN: required with MONITOR_URL (the monitor refuses hooks without its token)',
-    );
-  }
+  problems.push(...changeHintProblems(sync, config.credentials?.secretAccessKey));
   if (problems.length > 0) throw configError(problems);
   return { s3: config, sync };
 }
@@ -217,14 +213,12 @@ async function withContext(
   }
 }
 
-/** The monitor hook client when MONITOR_URL is set. */
-function monitorClient(settings: Settings, logger: Logger): MonitorClient | undefined {
-  const { monitorUrl, monitorToken } = settings.sync;
-  if (monitorUrl === undefined || monitorToken === undefined) return undefined;
-  return new MonitorClient({ url: monitorUrl, token: monitorToken, logger });
+/** The mount and monitor hints (MOUNT_RC_URL, MONITOR_URL) these settings ask for. */
+function hintsFor(settings: Settings, logger: Logger): ChangeHints | undefined {
+  return changeHints(settings.sync, settings.s3.credentials?.secretAccessKey, logger);
 }
 
-/** After a one-shot sync that changed the bucket, tell the monitor (bounded by the client's timeout). */
+/** After a one-shot sync that changed the bucket, tell the mount and the monitor (bounded by the clients' timeouts). */
 async function notifyMonitor(
   settings: Settings,
   ctx: SyncContext,
@@ -232,7 +226,7 @@ async function notifyMonitor(
   dryRun: boolean,
 ): Promise<void> {
   if (dryRun || changed.length === 0) return;
-  await monitorClient(settings, ctx.logger)?.notifyChanged(changed);
+  await hintsFor(settings, ctx.logger)?.notifyChanged(changed);
 }
 
 function runOptions(flags: SyncFlags, only?: string): RunOptions {
@@ -295,14 +289,14 @@ export function syncCommand(io: CommandIo): Command {
         flags,
         async (ctx, settings) => {
           const { SyncWatcher } = await import('./watch/sync-watcher.ts');
-          const monitor = monitorClient(settings, ctx.logger);
+          const hints = hintsFor(settings, ctx.logger);
           const watcher = new SyncWatcher({
             ctx: { ...ctx, progress: noProgress },
             run: runOptions(flags),
             reconcileIntervalMs: settings.sync.reconcileInterval,
             debounceMs: settings.sync.debounce,
             shutdownTimeoutMs: settings.sync.shutdownTimeout,
-            ...(monitor ? { notifier: monitor } : {}),
+            ...(hints ? { notifier: hints } : {}),
           });
           await watcher.start();
           io.stderr.write(
@@ -313,7 +307,7 @@ export function syncCommand(io: CommandIo): Command {
             io.signal.addEventListener('abort', () => resolveStop(), { once: true });
           });
           await watcher.stop();
-          monitor?.close();
+          hints?.close();
           io.setExitCode(EXIT.ok);
         },
         'sync watch',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resolve } from 'node:path';
+import { MOUNT_RC_DEFAULT_USER } from '../common/mount-rc-client.ts';
 import { booleanSchema, durationSchema, intSchema, setting } from '../common/settings.ts';
 import { defaultStateDir } from '../common/state-dir.ts';
 
@@ -130,6 +131,29 @@ export const SYNC_SETTINGS = {
     description:
       "The monitor's token (it guards the monitor's dashboard, API and metrics). The sync sends it as a bearer token with the hook; required with MONITOR_URL.",
     defaultText: '(unset)',
+    secret: true,
+    schema: z.string().min(1).optional(),
+  }),
+  mountRcUrl: setting({
+    env: 'MOUNT_RC_URL',
+    description:
+      "The rclone remote control of the bucket's mount (`rclone mount --rc`, e.g. http://mount:5572): after each batch the sync tells it to read the changed workspaces again (vfs/refresh), so the mount shows the change at once instead of after RCLONE_DIR_CACHE_TIME. Unset: no such hint.",
+    defaultText: '(unset)',
+    schema: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL like http://mount:5572' })
+      .optional(),
+  }),
+  mountRcUser: setting({
+    env: 'MOUNT_RC_USER',
+    description: "User of the mount's remote control (--rc-user).",
+    defaultText: MOUNT_RC_DEFAULT_USER,
+    schema: z.string().min(1).default(MOUNT_RC_DEFAULT_USER),
+  }),
+  mountRcPass: setting({
+    env: 'MOUNT_RC_PASS',
+    description:
+      "Password of the mount's remote control (--rc-pass). Default: derived from S3_SECRET_ACCESS_KEY, as the mount image derives it, so nothing has to be handed over.",
+    defaultText: '(derived from S3_SECRET_ACCESS_KEY)',
     secret: true,
     schema: z.string().min(1).optional(),
   }),

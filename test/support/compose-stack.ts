@@ -62,6 +62,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The address containers reach the host on: the host's own address on the
+ * default bridge (docker0), where the test's "outside" S3 listens.
+ */
+export async function hostGateway(): Promise<string> {
+  const bridge = (await docker.getNetwork('bridge').inspect()) as {
+    Options?: Record<string, string>;
+  };
+  const name = bridge.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
+  // (os.networkInterfaces() leaves out a bridge with no container on it.)
+  const shown = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', name], { encoding: 'utf8' });
+  const address = /\binet (\d+\.\d+\.\d+\.\d+)\//.exec(shown)?.[1];
+  if (address === undefined) throw new Error(`no IPv4 address on ${name}: ${shown}`);
+  return address;
+}
+
 export interface ComposeResult {
   code: number;
   stdout: string;
@@ -87,6 +103,15 @@ async function composeVariables(files: string[]): Promise<string[]> {
     }
   }
   return [...names];
+}
+
+/** docker-compose.yml, then `files`, then (unless `s3rver` is false) the test's S3 override: absolute paths. */
+function composeFiles(files: string[], s3rver: boolean | undefined): string[] {
+  return [
+    'docker-compose.yml',
+    ...files,
+    ...(s3rver === false ? [] : ['test/e2e/docker-compose.s3rver.yml']),
+  ].map((f) => join(REPO, f));
 }
 
 /** testcontainers rejects with Compose's `{ exitCode, err }` result, not an Error. */
@@ -153,13 +178,26 @@ export class ComposeStack {
       WORKSPACES_DIR: join(dir, 'workspaces'),
       ...options.env,
     };
-    const files = [
-      'docker-compose.yml',
-      ...(options.files ?? []),
-      ...(options.s3rver === false ? [] : ['test/e2e/docker-compose.s3rver.yml']),
-    ].map((f) => join(REPO, f));
+    const files = composeFiles(options.files ?? [], options.s3rver);
     const variables = await composeVariables(files);
     return new ComposeStack({ project, dir, env, files, version, variables });
+  }
+
+  /**
+   * The same project (name, settings, volumes, mount root) with other Compose
+   * files: a user switching variants. Bring this one down first (`compose
+   * down`, volumes kept), then `up()` the returned one.
+   */
+  async withFiles(files: string[], options: { s3rver?: boolean } = {}): Promise<ComposeStack> {
+    const all = composeFiles(files, options.s3rver);
+    return new ComposeStack({
+      project: this.project,
+      dir: this.dir,
+      env: this.env,
+      files: all,
+      version: this.version,
+      variables: await composeVariables(all),
+    });
   }
 
   /**

@@ -12,6 +12,8 @@ import { sigV4Problem, type SigV4Secrets } from './sigv4-check.ts';
 export interface RecordedRequest {
   method: string;
   url: string;
+  /** The client's address (which container, when containers call through the proxy). */
+  from: string;
   /** CopyObject (a PUT with x-amz-copy-source): a server-side copy, e.g. rclone updating an mtime. */
   copy: boolean;
   /** Answered by the proxy with an injected 503 (see `failFirstPuts`), never reaching the server. */
@@ -30,6 +32,8 @@ export interface CountingProxyOptions {
    * 403 RequestTimeTooSkewed or 400 BadDigest.
    */
   verify?: SigV4Secrets;
+  /** Where the proxy listens (default 127.0.0.1; containers reach the host on its bridge address). */
+  address?: string;
   /** Called for every request before it is passed on; a promise holds the request until it settles. */
   hold?: (request: { method: string; url: string }) => Promise<void> | undefined;
 }
@@ -42,7 +46,7 @@ export interface CountingProxy {
 }
 
 /**
- * A transparent HTTP proxy on 127.0.0.1 in front of the S3 server that records
+ * A transparent HTTP proxy (on 127.0.0.1 by default) in front of the S3 server that records
  * every request, so tests and benchmarks can count what an operation costs.
  * Headers pass unchanged, so SigV4 signatures (which cover Host) still verify.
  * `failFirstPuts` answers the first that many PUTs of every object (uploads and
@@ -60,6 +64,7 @@ export async function startCountingProxy(
     const recorded: RecordedRequest = {
       method: req.method ?? '',
       url: req.url ?? '',
+      from: req.socket.remoteAddress ?? '',
       copy: req.headers['x-amz-copy-source'] !== undefined,
       injectedFailure: false,
     };
@@ -92,10 +97,11 @@ export async function startCountingProxy(
     }
     forward(req, res, target, undefined);
   };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = options.address ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${address}:${port}`,
     requests,
     reset: () => {
       requests.length = 0;

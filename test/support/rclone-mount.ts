@@ -42,6 +42,10 @@ export async function mountBucket(options: {
   bucket: string;
   dir: string;
   dirCacheTime?: string;
+  /** How long the kernel keeps attributes (rclone's default 1s; 0s: always ask rclone). */
+  attrTimeout?: string;
+  /** rclone's remote control on 127.0.0.1:<port>, with these credentials (as the mount image runs it). */
+  rc?: { port: number; user: string; pass: string };
   /** More `rclone mount` flags (e.g. --allow-other for containers, --vfs-cache-mode). */
   extraArgs?: readonly string[];
 }): Promise<RcloneMount> {
@@ -56,6 +60,9 @@ export async function mountBucket(options: {
     RCLONE_CONFIG_BSTEST_SECRET_ACCESS_KEY: options.s3.secretAccessKey,
     RCLONE_CONFIG_BSTEST_FORCE_PATH_STYLE: 'true',
   });
+  if (options.rc)
+    Object.assign(env, { RCLONE_RC_USER: options.rc.user, RCLONE_RC_PASS: options.rc.pass });
+  const rcArgs = options.rc ? ['--rc', '--rc-addr', `127.0.0.1:${options.rc.port}`] : [];
   const child = spawn(
     RCLONE,
     [
@@ -65,8 +72,10 @@ export async function mountBucket(options: {
       '--read-only',
       '--dir-cache-time',
       options.dirCacheTime ?? '1s',
+      ...(options.attrTimeout === undefined ? [] : ['--attr-timeout', options.attrTimeout]),
       '--config',
       '/dev/null',
+      ...rcArgs,
       ...(options.extraArgs ?? []),
     ],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },

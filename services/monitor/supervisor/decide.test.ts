@@ -810,6 +810,19 @@ describe('decide', () => {
     );
   });
 
+  test('regression: a monitor started with no app running (stack-down, then up) kept no dependency cache for the first deploy', () => {
+    const w = new World();
+    w.volumes = [{ name: 'deps-alpha-k1', workspace: 'alpha', dependencyKey: 'k1' }];
+    w.files(app('alpha', 'f1'));
+    // While the first deploy waits for its quiet time, the cache stays.
+    assert.deepEqual(w.pass().actions, []);
+    w.advance(DEBOUNCE);
+    assert.deepEqual(
+      w.pass().actions.map((a) => a.type),
+      ['deploy'],
+    );
+  });
+
   test('dependency caches: the ones no container uses go, except the last one started; all go with the workspace', () => {
     const w = new World();
     const volume = (workspace: string, key: string): ManagedVolume => ({

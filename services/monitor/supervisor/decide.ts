@@ -316,8 +316,14 @@ function dependenciesOf(
   return deps;
 }
 
-/** Dependency caches no container of the workspace uses, other than its last container's. */
+/**
+ * Dependency caches no container of the workspace uses, other than its last
+ * container's. A workspace with no container this monitor started or found
+ * (after scripts/stack-down.sh, then `up`) keeps them all: its first deploy
+ * reuses the one its files need, and the others go after it.
+ */
 function pruneVolumes(ws: WorkspaceMemory, volumes: readonly ManagedVolume[]): Action | undefined {
+  if (ws.containers.length === 0 && ws.dependencyKey === undefined) return undefined;
   const used = new Set(ws.containers.map((c) => c.dependencyKey));
   const unused = volumes.filter(
     (v) => !used.has(v.dependencyKey) && v.dependencyKey !== ws.dependencyKey,

@@ -42,6 +42,7 @@ import {
   type Transition,
 } from './outcomes.ts';
 import { StoppedSet } from './stopped-set.ts';
+import { WakeTimer } from './wake-timer.ts';
 import { judgeDiskUsage } from './disk-budget.ts';
 import { evictionOf, markEvicted, viewOf, type WorkspaceMemory } from './workspace-memory.ts';
 
@@ -103,7 +104,7 @@ export class Supervisor implements MonitorApi {
   #nextDiskCheckAtMs = 0;
   #status: MonitorStatus;
   #controller = new AbortController();
-  #timer: unknown;
+  readonly #wake: WakeTimer;
   #ticking: Promise<void> | undefined;
   #again = false;
   /** Round robin over a serving workspace's addresses. */
@@ -126,6 +127,9 @@ export class Supervisor implements MonitorApi {
     this.#outcome = { readyTimeoutMs: options.readyTimeoutMs, drainMs: options.drainMs ?? 1_000 };
     this.#stopped = new StoppedSet(path.join(options.dataDir, 'stopped.json'));
     this.#events.setMaxListeners(0);
+    this.#wake = new WakeTimer(this.#clock, () => {
+      void this.tick().finally(() => this.#schedule(this.#o.pollIntervalMs));
+    });
     this.#isolation = initialIsolation(options.firewall !== undefined);
     this.#status = {
       mount: 'ok',
@@ -154,8 +158,7 @@ export class Supervisor implements MonitorApi {
 
   /** Stop polling and wait for running work; containers keep running (adopted next start). */
   async close(): Promise<void> {
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#wake.cancel();
     this.#controller.abort();
     await this.#ticking;
     await Promise.allSettled([...this.#tasks]);
@@ -182,12 +185,10 @@ export class Supervisor implements MonitorApi {
     return this.#ticking;
   }
 
+  /** The next pass in `delayMs`, unless one is due sooner (WakeTimer). */
   #schedule(delayMs: number): void {
     if (this.#controller.signal.aborted) return;
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = this.#clock.setTimeout(() => {
-      void this.tick().finally(() => this.#schedule(this.#o.pollIntervalMs));
-    }, delayMs);
+    this.#wake.at(delayMs);
   }
 
   // ---- the reconcile pass ------------------------------------------------
