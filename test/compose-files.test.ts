@@ -4,7 +4,7 @@
 // differs, so it is parsed, not matched as text), nothing is privileged, the
 // direct mount's rclone filter is the sync's default exclude list, and every
 // image reference is pinned to a release of a repository that still exists.
-// (test/stack-e2e.test.ts runs them.)
+// (test/stack-e2e-*.test.ts runs them.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

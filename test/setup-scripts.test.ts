@@ -1,5 +1,5 @@
 // The seed's scripts: setup-s3-mount.sh (host checks, .env, shared mount
-// directory; starting the stack is what test/stack-e2e.test.ts does) and
+// directory; starting the stack is what test/stack-e2e-*.test.ts does) and
 // s3-workspace-sync.sh (the sync CLI against a real S3 server, with the
 // checkout's Node and in the control-plane image).
 import { test, type TestContext } from 'node:test';

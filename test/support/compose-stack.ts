@@ -11,7 +11,7 @@
 // out a prefix whose objects are all nested deeper (a workspace holding only
 // `public/index.html`), so the mount never shows that workspace; real S3
 // servers list it. Tests that run on s3rver give every workspace a top-level
-// file (see test/stack-e2e.test.ts).
+// file (see test/stack-e2e-*.test.ts).
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';

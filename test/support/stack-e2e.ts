@@ -9,7 +9,9 @@
 // containers and the monitor's routes (and, from inside an app, that the apps
 // firewall keeps it from everything of the stack), then edits, deletes, kills
 // the mount, restarts the monitor and stops everything with scripts/stack-down.sh.
-// Run just this file: npm run test:e2e
+// The suites live here; each test/stack-e2e-*.test.ts file runs some of them,
+// so that the test runner can run the variants side by side (each stack has
+// its own project, ports, networks and bucket). Run them all: npm run test:e2e
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,27 +19,27 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { listKeys, testClient } from './support/bucket.ts';
+import { listKeys, testClient } from './bucket.ts';
 import {
   ComposeStack,
   composeVersions,
-  freePort,
   hostGateway,
   REPO,
   type ComposeVersion,
-} from './support/compose-stack.ts';
-import { containersOf, docker, dockerAvailable, volumesOf } from './support/docker.ts';
-import { docker as dockerCli, inspect } from './support/docker-cli.ts';
-import { buildTargets, ensureImages, IMAGE_NAMES } from './support/images.ts';
-import { startTestS3, type TestS3 } from './support/s3-server.ts';
-import { probeFromContainer } from './support/tcp-probe.ts';
-import { eventually } from './support/watch-process.ts';
+} from './compose-stack.ts';
+import { containersOf, docker, dockerAvailable, volumesOf } from './docker.ts';
+import { docker as dockerCli, inspect } from './docker-cli.ts';
+import { buildTargets, ensureImages, IMAGE_NAMES } from './images.ts';
+import { startTestS3, type TestS3 } from './s3-server.ts';
+import { probeFromContainer } from './tcp-probe.ts';
+import { eventually } from './watch-process.ts';
 
 const haveDocker = await dockerAvailable();
 const skip = haveDocker ? false : 'needs a Docker engine';
 const versions = haveDocker ? composeVersions() : [];
-const v2 = versions.find((v) => v.name === 'v2');
-const v1 = versions.find((v) => v.name === 'v1');
+/** Compose v2 and v1 when installed (and a Docker engine answers). */
+export const v2 = versions.find((v) => v.name === 'v2');
+export const v1 = versions.find((v) => v.name === 'v1');
 
 /** What each project answers at GET /<workspace>/. */
 const NODE_V1 = 'node:shop v1';
@@ -285,7 +287,7 @@ function percentile(values: number[], p: number): number {
 
 const EXCLUDED = /(^|\/)(node_modules|dist|coverage|__pycache__)\/|(^|\/)\.env|\.pyc$/;
 
-interface Variant {
+export interface Variant {
   name: string;
   compose: ComposeVersion;
   /** Compose files after docker-compose.yml. */
@@ -364,7 +366,7 @@ function mountKillTests(
  * The smoke test of one variant: it goes up, serves the three projects,
  * follows an edit, survives the mount being killed, and drops a deleted project.
  */
-function smoke(variant: Variant): void {
+export function smoke(variant: Variant): void {
   describe(`stack (${variant.compose.name}): ${variant.name}`, { skip, timeout: 900_000 }, () => {
     let stack: ComposeStack;
     let setupOutput = '';
@@ -917,85 +919,91 @@ function smoke(variant: Variant): void {
   });
 }
 
-before(async () => {
-  if (!haveDocker) return;
-  await ensureImages([...IMAGE_NAMES]);
-  // The S3 server's container (node) and the HTTPS front (Caddy) of the test.
-  await buildTargets(['base-node', 'base-caddy']);
-});
+/** The images every stack needs, built when missing: call once at the top of a test file. */
+export function beforeStackTests(): void {
+  before(async () => {
+    if (!haveDocker) return;
+    await ensureImages([...IMAGE_NAMES]);
+    // The S3 server's container (node) and the HTTPS front (Caddy) of the test.
+    await buildTargets(['base-node', 'base-caddy']);
+  });
+}
 
-describe('stack: the credentials check', { skip, timeout: 300_000 }, () => {
-  test("MinIO's default credentials stop the stack before the S3 server starts; stack-doctor.sh says why", async () => {
-    const stack = await ComposeStack.create('check');
-    try {
-      delete stack.env.MINIO_ROOT_USER;
-      delete stack.env.MINIO_ROOT_PASSWORD;
-      const refused = await stack.compose(['up', '-d', '--no-build', 'minio'], {
-        timeoutMs: 120_000,
-      });
-      assert.notEqual(refused.code, 0);
-      // v2 creates the container of a service whose dependency failed, but
-      // never starts it; v1 does not create it.
-      for (const minio of await stack.containers('minio')) {
-        assert.equal(minio.State, 'created', 'the S3 server never ran');
+/** The credentials check: placeholder and default keys stop the stack, saying why. */
+export function credentialsChecks(): void {
+  describe('stack: the credentials check', { skip, timeout: 300_000 }, () => {
+    test("MinIO's default credentials stop the stack before the S3 server starts; stack-doctor.sh says why", async () => {
+      const stack = await ComposeStack.create('check');
+      try {
+        delete stack.env.MINIO_ROOT_USER;
+        delete stack.env.MINIO_ROOT_PASSWORD;
+        const refused = await stack.compose(['up', '-d', '--no-build', 'minio'], {
+          timeoutMs: 120_000,
+        });
+        assert.notEqual(refused.code, 0);
+        // v2 creates the container of a service whose dependency failed, but
+        // never starts it; v1 does not create it.
+        for (const minio of await stack.containers('minio')) {
+          assert.equal(minio.State, 'created', 'the S3 server never ran');
+        }
+        const check = await stack.containerOf('check');
+        assert.equal(await inspect(check, '{{.State.ExitCode}}'), '3');
+        // What `up -d` does not say, the doctor does: the reason, where the user looks.
+        const doctor = await runStackScript(stack, 'scripts/stack-doctor.sh', []);
+        assert.equal(doctor.code, 1);
+        assert.match(doctor.stdout, /check: exited with code 3/);
+        assert.match(doctor.stdout, /MinIO's default credentials/);
+        assert.match(doctor.stdout, /scripts\/setup-s3-mount\.sh/);
+        assert.match(doctor.stdout, /BUCKETSPACE_LOCAL_ONLY=true/);
+
+        // Saying it is local-only lets it through, with everything on loopback.
+        stack.env.BUCKETSPACE_LOCAL_ONLY = 'true';
+        const local = await stack.compose(['run', '--rm', 'check']);
+        assert.equal(local.code, 0, local.stderr);
+        stack.env.MONITOR_BIND = '0.0.0.0';
+        const exposed = await stack.compose(['run', '--rm', 'check']);
+        assert.equal(exposed.code, 3);
+        assert.match(exposed.stdout + exposed.stderr, /MONITOR_BIND=0\.0\.0\.0/);
+        stack.env.MONITOR_BIND = '127.0.0.1';
+        stack.env.MONITOR_ADMIN_BIND = '0.0.0.0';
+        const dashboardExposed = await stack.compose(['run', '--rm', 'check']);
+        assert.equal(dashboardExposed.code, 3);
+        assert.match(
+          dashboardExposed.stdout + dashboardExposed.stderr,
+          /MONITOR_ADMIN_BIND=0\.0\.0\.0/,
+        );
+      } finally {
+        await stack.destroy();
       }
-      const check = await stack.containerOf('check');
-      assert.equal(await inspect(check, '{{.State.ExitCode}}'), '3');
-      // What `up -d` does not say, the doctor does: the reason, where the user looks.
-      const doctor = await runStackScript(stack, 'scripts/stack-doctor.sh', []);
-      assert.equal(doctor.code, 1);
-      assert.match(doctor.stdout, /check: exited with code 3/);
-      assert.match(doctor.stdout, /MinIO's default credentials/);
-      assert.match(doctor.stdout, /scripts\/setup-s3-mount\.sh/);
-      assert.match(doctor.stdout, /BUCKETSPACE_LOCAL_ONLY=true/);
-
-      // Saying it is local-only lets it through, with everything on loopback.
-      stack.env.BUCKETSPACE_LOCAL_ONLY = 'true';
-      const local = await stack.compose(['run', '--rm', 'check']);
-      assert.equal(local.code, 0, local.stderr);
-      stack.env.MONITOR_BIND = '0.0.0.0';
-      const exposed = await stack.compose(['run', '--rm', 'check']);
-      assert.equal(exposed.code, 3);
-      assert.match(exposed.stdout + exposed.stderr, /MONITOR_BIND=0\.0\.0\.0/);
-      stack.env.MONITOR_BIND = '127.0.0.1';
-      stack.env.MONITOR_ADMIN_BIND = '0.0.0.0';
-      const dashboardExposed = await stack.compose(['run', '--rm', 'check']);
-      assert.equal(dashboardExposed.code, 3);
-      assert.match(
-        dashboardExposed.stdout + dashboardExposed.stderr,
-        /MONITOR_ADMIN_BIND=0\.0\.0\.0/,
-      );
-    } finally {
-      await stack.destroy();
-    }
-  });
-
-  test('your own S3: placeholder keys are refused, and a missing bucket is named, not created', async () => {
-    const stack = await ComposeStack.create('ownchk', {
-      files: ['docker-compose.external-s3.yml'],
-      s3rver: false,
-      env: { S3_ENDPOINT: 'http://192.0.2.1:9000', S3_BUCKET: 'bs-no-such-bucket' },
     });
-    const outside = await startTestS3({ address: await hostGateway() });
-    try {
-      // .env.example's placeholders, as a fresh .env has them.
-      stack.env.S3_ACCESS_KEY_ID = 'your-access-key-id';
-      stack.env.S3_SECRET_ACCESS_KEY = 'your-secret-access-key';
-      const refused = await stack.compose(['run', '--rm', 'check']);
-      assert.equal(refused.code, 3, refused.stderr);
-      assert.match(refused.stderr, /S3_ACCESS_KEY_ID is the placeholder from \.env\.example/);
-      assert.match(refused.stderr, /S3_SECRET_ACCESS_KEY is the placeholder from \.env\.example/);
-      Object.assign(stack.env, outside.env('bs-no-such-bucket'));
-      const missing = await stack.compose(['run', '--rm', 'bucket']);
-      assert.equal(missing.code, 2, missing.stderr);
-      assert.match(missing.stderr, /S3_BUCKET bs-no-such-bucket does not exist/);
-      assert.match(missing.stderr, /S3_CREATE_BUCKET=true/);
-    } finally {
-      await stack.destroy();
-      await outside.close();
-    }
+
+    test('your own S3: placeholder keys are refused, and a missing bucket is named, not created', async () => {
+      const stack = await ComposeStack.create('ownchk', {
+        files: ['docker-compose.external-s3.yml'],
+        s3rver: false,
+        env: { S3_ENDPOINT: 'http://192.0.2.1:9000', S3_BUCKET: 'bs-no-such-bucket' },
+      });
+      const outside = await startTestS3({ address: await hostGateway() });
+      try {
+        // .env.example's placeholders, as a fresh .env has them.
+        stack.env.S3_ACCESS_KEY_ID = 'your-access-key-id';
+        stack.env.S3_SECRET_ACCESS_KEY = 'your-secret-access-key';
+        const refused = await stack.compose(['run', '--rm', 'check']);
+        assert.equal(refused.code, 3, refused.stderr);
+        assert.match(refused.stderr, /S3_ACCESS_KEY_ID is the placeholder from \.env\.example/);
+        assert.match(refused.stderr, /S3_SECRET_ACCESS_KEY is the placeholder from \.env\.example/);
+        Object.assign(stack.env, outside.env('bs-no-such-bucket'));
+        const missing = await stack.compose(['run', '--rm', 'bucket']);
+        assert.equal(missing.code, 2, missing.stderr);
+        assert.match(missing.stderr, /S3_BUCKET bs-no-such-bucket does not exist/);
+        assert.match(missing.stderr, /S3_CREATE_BUCKET=true/);
+      } finally {
+        await stack.destroy();
+        await outside.close();
+      }
+    });
   });
-});
+}
 
 /** scripts/stack-down.sh: everything stopped, apps included, volumes kept. */
 async function stackDown(stack: ComposeStack): Promise<void> {
@@ -1028,7 +1036,7 @@ const SHOP_PACKAGE = JSON.stringify({
  * its write-back; that edit must never overwrite the newer one the sync
  * uploads meanwhile, and no cached copy may ever be served for a newer object.
  */
-function variantSwitch(compose: ComposeVersion): void {
+export function variantSwitch(compose: ComposeVersion): void {
   describe(
     `stack (${compose.name}): switching variants over one mount cache`,
     { skip, timeout: 900_000 },
@@ -1104,55 +1112,4 @@ function variantSwitch(compose: ComposeVersion): void {
       });
     },
   );
-}
-
-if (v2 !== undefined) {
-  variantSwitch(v2);
-  smoke({
-    name: 'rclone',
-    compose: v2,
-    files: ['docker-compose.rclone.yml'],
-    direct: false,
-    https: true,
-    adoption: true,
-    stackDown: { restart: false },
-    env: {
-      COMPOSE_PROFILES: 'https',
-      DOMAIN: 'bucketspace.localhost',
-      CADDY_IMAGE: 'bucketspace-local/caddy:2',
-      HTTP_BIND: '127.0.0.1',
-      HTTP_PORT: String(await freePort()),
-      HTTPS_PORT: String(await freePort()),
-      MONITOR_TRUST_PROXY: 'true',
-    },
-  });
-  smoke({
-    name: 's3fs',
-    compose: v2,
-    files: ['docker-compose.s3fs.yml'],
-    direct: false,
-    viaSetupScript: 's3fs',
-  });
-  smoke({ name: 'direct', compose: v2, files: ['docker-compose.s3-direct.yml'], direct: true });
-  // Mount recovery does not depend on where the bucket is: not repeated here.
-  smoke({
-    name: 'external',
-    compose: v2,
-    files: ['docker-compose.external-s3.yml'],
-    direct: false,
-    externalS3: true,
-    mountKills: false,
-    stress: false, // the rclone mount of the rclone variant, stressed there
-  });
-}
-if (v1 !== undefined) {
-  smoke({
-    name: 'default',
-    compose: v1,
-    files: [],
-    direct: false,
-    stress: false, // the same mount as the rclone variant, stressed under v2
-    stackDown: { restart: true },
-    restore: true,
-  });
 }
