@@ -54,7 +54,7 @@ describe('MountRcClient', () => {
       {
         url: '/vfs/refresh',
         authorization,
-        body: { dir: 'blog', dir2: 'shop', recursive: 'true' },
+        body: { dir: 'blog', dir2: 'shop', dir3: '.trash', recursive: 'true' },
       },
     ]);
     assert.deepEqual(log.warns(), []);
@@ -74,10 +74,10 @@ describe('MountRcClient', () => {
     assert.match(log.warns()[0]?.msg ?? '', /RCLONE_DIR_CACHE_TIME/);
   });
 
-  test('refreshCalls: the top level first; everything changed refreshes every tree', () => {
+  test('refreshCalls: the top level first, then the changed trees and the trash; everything changed refreshes every tree', () => {
     assert.deepEqual(refreshCalls(['a', 'b', 'c']), [
       {},
-      { dir: 'a', dir2: 'b', dir3: 'c', recursive: 'true' },
+      { dir: 'a', dir2: 'b', dir3: 'c', dir4: '.trash', recursive: 'true' },
     ]);
     assert.deepEqual(refreshCalls([]), [{}, { recursive: 'true' }]);
   });

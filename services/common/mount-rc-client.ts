@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { endpointUnder, HintSender, type ChangeNotifier, type HintRequest } from './hint-sender.ts';
 import type { Logger } from './logger.ts';
+import { TRASH_DIR } from './trash-names.ts';
 
 /** The user of the mount's remote control unless MOUNT_RC_USER says otherwise. */
 export const MOUNT_RC_DEFAULT_USER = 'bucketspace';
@@ -85,11 +86,15 @@ export class MountRcClient implements ChangeNotifier {
 /**
  * The `vfs/refresh` calls for changed workspaces: the top level (no
  * parameter), then `dir`, `dir2`, ... with `recursive` (a workspace that is
- * gone is answered "file does not exist" in the result, which is right).
+ * gone is answered "file does not exist" in the result, which is right), the
+ * trash among them: a batch's deletes land there, and the dashboard lists it
+ * through the mount (one recursive listing of a small prefix; "does not
+ * exist" while it is empty).
  * Everything changed (`[]`): the top level, then every tree under it.
  */
 export function refreshCalls(workspaces: readonly string[]): Array<Record<string, string>> {
   if (workspaces.length === 0) return [{}, { recursive: 'true' }];
-  const dirs = Object.fromEntries(workspaces.map((w, i) => [i === 0 ? 'dir' : `dir${i + 1}`, w]));
+  const trees = [...workspaces, TRASH_DIR];
+  const dirs = Object.fromEntries(trees.map((w, i) => [i === 0 ? 'dir' : `dir${i + 1}`, w]));
   return [{}, { ...dirs, recursive: 'true' }];
 }

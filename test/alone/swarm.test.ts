@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { docker } from './support/docker-cli.ts';
-import { docker as engine } from './support/docker.ts';
-import { PYTHON_APP } from './support/image-apps.ts';
-import { ensureImages, imageRef } from './support/images.ts';
-import { writeNodeApp } from './support/node-app.ts';
-import { assertNoFailedRequest } from './support/swap-hammer.ts';
-import { SwarmCluster, type WorkerNode } from './support/swarm-cluster.ts';
-import { SwarmMonitor } from './support/swarm-monitor.ts';
-import { eventually } from './support/watch-process.ts';
+import { docker } from '../support/docker-cli.ts';
+import { docker as engine } from '../support/docker.ts';
+import { PYTHON_APP } from '../support/image-apps.ts';
+import { ensureImages, imageRef } from '../support/images.ts';
+import { writeNodeApp } from '../support/node-app.ts';
+import { assertNoFailedRequest } from '../support/swap-hammer.ts';
+import { SwarmCluster, type WorkerNode } from '../support/swarm-cluster.ts';
+import { SwarmMonitor } from '../support/swarm-monitor.ts';
+import { eventually } from '../support/watch-process.ts';
 
 describe('monitor on Docker Swarm (one node)', { timeout: 900_000 }, () => {
   const m = new SwarmMonitor(() => ({ SWARM_HEALTH_INTERVAL: '1s' }));
