@@ -78,18 +78,30 @@ describe('mount daemon', () => {
     daemon = startDaemon(box.env());
     ctx = box.open();
     const manager = ctx.manager;
-    const first = await waitFor('the auto mount', () => {
+    // The record says running once rclone answers; the links follow it.
+    const served = async (roots: string[]) =>
+      (
+        await Promise.all(
+          roots.map((r) => readFile(join(r, bucket, 'a.txt'), 'utf8').catch(() => undefined)),
+        )
+      ).every((text) => text === 'alpha\n');
+    const first = await waitFor('the auto mount, through both links', async () => {
       const rec = manager.get(bucket);
-      return rec?.state === 'running' && rec.pid !== null ? rec : undefined;
+      return rec?.state === 'running' && rec.pid !== null && (await served([r1, r2]))
+        ? rec
+        : undefined;
     });
     assert.equal(await readFile(join(r1, bucket, 'a.txt'), 'utf8'), 'alpha\n');
     assert.equal(await readFile(join(r2, bucket, 'a.txt'), 'utf8'), 'alpha\n');
 
     // A dead rclone leaves "Transport endpoint is not connected" behind.
     process.kill(first.pid as number, 'SIGKILL');
-    const second = await waitFor('the remount', () => {
+    const second = await waitFor('the remount', async () => {
       const rec = manager.get(bucket);
-      return rec?.state === 'running' && rec.healthy === true && rec.pid !== first.pid
+      return rec?.state === 'running' &&
+        rec.healthy === true &&
+        rec.pid !== first.pid &&
+        (await served([r1]))
         ? rec
         : undefined;
     });
