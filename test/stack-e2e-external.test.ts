@@ -13,6 +13,5 @@ if (v2 !== undefined) {
     direct: false,
     externalS3: true,
     mountKills: false,
-    stress: false, // the rclone mount of the rclone variant, stressed there
   });
 }
