@@ -161,6 +161,7 @@ test('the Swarm stack file: valid, the monitor on a manager running workspaces a
     assert.equal(service.privileged, undefined, name);
     assert.equal(service.cap_add, undefined, `${name}: Swarm services take no devices or FUSE`);
   }
+  assert.deepEqual(stack.services.bucket?.deploy?.placement?.constraints, ['node.role == manager']);
   const mount = config(compose.command, ['deploy/swarm-node-mount.yml'], {
     S3_ENDPOINT: 'http://node1:9000',
   }).services.mount;
@@ -363,4 +364,17 @@ test('minio/minio was withdrawn: every image reference in the Compose files and 
     return problem === undefined ? [] : [`${r.where}: ${problem}`];
   });
   assert.deepEqual(problems, []);
+});
+
+test("the Swarm stack file's required-variable messages have no hyphen (docker stack deploy would read the rest as a default)", async () => {
+  // `docker stack deploy` splits `${VAR:?message}` at the message's first `-` and takes
+  // what follows for a default value: a message naming scripts/setup-s3-mount.sh once
+  // set the S3 credentials to "s3-mount.sh writes it to .env)".
+  const text = await readFile(join(REPO, 'deploy/swarm-stack.yml'), 'utf8');
+  const messages = [...text.matchAll(/\$\{\w+:\?([^}]*)\}/g)].map((m) => m[1]!);
+  assert.ok(messages.length >= 3, 'the stack file requires its secrets');
+  assert.deepEqual(
+    messages.filter((m) => m.includes('-')),
+    [],
+  );
 });

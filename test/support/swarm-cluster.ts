@@ -242,6 +242,31 @@ export class WorkerNode {
     return run('docker', ['-H', `unix://${this.socket}`, ...args]);
   }
 
+  /**
+   * Run a command on this node, as its administrator would in a shell there:
+   * in its mount, network and host-name namespaces (a mount made here is this
+   * node's own, unseen by the manager), with DOCKER_HOST at its engine.
+   */
+  async onNode(command: string[], env: Record<string, string> = {}): Promise<string> {
+    const pid = await this.#initPid();
+    if (pid === undefined) throw new Error(`the node ${this.hostname} is not running`);
+    const vars = Object.entries({ DOCKER_HOST: `unix://${this.socket}`, ...env }).map(
+      ([k, v]) => `${k}=${v}`,
+    );
+    return run('nsenter', ['-t', String(pid), '-m', '-n', '-u', 'env', ...vars, ...command]);
+  }
+
+  /** The first process in the node's namespaces (its dockerd), if it runs. */
+  async #initPid(): Promise<number | undefined> {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#child.exitCode !== null || this.#child.signalCode !== null) {
+      return undefined;
+    }
+    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+    const init = Number(children.trim().split(/\s+/)[0]);
+    return Number.isInteger(init) && init > 0 ? init : undefined;
+  }
+
   /** Copy images from this machine's engine (`docker save | docker load`), as with no registry. */
   async loadImages(images: string[]): Promise<void> {
     await run('sh', [
@@ -253,12 +278,9 @@ export class WorkerNode {
   /** Kill the engine and everything in its namespaces at once (the node goes down). */
   async kill(): Promise<void> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    const pid = this.#child.pid;
-    if (pid === undefined) return;
-    const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-    const init = Number(children.trim().split(/\s+/)[0]);
+    const init = await this.#initPid();
     const exited = new Promise((r) => this.#child.once('exit', r));
-    if (Number.isInteger(init) && init > 0) process.kill(init, 'SIGKILL');
+    if (init !== undefined) process.kill(init, 'SIGKILL');
     else this.#child.kill('SIGKILL');
     await exited;
   }
