@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort, REPO } from '../support/compose-stack.ts';
+import { CleanupSteps } from '../support/cleanup-steps.ts';
 import { docker } from '../support/docker-cli.ts';
 import { docker as engine } from '../support/docker.ts';
 import { buildTargets, ensureImages, imageRef } from '../support/images.ts';
@@ -152,14 +153,8 @@ describe(
     });
 
     after(async () => {
-      const problems: string[] = [];
-      const attempt = async (what: string, fn: () => Promise<unknown>) => {
-        try {
-          await fn();
-        } catch (err) {
-          problems.push(`${what}: ${(err as Error).message}`);
-        }
-      };
+      const steps = new CleanupSteps();
+      const attempt = steps.attempt.bind(steps);
       const label = `label=bucketspace.managed-by=${stack}`;
       if (passed < TESTS) {
         await attempt('keep the monitor log', async () => {
@@ -185,7 +180,7 @@ describe(
             await docker(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`])
           ).trim() === '' && (await docker(['ps', '-aq', '--filter', label])).trim() === '',
         60_000,
-      ).catch((err: Error) => problems.push(err.message));
+      ).catch((err: Error) => steps.problems.push(err.message));
       await attempt('remove the stack volumes', async () => {
         const volumes = (
           await docker([
@@ -205,7 +200,7 @@ describe(
       // Leaving takes the worker (and its namespaces, its mount with them) down.
       await attempt('leave the swarm', async () => cluster?.leave());
       await rm(path.dirname(mountRoot), { recursive: true, force: true });
-      if (problems.length > 0) throw new Error(`cleanup: ${problems.join('; ')}`);
+      steps.throwIfAny('cleanup');
     });
 
     test('the stack comes up: S3 pinned to the labelled node, the bucket made, the monitor healthy on the manager', async () => {
@@ -249,37 +244,31 @@ describe(
     });
 
     test('a workspace on each node serves from its own node, read through that node mount', async () => {
-      // The scheduler places each new task on the one node that is not paused.
-      await docker(['node', 'update', '--availability', 'pause', cluster!.managerId]);
-      try {
-        await put('on-worker/index.html', '<p>from the worker v1</p>');
+      // New tasks go to the one node that is not paused.
+      const whilePaused = async (node: string, fn: () => Promise<void>) => {
+        await docker(['node', 'update', '--availability', 'pause', node]);
+        try {
+          await fn();
+        } finally {
+          await docker(['node', 'update', '--availability', 'active', node]);
+        }
+      };
+      /** Put the page into the bucket and wait until the workspace serves it. */
+      const publish = async (workspace: string, text: string) => {
+        await put(`${workspace}/index.html`, `<p>${text}</p>`);
         await eventually(
-          'on-worker serves',
-          async () => (await page('on-worker')).includes('from the worker v1'),
+          `${workspace}: ${text}`,
+          async () => (await page(workspace)).includes(text),
           180_000,
         );
+      };
+      await whilePaused(cluster!.managerId, async () => {
+        await publish('on-worker', 'from the worker v1');
         // An edit in the bucket reaches the worker's task through the worker's own mount
         // (the rollout stays there: the manager takes no new task).
-        await put('on-worker/index.html', '<p>from the worker v2</p>');
-        await eventually(
-          'on-worker v2',
-          async () => (await page('on-worker')).includes('from the worker v2'),
-          120_000,
-        );
-      } finally {
-        await docker(['node', 'update', '--availability', 'active', cluster!.managerId]);
-      }
-      await docker(['node', 'update', '--availability', 'pause', worker.nodeId]);
-      try {
-        await put('on-manager/index.html', '<p>from the manager v1</p>');
-        await eventually(
-          'on-manager serves',
-          async () => (await page('on-manager')).includes('from the manager v1'),
-          180_000,
-        );
-      } finally {
-        await docker(['node', 'update', '--availability', 'active', worker.nodeId]);
-      }
+        await publish('on-worker', 'from the worker v2');
+      });
+      await whilePaused(worker.nodeId, () => publish('on-manager', 'from the manager v1'));
       const names = await cluster!.nodeNames();
       assert.equal(await nodeOf('on-worker'), worker.hostname);
       assert.equal(await nodeOf('on-manager'), names.get(cluster!.managerId));

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CleanupSteps } from './cleanup-steps.ts';
 import { docker } from './docker-cli.ts';
 
 /** Run a program; resolves with stdout, rejects with its stderr in the message. */
@@ -139,14 +140,8 @@ export class SwarmCluster {
 
   /** Every trace of the cluster gone; the engine out of swarm mode, as it was. */
   async leave(): Promise<void> {
-    const problems: string[] = [];
-    const attempt = async (what: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (err) {
-        problems.push(`${what}: ${(err as Error).message}`);
-      }
-    };
+    const steps = new CleanupSteps();
+    const attempt = steps.attempt.bind(steps);
     if (this.worker !== undefined) await attempt('stop the worker', () => this.worker!.kill());
     if (this.#joined) {
       await attempt('leave the swarm', () => docker(['swarm', 'leave', '--force']));
@@ -158,8 +153,8 @@ export class SwarmCluster {
     await run('ip', ['netns', 'del', this.namespace]).catch(() => undefined);
     await rm(this.root, { recursive: true, force: true }).catch(() => undefined);
     const state = await swarmState();
-    if (state !== 'inactive') problems.push(`the engine is still in swarm state ${state}`);
-    if (problems.length > 0) throw new Error(`swarm cleanup: ${problems.join('; ')}`);
+    if (state !== 'inactive') steps.problems.push(`the engine is still in swarm state ${state}`);
+    steps.throwIfAny('swarm cleanup');
   }
 }
 
