@@ -35,6 +35,7 @@ import type {
   ObjectStore,
   PutOptions,
 } from './object-store.ts';
+import { parseListPage, type ListPage } from './list-xml.ts';
 import { MAX_SINGLE_PUT, partSizeFor } from './multipart.ts';
 import { S3PutClient, type S3PutTarget } from './s3-put-client.ts';
 import pLimit from 'p-limit';
@@ -153,9 +154,8 @@ export class S3ObjectStore implements ObjectStore {
     let objects = 0;
     for await (const page of this.#pages(prefix, undefined, signal)) {
       pages += 1;
-      const infos = (page.Contents ?? []).map(toInfo);
-      objects += infos.length;
-      yield infos;
+      objects += page.objects.length;
+      yield page.objects;
     }
     this.logger.debug({ prefix, objects, pages }, 'listed objects');
   }
@@ -163,14 +163,38 @@ export class S3ObjectStore implements ObjectStore {
   async listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel> {
     const level: ListLevel = { objects: [], prefixes: [] };
     for await (const page of this.#pages(prefix, '/', signal)) {
-      for (const obj of page.Contents ?? []) level.objects.push(toInfo(obj));
-      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) level.prefixes.push(p.Prefix);
+      level.objects.push(...page.objects);
+      level.prefixes.push(...page.prefixes);
     }
     return level;
   }
 
-  /** Every page of a listing (1,000 keys each), one request after another. */
-  async *#pages(prefix: string, delimiter: string | undefined, signal: AbortSignal | undefined) {
+  /**
+   * Every page of a listing (ListObjectsV2, 1,000 keys each), in key order.
+   * Where GETs are signed directly, so are the listing's (list-xml.ts reads
+   * the pages), and the next page is asked for as soon as a page arrives,
+   * while this one is parsed and taken; elsewhere the SDK's ListObjectsV2.
+   */
+  async *#pages(
+    prefix: string,
+    delimiter: string | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ListPage> {
+    const description = `listing s3://${this.bucket}/${prefix}`;
+    const direct = await (this.putClient ??= this.makePutClient());
+    if (direct) {
+      const fetch = (token: string | undefined) => {
+        const page = direct.listPage({ prefix, delimiter, token, signal, description });
+        page.catch(() => undefined); // awaited below, unless the caller stops early
+        return page;
+      };
+      for (let next = fetch(undefined); ;) {
+        const { xml, nextToken } = await next;
+        if (nextToken !== undefined) next = fetch(nextToken);
+        yield parseListPage(xml);
+        if (nextToken === undefined) return;
+      }
+    }
     let token: string | undefined;
     do {
       let page;
@@ -186,10 +210,14 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: signal },
         );
       } catch (err) {
-        throw this.#failed(err, `listing s3://${this.bucket}/${prefix}`);
+        throw this.#failed(err, description);
       }
-      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      yield {
+        objects: (page.Contents ?? []).map(toInfo),
+        prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])),
+        nextToken: token,
+      };
     } while (token !== undefined);
   }
 

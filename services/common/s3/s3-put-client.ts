@@ -12,6 +12,7 @@ import { BucketspaceError, errorMessage, localError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { GetOptions, GetResult, PutOptions } from './object-store.ts';
+import { nextListToken } from './list-xml.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
 import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
 
@@ -183,28 +184,79 @@ export class S3PutClient {
   }
 
   /**
+   * One page of a ListObjectsV2 listing (1,000 keys at most), as the XML the
+   * server sent, with the token of the next page, read before the page is
+   * parsed so the caller can ask for it at once (list-xml.ts). Signed and
+   * retried like the GETs; a page that cannot be read is asked for again.
+   */
+  async listPage(req: {
+    prefix: string;
+    delimiter: string | undefined;
+    token: string | undefined;
+    signal: AbortSignal | undefined;
+    /** What is listed, for errors: `listing s3://bucket/prefix`. */
+    description: string;
+  }): Promise<{ xml: string; nextToken: string | undefined }> {
+    const query: Record<string, string> = {
+      'list-type': '2',
+      prefix: req.prefix,
+      'max-keys': '1000',
+      // Keys come percent-encoded where the server supports it, so every key survives XML.
+      'encoding-type': 'url',
+    };
+    if (req.delimiter !== undefined) query.delimiter = req.delimiter;
+    if (req.token !== undefined) query['continuation-token'] = req.token;
+    return this.#retrying(
+      {
+        method: 'GET',
+        key: req.prefix,
+        signal: req.signal,
+        description: req.description,
+      },
+      async () => {
+        const xml = await this.getText(
+          await this.signedRequest('GET', '', req.signal, {}, {}, query),
+        );
+        return { xml, nextToken: nextListToken(xml) };
+      },
+      () => undefined,
+    );
+  }
+
+  /**
    * Runs `attempt` until it succeeds or the retry policy gives up.
    * `final` turns an error into the one to throw at once (a local problem,
    * a half-delivered body), or undefined to let the policy decide.
    */
   async #retrying<T>(
-    what: { method: 'PUT' | 'GET'; key: string; signal: AbortSignal | undefined },
+    what: {
+      method: 'PUT' | 'GET';
+      key: string;
+      signal: AbortSignal | undefined;
+      /** What the request does, for its errors (default: uploading/downloading s3://.../key). */
+      description?: string;
+    },
     attempt: () => Promise<T>,
     final: (err: unknown, error: BucketspaceError) => BucketspaceError | undefined,
   ): Promise<T> {
     const { retry } = this.options;
     const startedAt = this.clock.now();
     const action = what.method === 'PUT' ? 'uploading' : 'downloading';
+    const description = what.description ?? `${action} s3://${this.bucketPath()}/${what.key}`;
     for (let n = 1; ; n++) {
       try {
         return await attempt();
       } catch (err) {
         // Whatever the abort's reason is (an Error of the caller's), the request was aborted.
         if (what.signal?.aborted)
-          throw new BucketspaceError('ABORTED', `${action} ${what.key}: aborted`, {
-            cause: what.signal.reason ?? err,
-          });
-        const error = classifyS3Error(err, `${action} s3://${this.bucketPath()}/${what.key}`);
+          throw new BucketspaceError(
+            'ABORTED',
+            `${what.description ?? `${action} ${what.key}`}: aborted`,
+            {
+              cause: what.signal.reason ?? err,
+            },
+          );
+        const error = classifyS3Error(err, description);
         const stop = final(err, error);
         if (stop !== undefined) throw stop;
         const delay = this.retryDelay(err, error, n, startedAt);
@@ -315,6 +367,30 @@ export class S3PutClient {
     });
   }
 
+  /** The body of a successful answer as text; an error answer fails as an S3 error. */
+  private getText(request: ClientRequest): Promise<string> {
+    return this.exchange<string>(request, (settle) => {
+      request.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          readResponse(res).then((r) => {
+            const { code, message } = parseS3Error(r.body);
+            settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+          }, settle.fail);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('error', settle.fail);
+        res.once('end', () => settle.ok(Buffer.concat(chunks).toString('utf8')));
+        res.once('close', () => {
+          if (!res.complete) settle.fail(new Error('the connection closed before the body ended'));
+        });
+      });
+      request.end();
+    });
+  }
+
   private async getOnce(req: GetOptions, onBody: () => void): Promise<GetResult> {
     const request = await this.signedRequest('GET', req.key, req.signal);
     return this.exchange<GetResult>(request, (settle) => {
@@ -355,16 +431,20 @@ export class S3PutClient {
     signal: AbortSignal | undefined,
     headers: Record<string, string> = {},
     unsigned: Record<string, string> = {},
+    query: Record<string, string> = {},
   ): Promise<ClientRequest> {
     const { baseUrl } = this.options.target;
     const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(key)}`;
+    const search = Object.entries(query)
+      .map(([name, value]) => `${name}=${extendedEncodeURIComponent(value)}`)
+      .join('&');
     const signed = await this.signer.sign(
       {
         method,
         protocol: baseUrl.protocol,
         hostname: baseUrl.hostname,
         path,
-        query: {},
+        query,
         headers: { host: baseUrl.host, ...headers, 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
       },
       { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
@@ -375,7 +455,7 @@ export class S3PutClient {
       hostname: baseUrl.hostname,
       port: baseUrl.port,
       method,
-      path,
+      path: search === '' ? path : `${path}?${search}`,
       headers: { ...signed.headers, 'user-agent': 'bucketspace', ...unsigned },
       agent: this.agent,
       signal,
