@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ClientRequest } from 'node:http';
 import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import { Hash } from '@smithy/hash-node';
@@ -13,6 +12,7 @@ import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { GetOptions, GetResult, PutOptions } from './object-store.ts';
 import { nextListToken } from './list-xml.ts';
+import type { S3PutTarget } from './signed-target.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
 import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
 
@@ -49,14 +49,6 @@ export function s3Signer(options: {
 /** An object key as a URL path, encoded as the SDK encodes S3 keys (RFC 3986; `/` kept). */
 export function encodeKeyPath(key: string): string {
   return key.split('/').map(extendedEncodeURIComponent).join('/');
-}
-
-/** Where and how to send signed PUTs: resolved once from the SDK's own endpoint rules. */
-export interface S3PutTarget {
-  /** The bucket's base URL, e.g. `http://minio:9000/workspaces` or `https://b.s3.eu-west-1.amazonaws.com`. */
-  baseUrl: URL;
-  signingRegion: string;
-  signingService: string;
 }
 
 export interface S3PutClientOptions {
@@ -122,6 +114,7 @@ const STREAM_CHUNK = 1024 * 1024;
 export class S3PutClient {
   private readonly options: S3PutClientOptions;
   private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
   private readonly signer: SignatureV4;
   private readonly https: boolean;
   private readonly clock: Clock;
@@ -136,7 +129,10 @@ export class S3PutClient {
     });
     this.https = options.target.baseUrl.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-    this.agent = this.https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    // TLS is loaded only for an https endpoint (it costs a plain-http command's start a few milliseconds).
+    const https = this.https ? process.getBuiltinModule('node:https') : undefined;
+    this.agent = https ? new https.Agent(agentOptions) : new HttpAgent(agentOptions);
+    this.send = https ? https.request : httpRequest;
   }
 
   /**
@@ -449,8 +445,7 @@ export class S3PutClient {
       },
       { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
     );
-    const send = this.https ? httpsRequest : httpRequest;
-    return send({
+    return this.send({
       protocol: baseUrl.protocol,
       hostname: baseUrl.hostname,
       port: baseUrl.port,
