@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type Hash, type Hmac, type KeyObject } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { ClientRequest } from 'node:http';
 import { extendedEncodeURIComponent } from '@smithy/core/protocols';
-import { Hash } from '@smithy/hash-node';
 import type { Writable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { sleep, systemClock, type Clock } from '../clock.ts';
@@ -25,9 +24,64 @@ export interface SigningCredentials {
 /** The payload hash S3 accepts when the body is not hashed (Content-MD5 guards it instead). */
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
+/** What the signer hashes: text, or bytes in any view. */
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+/** HMAC keys the signer uses again and again (the day's signing key), as KeyObjects. */
+const hmacKeys = new WeakMap<object, KeyObject>();
+
+/**
+ * SHA-256, and HMAC-SHA256 with a secret, for the signer: what
+ * @smithy/hash-node's Hash does, but a secret the signer passes again (the
+ * signing key it keeps for the day, once per request) is made a KeyObject
+ * once. Node checks a raw key the slow way on every HMAC: 14 µs against 4 µs
+ * per request here.
+ */
+class Sha256 {
+  readonly #secret: SourceData | undefined;
+  #hash!: Hash | Hmac;
+
+  constructor(secret?: SourceData) {
+    this.#secret = secret;
+    this.reset();
+  }
+
+  update(data: SourceData, encoding?: BufferEncoding): void {
+    this.#hash.update(bytesOf(data, encoding));
+  }
+
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.#hash.digest());
+  }
+
+  reset(): void {
+    const secret = this.#secret;
+    if (secret === undefined) {
+      this.#hash = createHash('sha256');
+      return;
+    }
+    if (typeof secret === 'string') {
+      this.#hash = createHmac('sha256', secret);
+      return;
+    }
+    let key = hmacKeys.get(secret);
+    if (key === undefined) {
+      key = createSecretKey(bytesOf(secret));
+      hmacKeys.set(secret, key);
+    }
+    this.#hash = createHmac('sha256', key);
+  }
+}
+
+function bytesOf(data: SourceData, encoding?: BufferEncoding): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, encoding);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
 /**
  * SigV4 as S3 wants it, from @smithy/signature-v4 (the AWS SDK's own signer)
- * with node:crypto hashes (@smithy/hash-node): the path is signed exactly as
+ * with node:crypto hashes (Sha256): the path is signed exactly as
  * sent, so keys are encoded once (encodeKeyPath), never twice; the payload
  * hash is whatever `x-amz-content-sha256` the request carries.
  */
@@ -40,7 +94,7 @@ export function s3Signer(options: {
     credentials: options.credentials,
     region: options.region,
     service: options.service,
-    sha256: Hash.bind(null, 'sha256'),
+    sha256: Sha256,
     uriEscapePath: false,
     applyChecksum: false,
   });
