@@ -178,6 +178,16 @@ for (const variant of VARIANTS) {
         assert.ok(got.body.equals(large), 'same bytes back');
         assert.equal(got.etag, fileEtag);
         assert.deepEqual(got.metadata, { mtime: '1795236643.713', mode: '33261' });
+        const inMemory = await store.getBytes({ key: 'ws/large.bin' });
+        assert.deepEqual(
+          { ...inMemory, body: inMemory.body.equals(large) },
+          { size: LARGE, etag: fileEtag, metadata: got.metadata, body: true },
+          'getBytes gives what get writes',
+        );
+        assert.equal(
+          (await store.getBytes({ key: 'ws/small.txt' })).body.toString(),
+          'small body\n',
+        );
       } finally {
         store.destroy();
       }
@@ -381,6 +391,13 @@ for (const variant of VARIANTS) {
         const missing = await rejection(collect(store, 'x/never-put'));
         assert.ok(isBucketspaceError(missing), String(missing));
         assert.equal((missing as { retryable: boolean }).retryable, false);
+        const missingBytes = await rejection(store.getBytes({ key: 'x/never-put' }));
+        assert.ok(isBucketspaceError(missingBytes), String(missingBytes));
+        assert.equal((missingBytes as { retryable: boolean }).retryable, false);
+        const abortedBytes = await rejection(
+          store.getBytes({ key: 'x/there', signal: AbortSignal.abort() }),
+        );
+        assert.ok(isBucketspaceError(abortedBytes, 'ABORTED'), String(abortedBytes));
       } finally {
         store.destroy();
         missingBucket.destroy();

@@ -80,6 +80,11 @@ export interface ObjectStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
+  /** A small object's bytes, in memory (no stream in between; retried whole). */
+  getBytes(options: {
+    key: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<GetResult & { body: Buffer }>;
   /** A server-side copy: no byte passes through this process. Returns the copy's ETag. */
   copy(options: CopyOptions): Promise<{ etag: string }>;
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;

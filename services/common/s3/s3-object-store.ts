@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import type * as S3Api from '@aws-sdk/client-s3';
 import type { _Object, S3Client } from '@aws-sdk/client-s3';
 import { systemClock, type Clock } from '../clock.ts';
@@ -373,6 +373,23 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       throw this.#failed(err, what);
     }
+  }
+
+  async getBytes(options: {
+    key: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<GetResult & { body: Buffer }> {
+    const direct = await (this.putClient ??= this.makePutClient());
+    if (direct) return direct.getBytes(options);
+    const chunks: Buffer[] = [];
+    const writeTo = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        callback();
+      },
+    });
+    const res = await this.get({ ...options, writeTo });
+    return { ...res, body: Buffer.concat(chunks) };
   }
 
   /**

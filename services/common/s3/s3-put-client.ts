@@ -1,4 +1,11 @@
-import { createHash, createHmac, createSecretKey, type Hash, type Hmac, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  type Hash,
+  type Hmac,
+  type KeyObject,
+} from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { ClientRequest } from 'node:http';
@@ -236,6 +243,31 @@ export class S3PutClient {
   }
 
   /**
+   * Downloads a small object into memory with one signed GET: no stream
+   * between the socket and the caller, and a failure anywhere (the body
+   * too) is retried as the policy says, since nothing reached the caller.
+   */
+  async getBytes(req: {
+    key: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<GetResult & { body: Buffer }> {
+    return this.#retrying(
+      { method: 'GET', key: req.key, signal: req.signal },
+      async () => {
+        const request = await this.signedRequest('GET', req.key, req.signal);
+        const { body, res } = await this.receive(request);
+        return {
+          size: body.length,
+          etag: normalizeEtag(res.headers.etag),
+          metadata: metadataOf(res),
+          body,
+        };
+      },
+      () => undefined,
+    );
+  }
+
+  /**
    * One page of a ListObjectsV2 listing (1,000 keys at most), as the XML the
    * server sent, with the token of the next page, read before the page is
    * parsed so the caller can ask for it at once (list-xml.ts). Signed and
@@ -266,9 +298,8 @@ export class S3PutClient {
         description: req.description,
       },
       async () => {
-        const xml = await this.getText(
-          await this.signedRequest('GET', '', req.signal, {}, {}, query),
-        );
+        const request = await this.signedRequest('GET', '', req.signal, {}, {}, query);
+        const xml = (await this.receive(request)).body.toString('utf8');
         return { xml, nextToken: nextListToken(xml) };
       },
       () => undefined,
@@ -419,9 +450,12 @@ export class S3PutClient {
     });
   }
 
-  /** The body of a successful answer as text; an error answer fails as an S3 error. */
-  private getText(request: ClientRequest): Promise<string> {
-    return this.exchange<string>(request, (settle) => {
+  /**
+   * The whole body of a successful answer (which must have the length its
+   * Content-Length says); an error answer fails as an S3 error.
+   */
+  private receive(request: ClientRequest): Promise<{ body: Buffer; res: IncomingMessage }> {
+    return this.exchange(request, (settle) => {
       request.on('response', (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
         if (status < 200 || status >= 300) {
@@ -431,10 +465,23 @@ export class S3PutClient {
           }, settle.fail);
           return;
         }
+        const expected = Number(res.headers['content-length']);
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          received += chunk.length;
+        });
         res.once('error', settle.fail);
-        res.once('end', () => settle.ok(Buffer.concat(chunks).toString('utf8')));
+        res.once('end', () => {
+          if (Number.isFinite(expected) && received !== expected)
+            settle.fail(new Error(`the body ended after ${received} of ${expected} bytes`));
+          else
+            settle.ok({
+              body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received),
+              res,
+            });
+        });
         res.once('close', () => {
           if (!res.complete) settle.fail(new Error('the connection closed before the body ended'));
         });

@@ -14,8 +14,8 @@ import {
 } from 'node:fs';
 import { chmod, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { Writable } from 'node:stream';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../../common/errors.ts';
+import type { GetResult } from '../../common/s3/object-store.ts';
 import { unsafePathProblem } from '../object-keys.ts';
 import type { StateEntry } from '../types.ts';
 import type { Transfer } from './transfer.ts';
@@ -67,14 +67,15 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
   ensureDirectoryInside(input.root, dirname(input.relPath), input.relPath, input.checkedDirs);
   const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.bucketspace-tmp`);
   const inMemory = input.listedSize !== undefined && input.listedSize < IN_MEMORY_LIMIT;
-  const body = inMemory ? new MemorySink() : undefined;
   let created = inMemory ? createExclusive(tmp) : undefined;
   try {
-    const res = await transfer.store.get({
-      key: input.key,
-      writeTo: body ?? createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
-      signal: transfer.signal,
-    });
+    const res: GetResult & { body?: Buffer } = inMemory
+      ? await transfer.store.getBytes({ key: input.key, signal: transfer.signal })
+      : await transfer.store.get({
+          key: input.key,
+          writeTo: createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
+          signal: transfer.signal,
+        });
     // Only a caller that keeps what is replaced needs to look first; a rename onto a directory fails.
     const existing = input.beforeReplace && lstatSync(target, { throwIfNoEntry: false });
     if (existing?.isDirectory()) throw directoryInTheWay(input.relPath);
@@ -85,10 +86,10 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
     const mtime = Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
     let st: Stats;
     try {
-      if (body !== undefined) {
+      if (res.body !== undefined) {
         const fd = await (created as Promise<number>);
         created = undefined; // writeWhole closes it
-        st = writeWhole(fd, tmp, target, body.bytes(), restoredMode, mtime);
+        st = writeWhole(fd, tmp, target, res.body, restoredMode, mtime);
       } else {
         await rename(tmp, target);
         if (restoredMode !== undefined) await chmod(target, restoredMode);
@@ -149,20 +150,6 @@ function writeWhole(
     return fstatSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** An object's bytes, collected in memory. */
-class MemorySink extends Writable {
-  readonly #chunks: Buffer[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.#chunks.push(chunk);
-    callback();
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.#chunks);
   }
 }
 
@@ -255,15 +242,8 @@ function localProblem(relPath: string, what: string, err?: unknown): Bucketspace
 
 /** A small object's content as text (pull reads the ignore files in the bucket first). */
 export async function readObjectText(transfer: Transfer, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
-  await transfer.store.get({ key, writeTo: sink, signal: transfer.signal });
-  return Buffer.concat(chunks).toString('utf8');
+  const { body } = await transfer.store.getBytes({ key, signal: transfer.signal });
+  return body.toString('utf8');
 }
 
 /** The temporary files a download writes next to its target (left behind only by a crash). */
