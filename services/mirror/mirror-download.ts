@@ -52,6 +52,9 @@ export async function mirrorDownload(
   const started = performance.now();
   const report = newReport('download', target, false);
   const { store, state } = ctx.buckets.get(target.location.bucket);
+  // What was remembered is read while the listing is on its way.
+  const remembering = state.load(stateKey(target));
+  remembering.catch(() => undefined); // awaited below
   const sides = await downloadSides(store, target, run.signal);
   const remote: RemoteFile[] = [];
   for (const r of sides.remote) {
@@ -60,7 +63,7 @@ export async function mirrorDownload(
     else
       addSkip(report, r.relPath, 'unsafe-key', `in S3, but never written locally: it ${problem}`);
   }
-  const remembered = await state.load(stateKey(target));
+  const remembered = await remembering;
   const entries = new Map(remembered);
   const plan = planPull({
     local: sides.local.files,
