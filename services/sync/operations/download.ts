@@ -3,7 +3,6 @@ import {
   closeSync,
   createWriteStream,
   fchmodSync,
-  mkdirSync,
   fstatSync,
   futimesSync,
   lstatSync,
@@ -12,8 +11,8 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { chmod, rename, rm, stat, utimes } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { chmod, lstat, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../../common/errors.ts';
 import type { GetResult } from '../../common/s3/object-store.ts';
 import { unsafePathProblem } from '../object-keys.ts';
@@ -37,11 +36,15 @@ export interface DownloadInput {
    * Directories under the root already made or checked by this run's
    * downloads (shared by them): each is looked at once, not once per file.
    */
-  checkedDirs?: Set<string>;
+  checkedDirs?: DirectoryChecks;
 }
 
 /** How much of a streamed download may wait for the disk: the writes between are batched (writev). */
 const STREAM_BUFFER = 1024 * 1024;
+
+/** Temporary names: random per process, then counted (no draw per file), unique across processes. */
+const TEMP_ID = randomBytes(6).toString('hex');
+let tempCount = 0;
 
 /** Permission bits a download may set from metadata: never setuid, setgid, sticky or world-writable. */
 export const RESTORED_MODE_MASK = 0o775;
@@ -57,17 +60,26 @@ export const RESTORED_MODE_MASK = 0o775;
  *
  * Objects listed below IN_MEMORY_LIMIT are read into memory and written with
  * synchronous calls on one descriptor (write, mode, times, rename, stat): a
- * dozen thread-pool round trips per file cost more than the writing. The
- * temporary file is created on the thread pool while the GET is on its way:
- * creating a file is the slowest of these calls (a third of a millisecond
- * here), and the event loop goes on serving the other transfers meanwhile.
+ * dozen thread-pool round trips per file cost more than the writing. Its
+ * directory and temporary file are made on the thread pool while the GET is
+ * on its way: creating a file or a directory is the slowest call of a small
+ * download (most of a millisecond on this project's test machines), and the
+ * event loop goes on serving the other transfers meanwhile.
  */
 export async function downloadFile(transfer: Transfer, input: DownloadInput): Promise<StateEntry> {
   const target = targetInside(input.root, input.relPath);
-  ensureDirectoryInside(input.root, dirname(input.relPath), input.relPath, input.checkedDirs);
-  const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.bucketspace-tmp`);
+  const tmp = join(dirname(target), `.${TEMP_ID}-${(tempCount++).toString(36)}.bucketspace-tmp`);
   const inMemory = input.listedSize !== undefined && input.listedSize < IN_MEMORY_LIMIT;
-  let created = inMemory ? createExclusive(tmp) : undefined;
+  const dirReady = ensureDirectoryInside(
+    input.root,
+    dirname(input.relPath),
+    input.relPath,
+    input.checkedDirs,
+  );
+  // A small object's directory and temporary file are made while its GET is on its way.
+  let created = inMemory ? dirReady.then(() => createExclusive(tmp)) : undefined;
+  created?.catch(() => undefined); // awaited below
+  if (!inMemory) await dirReady;
   try {
     const res: GetResult & { body?: Buffer } = inMemory
       ? await transfer.store.getBytes({ key: input.key, signal: transfer.signal })
@@ -76,6 +88,7 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
           writeTo: createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
           signal: transfer.signal,
         });
+    await dirReady; // nothing local is touched (no backup, no rename) through a refused directory
     // Only a caller that keeps what is replaced needs to look first; a rename onto a directory fails.
     const existing = input.beforeReplace && lstatSync(target, { throwIfNoEntry: false });
     if (existing?.isDirectory()) throw directoryInTheWay(input.relPath);
@@ -113,7 +126,13 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
     const fd = await created?.catch(() => undefined);
     if (fd !== undefined) closeSync(fd);
     await rm(tmp, { force: true });
-    throw err;
+    // A directory that cannot be written is the problem to report, whatever the GET did.
+    throw (
+      (await dirReady.then(
+        () => undefined,
+        (dirError: unknown) => dirError,
+      )) ?? err
+    );
   }
 }
 
@@ -169,60 +188,99 @@ function targetInside(root: string, relPath: string): string {
 }
 
 /**
+ * The directories of one run's downloads, each made or checked once: its
+ * check, shared by the downloads into it.
+ */
+export type DirectoryChecks = Map<string, Promise<void>>;
+
+/**
  * Creates `relDir` under `root` one directory at a time, refusing to go
  * through a symlink or a non-directory: `mkdir -p` would follow a link such
- * as `ext -> /outside` and write there. Synchronous: a handful of calls per
- * new directory, and `checked` (the run's directories already seen) makes
- * every later file in it cost none.
+ * as `ext -> /outside` and write there. On the thread pool (creating a
+ * directory costs most of a millisecond here, which the event loop spends
+ * on other transfers), and once per run: `checked` makes every later file
+ * in a directory cost nothing. A failed check is made again for each file
+ * it concerns, so its message names that file.
  */
-function ensureDirectoryInside(
+async function ensureDirectoryInside(
   root: string,
   relDir: string,
   relPath: string,
-  checked: Set<string> = new Set(),
-): void {
-  if (checked.has(relDir)) return;
-  if (!checked.has('.')) {
-    // The root itself may be a symlink: a workspace may be a link to a directory.
+  checked: DirectoryChecks = new Map(),
+): Promise<void> {
+  try {
+    await directoryReady(root, relDir, checked);
+  } catch {
+    await checkDirectories(root, relDir, relPath);
+  }
+}
+
+/** `relDir` checked after its parent, once per run (a failure is not kept). */
+function directoryReady(root: string, relDir: string, checked: DirectoryChecks): Promise<void> {
+  let ready = checked.get(relDir);
+  if (ready === undefined) {
+    const slash = relDir.lastIndexOf('/');
+    const parent = relDir === '.' ? undefined : slash === -1 ? '.' : relDir.slice(0, slash);
+    ready = (parent === undefined ? Promise.resolve() : directoryReady(root, parent, checked)).then(
+      () => checkDirectory(root, relDir, relDir),
+    );
+    checked.set(relDir, ready);
+    ready.catch(() => checked.delete(relDir));
+  }
+  return ready;
+}
+
+/** Every directory from the root down to `relDir`, checked for `relPath` (its errors name it). */
+async function checkDirectories(root: string, relDir: string, relPath: string): Promise<void> {
+  await checkDirectory(root, '.', relPath);
+  let rel = '';
+  for (const segment of relDir === '.' ? [] : relDir.split('/')) {
+    rel = rel === '' ? segment : `${rel}/${segment}`;
+    await checkDirectory(root, rel, relPath);
+  }
+}
+
+/**
+ * One directory: the root is created when missing (it may be a symlink: a
+ * workspace may be a link to a directory); below it, a missing directory is
+ * made, and a symlink or a file in its place is refused.
+ */
+async function checkDirectory(root: string, rel: string, relPath: string): Promise<void> {
+  if (rel === '.') {
     try {
-      mkdirSync(root, { recursive: true });
+      await mkdir(root, { recursive: true });
     } catch (err) {
       throw localProblem(relPath, 'cannot create the workspace directory', err);
     }
-    checked.add('.');
+    return;
   }
-  let current = root;
-  let rel = '';
-  for (const segment of relDir === '.' ? [] : relDir.split('/')) {
-    current = join(current, segment);
-    rel = rel === '' ? segment : `${rel}/${segment}`;
-    if (checked.has(rel)) continue;
-    let info: Stats | undefined;
-    try {
-      info = lstatSync(current, { throwIfNoEntry: false });
-    } catch (err) {
+  const current = join(root, rel);
+  const segment = basename(rel);
+  let info: Stats | undefined;
+  try {
+    info = await lstat(current);
+  } catch (err) {
+    if (systemErrorCode(err) !== 'ENOENT')
       throw localProblem(relPath, `cannot read ${segment}/`, err);
+  }
+  if (info === undefined) {
+    try {
+      await mkdir(current);
+    } catch (err) {
+      if (systemErrorCode(err) !== 'EEXIST')
+        throw localProblem(relPath, `cannot create ${segment}/`, err);
     }
-    if (info === undefined) {
-      try {
-        mkdirSync(current);
-      } catch (err) {
-        if (systemErrorCode(err) !== 'EEXIST')
-          throw localProblem(relPath, `cannot create ${segment}/`, err);
-      }
-    } else if (info.isSymbolicLink()) {
-      throw new BucketspaceError(
-        'SAFETY_REFUSED',
-        `${relPath}: ${relative(root, current)} is a symlink locally; a pull never writes through one (it could lead out of the workspace). Replace the link with a directory to pull this file`,
-        { details: { relPath } },
-      );
-    } else if (!info.isDirectory()) {
-      throw localProblem(
-        relPath,
-        `${relative(root, current)} is a file locally (a file is in the way)`,
-      );
-    }
-    checked.add(rel);
+  } else if (info.isSymbolicLink()) {
+    throw new BucketspaceError(
+      'SAFETY_REFUSED',
+      `${relPath}: ${relative(root, current)} is a symlink locally; a pull never writes through one (it could lead out of the workspace). Replace the link with a directory to pull this file`,
+      { details: { relPath } },
+    );
+  } else if (!info.isDirectory()) {
+    throw localProblem(
+      relPath,
+      `${relative(root, current)} is a file locally (a file is in the way)`,
+    );
   }
 }
 
