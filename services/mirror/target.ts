@@ -54,8 +54,13 @@ export async function walkTree(
   return { filter, walk: await walkWorkspace({ root: target.local, filter, signal }) };
 }
 
-/** The rule that excludes a path, or undefined when it is mirrored. */
+/**
+ * The rule that excludes a path, or undefined when it is mirrored. The
+ * filter's own decision comes first (the one the walk takes, its answers
+ * kept): only an excluded path is explained, which costs several times more.
+ */
 export function excludedBy(filter: WorkspaceFilter, relPath: string): string | undefined {
+  if (!filter.isIgnored(relPath, false)) return undefined;
   const why = explainPath(filter, relPath, false);
   return why.ignored ? formatRule(why.rule) : undefined;
 }
