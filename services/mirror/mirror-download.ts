@@ -162,13 +162,16 @@ async function downloadSides(
   signal: AbortSignal | undefined,
 ): Promise<Sides> {
   const { location, local } = target;
-  // An existing directory is walked while the listing is on its way (it is a tree unless the
-  // listing is empty and the key is one object: then the walk is not used).
+  // The listing is asked for first: it takes longest. An existing directory is walked while
+  // it is on its way (it is a tree unless the listing is empty and the key is one object:
+  // then the walk is not used).
+  const listing = remoteTree(store, prefixOf(location), signal);
+  listing.catch(() => undefined); // awaited below, unless looking at the local path fails first
   const walking = statSync(local, { throwIfNoEntry: false })?.isDirectory()
     ? walkTree(target, signal)
     : undefined;
   walking?.catch(() => undefined); // awaited below, unless the key is one object
-  const remote = await remoteTree(store, prefixOf(location), signal);
+  const remote = await listing;
   if (remote.length === 0 && location.key !== '') {
     const object = await store.head(location.key, signal);
     if (object !== undefined) {
