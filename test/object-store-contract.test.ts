@@ -188,6 +188,24 @@ for (const variant of VARIANTS) {
           (await store.getBytes({ key: 'ws/small.txt' })).body.toString(),
           'small body\n',
         );
+        // Regression: requests watch their abort signal themselves (one listener per signal).
+        const controller = new AbortController();
+        const midway = new Writable({
+          write(_chunk, _encoding, callback) {
+            controller.abort();
+            callback();
+          },
+        });
+        const aborted = await rejection(
+          store.get({ key: 'ws/large.bin', writeTo: midway, signal: controller.signal }),
+        );
+        assert.ok(isBucketspaceError(aborted, 'ABORTED'), `aborted mid-body: ${String(aborted)}`);
+        const never = new AbortController().signal;
+        assert.equal(
+          (await store.getBytes({ key: 'ws/small.txt', signal: never })).body.toString(),
+          'small body\n',
+          'a signal that never aborts changes nothing',
+        );
       } finally {
         store.destroy();
       }

@@ -96,6 +96,8 @@ export class S3PutClient {
   private readonly signer: S3Signer;
   private readonly https: boolean;
   private readonly clock: Clock;
+  /** The requests in flight per abort signal (see #abortWith). */
+  readonly #inFlight = new WeakMap<AbortSignal, Set<ClientRequest>>();
 
   constructor(options: S3PutClientOptions) {
     this.options = options;
@@ -461,7 +463,7 @@ export class S3PutClient {
       },
       { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
     );
-    return this.send({
+    const request = this.send({
       protocol: baseUrl.protocol,
       hostname: baseUrl.hostname,
       port: baseUrl.port,
@@ -469,9 +471,45 @@ export class S3PutClient {
       path: search === '' ? path : `${path}?${search}`,
       headers: { ...signed.headers, 'user-agent': 'bucketspace', ...unsigned },
       agent: this.agent,
-      signal,
       timeout: this.options.requestTimeoutMs,
     });
+    if (signal !== undefined) this.#abortWith(signal, request);
+    return request;
+  }
+
+  /**
+   * Destroys `request` when `signal` aborts (at once when it has). One
+   * listener per signal for all its requests, each request held until it
+   * closes: `signal` given to http.request costs an abort listener and an
+   * end-of-stream watch per request, a quarter of a small GET's time here.
+   */
+  #abortWith(signal: AbortSignal, request: ClientRequest): void {
+    const abort = () => {
+      const err = new Error('the request was aborted');
+      err.name = 'AbortError';
+      return err;
+    };
+    if (signal.aborted) {
+      request.destroy(abort());
+      return;
+    }
+    let requests = this.#inFlight.get(signal);
+    if (requests === undefined) {
+      const held = new Set<ClientRequest>();
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const r of held) r.destroy(abort());
+          held.clear();
+        },
+        { once: true },
+      );
+      this.#inFlight.set(signal, held);
+      requests = held;
+    }
+    const held = requests;
+    held.add(request);
+    request.once('close', () => held.delete(request));
   }
 
   /**
