@@ -94,7 +94,9 @@ export async function pullSync(
 
   const backup = new LocalBackup(ctx.workspacesDir, new Date());
   const byWs = new Map(works.map((w) => [w.name, w]));
-  const checkedDirs = new Map(works.map((w): [string, DirectoryChecks] => [w.name, new Map()]));
+  const checkedDirs = new Map(
+    works.map((w): [string, DirectoryChecks] => [w.name, new Map<string, Promise<void>>()]),
+  );
   ctx.progress.start(
     'download',
     downloads.length,

@@ -4,7 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { pathStyleTarget } from './signed-target.ts';
 
 /** What the SDK's endpoint rules say for the same settings (the authority pathStyleTarget follows). */
-async function sdkTarget(endpoint: string, region: string, bucket: string) {
+function sdkTarget(endpoint: string, region: string, bucket: string) {
   const client = new S3Client({
     region,
     endpoint,
@@ -36,7 +36,7 @@ async function sdkTarget(endpoint: string, region: string, bucket: string) {
 }
 
 describe('pathStyleTarget', () => {
-  test('an explicit path-style endpoint goes where the SDK endpoint rules send it', async () => {
+  test('an explicit path-style endpoint goes where the SDK endpoint rules send it', () => {
     for (const [endpoint, region, bucket] of [
       ['http://127.0.0.1:9000', 'us-east-1', 'workspaces'],
       ['http://MinIO:9000/', 'eu-west-1', 'my.bucket'],
@@ -48,7 +48,7 @@ describe('pathStyleTarget', () => {
       assert.ok(ours, endpoint);
       assert.deepEqual(
         { ...ours, baseUrl: ours.baseUrl.href },
-        await sdkTarget(endpoint, region, bucket),
+        sdkTarget(endpoint, region, bucket),
         endpoint,
       );
     }
