@@ -323,17 +323,12 @@ export class S3PutClient {
       ...(expectContinue ? { expect: '100-continue' } : {}),
     });
     return this.exchange<string>(request, (settle) => {
-      request.on('response', (res: IncomingMessage) => {
-        readResponse(res).then((r) => {
+      onSuccess(request, settle, (res) => {
+        readResponse(res).then(() => {
           if (settle.settled()) return;
-          if (r.status >= 200 && r.status < 300) {
-            // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
-            if (!request.writableFinished) request.destroy();
-            settle.ok(normalizeEtag(res.headers.etag));
-            return;
-          }
-          const { code, message } = parseS3Error(r.body);
-          settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+          // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
+          if (!request.writableFinished) request.destroy();
+          settle.ok(normalizeEtag(res.headers.etag));
         }, settle.fail);
       });
       if (req.body !== undefined) {
@@ -366,16 +361,7 @@ export class S3PutClient {
    */
   private receive(request: ClientRequest): Promise<{ body: Buffer; res: IncomingMessage }> {
     return this.exchange(request, (settle) => {
-      request.on('response', (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          readResponse(res).then((r) => {
-            const { code, message } = parseS3Error(r.body);
-            settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
-          }, settle.fail);
-          return;
-        }
-        const expected = Number(res.headers['content-length']);
+      onSuccess(request, settle, (res) => {
         const chunks: Buffer[] = [];
         let received = 0;
         res.on('data', (chunk: Buffer) => {
@@ -384,8 +370,8 @@ export class S3PutClient {
         });
         res.once('error', settle.fail);
         res.once('end', () => {
-          if (Number.isFinite(expected) && received !== expected)
-            settle.fail(new Error(`the body ended after ${received} of ${expected} bytes`));
+          const short = cutShort(res, received);
+          if (short) settle.fail(short);
           else
             settle.ok({
               body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received),
@@ -403,27 +389,17 @@ export class S3PutClient {
   private async getOnce(req: GetOptions, onBody: () => void): Promise<GetResult> {
     const request = await this.signedRequest('GET', req.key, req.signal);
     return this.exchange<GetResult>(request, (settle) => {
-      request.on('response', (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          readResponse(res).then((r) => {
-            const { code, message } = parseS3Error(r.body);
-            settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
-          }, settle.fail);
-          return;
-        }
-        const expected = Number(res.headers['content-length']);
+      onSuccess(request, settle, (res) => {
         onBody();
         deliver(res, req.writeTo).then((received) => {
-          if (Number.isFinite(expected) && received !== expected) {
-            settle.fail(new Error(`the body ended after ${received} of ${expected} bytes`));
-            return;
-          }
-          settle.ok({
-            size: received,
-            etag: normalizeEtag(res.headers.etag),
-            metadata: metadataOf(res),
-          });
+          const short = cutShort(res, received);
+          if (short) settle.fail(short);
+          else
+            settle.ok({
+              size: received,
+              etag: normalizeEtag(res.headers.etag),
+              metadata: metadataOf(res),
+            });
         }, settle.fail);
       });
       request.end();
@@ -606,6 +582,33 @@ async function sendFile(request: ClientRequest, req: PutOptions): Promise<void> 
   } finally {
     await handle.close();
   }
+}
+
+/** Hands a successful answer to `handle`; an error answer fails `settle` with its S3 error. */
+function onSuccess<T>(
+  request: ClientRequest,
+  settle: Settle<T>,
+  handle: (res: IncomingMessage) => void,
+): void {
+  request.on('response', (res: IncomingMessage) => {
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      handle(res);
+      return;
+    }
+    readResponse(res).then((r) => {
+      const { code, message } = parseS3Error(r.body);
+      settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+    }, settle.fail);
+  });
+}
+
+/** The error of a body shorter (or longer) than its Content-Length said; undefined when it was whole. */
+function cutShort(res: IncomingMessage, received: number): Error | undefined {
+  const expected = Number(res.headers['content-length']);
+  return Number.isFinite(expected) && received !== expected
+    ? new Error(`the body ended after ${received} of ${expected} bytes`)
+    : undefined;
 }
 
 async function readResponse(res: IncomingMessage): Promise<{ status: number; body: string }> {
