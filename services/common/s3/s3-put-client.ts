@@ -19,8 +19,11 @@ const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /** An object key as a URL path, encoded as the SDK encodes S3 keys (RFC 3986; `/` kept). */
 export function encodeKeyPath(key: string): string {
-  return key.split('/').map(encodeRfc3986).join('/');
+  return UNRESERVED_PATH.test(key) ? key : key.split('/').map(encodeRfc3986).join('/');
 }
+
+/** A key RFC 3986 leaves as it is (unreserved characters and `/`): most keys, encoded for free. */
+const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
 
 export interface S3PutClientOptions {
   target: S3PutTarget;
