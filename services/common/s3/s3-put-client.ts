@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { ClientRequest } from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { sleep, systemClock, type Clock } from '../clock.ts';
 import { BucketspaceError, errorMessage, localError } from '../errors.ts';
@@ -88,7 +87,7 @@ const STREAM_CHUNK = 1024 * 1024;
 export class S3PutClient {
   private readonly options: S3PutClientOptions;
   private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  private readonly send: (typeof import('node:http'))['request'];
   private readonly signer: S3Signer;
   private readonly https: boolean;
   private readonly clock: Clock;
@@ -105,10 +104,12 @@ export class S3PutClient {
     });
     this.https = options.target.baseUrl.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-    // TLS is loaded only for an https endpoint (it costs a plain-http command's start a few milliseconds).
-    const https = this.https ? process.getBuiltinModule('node:https') : undefined;
-    this.agent = https ? new https.Agent(agentOptions) : new HttpAgent(agentOptions);
-    this.send = https ? https.request : httpRequest;
+    // Taken with getBuiltinModule, not imported: importing node:http as an ES module reads every
+    // export, WebSocket too, which loads undici (20-40 ms of a short command's start here). TLS is
+    // loaded only for an https endpoint.
+    const web = process.getBuiltinModule(this.https ? 'node:https' : 'node:http');
+    this.agent = new web.Agent(agentOptions);
+    this.send = web.request;
   }
 
   /**
