@@ -5,7 +5,7 @@ import { BucketspaceError, errorMessage, systemErrorCode } from '../common/error
 import type { ObjectStore } from '../common/s3/object-store.ts';
 import { walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { unsafePathProblem } from '../sync/object-keys.ts';
-import { downloadFile, type DirectoryChecks } from '../sync/operations/download.ts';
+import { downloadFile, newDirectoryChecks } from '../sync/operations/download.ts';
 import { verifyAndRemember } from '../sync/operations/verify.ts';
 import { planPull } from '../sync/plan.ts';
 import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
@@ -102,7 +102,7 @@ export async function mirrorDownload(
   applyVerdict(ctx, report, verdict);
 
   const transfer = { store, signal: run.signal };
-  const checkedDirs: DirectoryChecks = new Map();
+  const checkedDirs = newDirectoryChecks();
   await transferAll(
     { ctx, report, progress: run.progress, signal: run.signal },
     `download ${target.location.url}`,

@@ -191,7 +191,15 @@ function targetInside(root: string, relPath: string): string {
  * The directories of one run's downloads, each made or checked once: its
  * check, shared by the downloads into it.
  */
-export type DirectoryChecks = Map<string, Promise<void>>;
+export type DirectoryChecks = Map<string, Promise<Made>>;
+
+/** Whether a check created its directory (then nothing can be in the way inside it). */
+type Made = boolean;
+
+/** The directory checks of a new run. */
+export function newDirectoryChecks(): DirectoryChecks {
+  return new Map();
+}
 
 /**
  * Creates `relDir` under `root` one directory at a time, refusing to go
@@ -199,8 +207,9 @@ export type DirectoryChecks = Map<string, Promise<void>>;
  * as `ext -> /outside` and write there. On the thread pool (creating a
  * directory costs most of a millisecond here, which the event loop spends
  * on other transfers), and once per run: `checked` makes every later file
- * in a directory cost nothing. A failed check is made again for each file
- * it concerns, so its message names that file.
+ * in a directory cost nothing. A directory this run created holds nothing
+ * else, so its subdirectories are made without looking first. A failed check
+ * is made again for each file it concerns, so its message names that file.
  */
 async function ensureDirectoryInside(
   root: string,
@@ -216,14 +225,14 @@ async function ensureDirectoryInside(
 }
 
 /** `relDir` checked after its parent, once per run (a failure is not kept). */
-function directoryReady(root: string, relDir: string, checked: DirectoryChecks): Promise<void> {
+function directoryReady(root: string, relDir: string, checked: DirectoryChecks): Promise<Made> {
   let ready = checked.get(relDir);
   if (ready === undefined) {
     const slash = relDir.lastIndexOf('/');
     const parent = relDir === '.' ? undefined : slash === -1 ? '.' : relDir.slice(0, slash);
-    ready = (parent === undefined ? Promise.resolve() : directoryReady(root, parent, checked)).then(
-      () => checkDirectory(root, relDir, relDir),
-    );
+    ready = (
+      parent === undefined ? Promise.resolve(false) : directoryReady(root, parent, checked)
+    ).then((parentMade) => checkDirectory(root, relDir, relDir, parentMade));
     checked.set(relDir, ready);
     ready.catch(() => checked.delete(relDir));
   }
@@ -232,45 +241,57 @@ function directoryReady(root: string, relDir: string, checked: DirectoryChecks):
 
 /** Every directory from the root down to `relDir`, checked for `relPath` (its errors name it). */
 async function checkDirectories(root: string, relDir: string, relPath: string): Promise<void> {
-  await checkDirectory(root, '.', relPath);
+  await checkDirectory(root, '.', relPath, false);
   let rel = '';
   for (const segment of relDir === '.' ? [] : relDir.split('/')) {
     rel = rel === '' ? segment : `${rel}/${segment}`;
-    await checkDirectory(root, rel, relPath);
+    await checkDirectory(root, rel, relPath, false);
   }
 }
 
 /**
  * One directory: the root is created when missing (it may be a symlink: a
  * workspace may be a link to a directory); below it, a missing directory is
- * made, and a symlink or a file in its place is refused.
+ * made, and a symlink or a file in its place is refused. Under a directory
+ * just made (`parentMade`), it is made at once: nothing can be in its way.
+ * Returns whether it made the directory.
  */
-async function checkDirectory(root: string, rel: string, relPath: string): Promise<void> {
+async function checkDirectory(
+  root: string,
+  rel: string,
+  relPath: string,
+  parentMade: Made,
+): Promise<Made> {
   if (rel === '.') {
     try {
-      await mkdir(root, { recursive: true });
+      return (await mkdir(root, { recursive: true })) !== undefined;
     } catch (err) {
       throw localProblem(relPath, 'cannot create the workspace directory', err);
     }
-    return;
   }
   const current = join(root, rel);
   const segment = basename(rel);
   let info: Stats | undefined;
-  try {
-    info = await lstat(current);
-  } catch (err) {
-    if (systemErrorCode(err) !== 'ENOENT')
-      throw localProblem(relPath, `cannot read ${segment}/`, err);
+  if (!parentMade) {
+    try {
+      info = await lstat(current);
+    } catch (err) {
+      if (systemErrorCode(err) !== 'ENOENT')
+        throw localProblem(relPath, `cannot read ${segment}/`, err);
+    }
   }
   if (info === undefined) {
     try {
       await mkdir(current);
+      return true;
     } catch (err) {
       if (systemErrorCode(err) !== 'EEXIST')
         throw localProblem(relPath, `cannot create ${segment}/`, err);
     }
-  } else if (info.isSymbolicLink()) {
+    // Made by someone else meanwhile: under a directory just made, looked at like an existing one.
+    return parentMade ? checkDirectory(root, rel, relPath, false) : false;
+  }
+  if (info.isSymbolicLink()) {
     throw new BucketspaceError(
       'SAFETY_REFUSED',
       `${relPath}: ${relative(root, current)} is a symlink locally; a pull never writes through one (it could lead out of the workspace). Replace the link with a directory to pull this file`,
@@ -282,6 +303,7 @@ async function checkDirectory(root: string, rel: string, relPath: string): Promi
       `${relative(root, current)} is a file locally (a file is in the way)`,
     );
   }
+  return false;
 }
 
 function directoryInTheWay(relPath: string): BucketspaceError {
