@@ -178,6 +178,34 @@ for (const variant of VARIANTS) {
         assert.ok(got.body.equals(large), 'same bytes back');
         assert.equal(got.etag, fileEtag);
         assert.deepEqual(got.metadata, { mtime: '1795236643.713', mode: '33261' });
+        const inMemory = await store.getBytes({ key: 'ws/large.bin' });
+        assert.deepEqual(
+          { ...inMemory, body: inMemory.body.equals(large) },
+          { size: LARGE, etag: fileEtag, metadata: got.metadata, body: true },
+          'getBytes gives what get writes',
+        );
+        assert.equal(
+          (await store.getBytes({ key: 'ws/small.txt' })).body.toString(),
+          'small body\n',
+        );
+        // Regression: requests watch their abort signal themselves (one listener per signal).
+        const controller = new AbortController();
+        const midway = new Writable({
+          write(_chunk, _encoding, callback) {
+            controller.abort();
+            callback();
+          },
+        });
+        const aborted = await rejection(
+          store.get({ key: 'ws/large.bin', writeTo: midway, signal: controller.signal }),
+        );
+        assert.ok(isBucketspaceError(aborted, 'ABORTED'), `aborted mid-body: ${String(aborted)}`);
+        const never = new AbortController().signal;
+        assert.equal(
+          (await store.getBytes({ key: 'ws/small.txt', signal: never })).body.toString(),
+          'small body\n',
+          'a signal that never aborts changes nothing',
+        );
       } finally {
         store.destroy();
       }
@@ -381,6 +409,13 @@ for (const variant of VARIANTS) {
         const missing = await rejection(collect(store, 'x/never-put'));
         assert.ok(isBucketspaceError(missing), String(missing));
         assert.equal((missing as { retryable: boolean }).retryable, false);
+        const missingBytes = await rejection(store.getBytes({ key: 'x/never-put' }));
+        assert.ok(isBucketspaceError(missingBytes), String(missingBytes));
+        assert.equal((missingBytes as { retryable: boolean }).retryable, false);
+        const abortedBytes = await rejection(
+          store.getBytes({ key: 'x/there', signal: AbortSignal.abort() }),
+        );
+        assert.ok(isBucketspaceError(abortedBytes, 'ABORTED'), String(abortedBytes));
       } finally {
         store.destroy();
         missingBucket.destroy();

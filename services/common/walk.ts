@@ -65,9 +65,11 @@ export interface WalkOptions {
   filter: WorkspaceFilter;
   signal?: AbortSignal;
   onProgress?: (filesSoFar: number) => void;
+  /** Directories read at the same time (default DIRECTORY_CONCURRENCY). */
+  concurrency?: number;
 }
 
-/** Directories read at the same time. */
+/** Directories read at the same time, unless the caller says otherwise. */
 const DIRECTORY_CONCURRENCY = 16;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -101,7 +103,9 @@ export async function walkWorkspace(options: WalkOptions): Promise<WalkResult> {
     ignored: [],
     errors: [],
   };
-  await drain('', DIRECTORY_CONCURRENCY, (relDir) => visitDirectory(context, relDir));
+  await drain('', options.concurrency ?? DIRECTORY_CONCURRENCY, (relDir) =>
+    visitDirectory(context, relDir),
+  );
   return {
     files: context.files.sort(byRelPath),
     skipped: context.skipped.sort(byRelPath),

@@ -5,7 +5,7 @@ import { BucketspaceError, errorMessage, systemErrorCode } from '../common/error
 import type { ObjectStore } from '../common/s3/object-store.ts';
 import { walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { unsafePathProblem } from '../sync/object-keys.ts';
-import { downloadFile } from '../sync/operations/download.ts';
+import { downloadFile, newDirectoryChecks } from '../sync/operations/download.ts';
 import { verifyAndRemember } from '../sync/operations/verify.ts';
 import { planPull } from '../sync/plan.ts';
 import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
@@ -52,6 +52,9 @@ export async function mirrorDownload(
   const started = performance.now();
   const report = newReport('download', target, false);
   const { store, state } = ctx.buckets.get(target.location.bucket);
+  // What was remembered is read while the listing is on its way.
+  const remembering = state.load(stateKey(target));
+  remembering.catch(() => undefined); // awaited below
   const sides = await downloadSides(store, target, run.signal);
   const remote: RemoteFile[] = [];
   for (const r of sides.remote) {
@@ -60,7 +63,7 @@ export async function mirrorDownload(
     else
       addSkip(report, r.relPath, 'unsafe-key', `in S3, but never written locally: it ${problem}`);
   }
-  const remembered = await state.load(stateKey(target));
+  const remembered = await remembering;
   const entries = new Map(remembered);
   const plan = planPull({
     local: sides.local.files,
@@ -99,7 +102,7 @@ export async function mirrorDownload(
   applyVerdict(ctx, report, verdict);
 
   const transfer = { store, signal: run.signal };
-  const checkedDirs = new Set<string>();
+  const checkedDirs = newDirectoryChecks();
   await transferAll(
     { ctx, report, progress: run.progress, signal: run.signal },
     `download ${target.location.url}`,
@@ -159,13 +162,16 @@ async function downloadSides(
   signal: AbortSignal | undefined,
 ): Promise<Sides> {
   const { location, local } = target;
-  // An existing directory is walked while the listing is on its way (it is a tree unless the
-  // listing is empty and the key is one object: then the walk is not used).
+  // The listing is asked for first: it takes longest. An existing directory is walked while
+  // it is on its way (it is a tree unless the listing is empty and the key is one object:
+  // then the walk is not used).
+  const listing = remoteTree(store, prefixOf(location), signal);
+  listing.catch(() => undefined); // awaited below, unless looking at the local path fails first
   const walking = statSync(local, { throwIfNoEntry: false })?.isDirectory()
     ? walkTree(target, signal)
     : undefined;
   walking?.catch(() => undefined); // awaited below, unless the key is one object
-  const remote = await remoteTree(store, prefixOf(location), signal);
+  const remote = await listing;
   if (remote.length === 0 && location.key !== '') {
     const object = await store.head(location.key, signal);
     if (object !== undefined) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { errorMessage, systemErrorCode } from '../common/errors.ts';
 import { groupRemoteByWorkspace } from './object-keys.ts';
 import { LocalBackup } from './operations/backup.ts';
-import { downloadFile } from './operations/download.ts';
+import { downloadFile, newDirectoryChecks } from './operations/download.ts';
 import { planWorkspace, withoutUnsafeKeys, type PullWork } from './pull-planning.ts';
 import { deleteVerdict } from './rails.ts';
 import { addFailure, deleteLine, emptySummary, summaryLogFields } from './report.ts';
@@ -94,7 +94,7 @@ export async function pullSync(
 
   const backup = new LocalBackup(ctx.workspacesDir, new Date());
   const byWs = new Map(works.map((w) => [w.name, w]));
-  const checkedDirs = new Map(works.map((w) => [w.name, new Set<string>()]));
+  const checkedDirs = new Map(works.map((w) => [w.name, newDirectoryChecks()]));
   ctx.progress.start(
     'download',
     downloads.length,

@@ -69,9 +69,9 @@ export interface ObjectStore {
   /** Every object under `prefix` (paginated internally: one listing). */
   list(prefix: string, signal?: AbortSignal): Promise<ObjectInfo[]>;
   /**
-   * The same listing, page by page in key order, each page fetched when the
-   * previous one has been taken: a caller that lets go of each page holds one
-   * page, not the bucket.
+   * The same listing, page by page in key order, the next page asked for
+   * while the caller takes this one (never more than one ahead): a caller
+   * that lets go of each page holds two pages at most, not the bucket.
    */
   listPages(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo[]>;
   /** One level under `prefix` (`/` as the delimiter), paginated internally. */
@@ -80,6 +80,11 @@ export interface ObjectStore {
   head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   put(options: PutOptions): Promise<{ etag: string }>;
   get(options: GetOptions): Promise<GetResult>;
+  /** A small object's bytes, in memory (no stream in between; retried whole). */
+  getBytes(options: {
+    key: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<GetResult & { body: Buffer }>;
   /** A server-side copy: no byte passes through this process. Returns the copy's ETag. */
   copy(options: CopyOptions): Promise<{ etag: string }>;
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;

@@ -1,23 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCopyCommand,
-  type _Object,
-} from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Writable, type Readable } from 'node:stream';
+import type * as S3Api from '@aws-sdk/client-s3';
+import type { _Object, S3Client } from '@aws-sdk/client-s3';
 import { systemClock, type Clock } from '../clock.ts';
 import { BucketspaceError, localError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -35,8 +20,10 @@ import type {
   ObjectStore,
   PutOptions,
 } from './object-store.ts';
+import { parseListPage, type ListPage } from './list-xml.ts';
 import { MAX_SINGLE_PUT, partSizeFor } from './multipart.ts';
-import { S3PutClient, type S3PutTarget } from './s3-put-client.ts';
+import { S3PutClient } from './s3-put-client.ts';
+import { pathStyleTarget, type S3PutTarget } from './signed-target.ts';
 import pLimit from 'p-limit';
 
 export interface S3ObjectStoreOptions {
@@ -60,7 +47,12 @@ export interface S3ObjectStoreOptions {
 export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   readonly description: string;
-  readonly #client: S3Client;
+  #sdkClient: Promise<Sdk> | undefined;
+  /** Milliseconds to add to the local clock, until the SDK's client holds it (then its). */
+  #clockOffset = 0;
+  /** The SDK's client once made. */
+  #loadedClient: S3Client | undefined;
+  #destroyed = false;
   readonly #retry: S3RetryPolicy;
   readonly #clock: Clock;
   private readonly logger: Logger;
@@ -90,8 +82,24 @@ export class S3ObjectStore implements ObjectStore {
       clock: this.#clock,
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     });
+  }
+
+  /**
+   * The SDK's client, made on first use: a run that only lists and
+   * downloads through signed requests (decision 0070) never loads the SDK.
+   */
+  #sdk(): Promise<Sdk> {
+    return (this.#sdkClient ??= this.#makeSdk());
+  }
+
+  async #makeSdk(): Promise<Sdk> {
+    const [api, { NodeHttpHandler }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('@smithy/node-http-handler'),
+    ]);
+    const { config } = this;
     const checksum = config.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    this.#client = new S3Client({
+    const client = new api.S3Client({
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       ...(config.credentials ? { credentials: config.credentials } : {}),
@@ -100,22 +108,28 @@ export class S3ObjectStore implements ObjectStore {
       retryStrategy: this.#retry.sdkStrategy(),
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
+      // A correction the signed requests made before the SDK was loaded.
+      systemClockOffset: this.#clockOffset,
       requestHandler: new NodeHttpHandler({
         connectionTimeout: config.connectTimeoutMs,
         // Silence on the socket, not the whole request: large transfers take as long as they take.
         socketTimeout: config.requestTimeoutMs,
-        httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
-        httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 64 },
+        httpAgent: { keepAlive: true, maxSockets: this.maxSockets },
+        httpsAgent: { keepAlive: true, maxSockets: this.maxSockets },
       }),
     });
+    this.#loadedClient = client;
+    if (this.#destroyed) client.destroy();
+    return { client, api };
   }
 
   async ensureBucket(
     signal?: AbortSignal,
     options: { create?: boolean } = {},
   ): Promise<'created' | 'exists'> {
+    const { client, api } = await this.#sdk();
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+      await client.send(new api.HeadBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       return 'exists';
@@ -130,7 +144,7 @@ export class S3ObjectStore implements ObjectStore {
       throw new BucketspaceError('S3_NO_SUCH_BUCKET', `bucket ${this.bucket} does not exist`);
     }
     try {
-      await this.#client.send(new CreateBucketCommand({ Bucket: this.bucket }), {
+      await client.send(new api.CreateBucketCommand({ Bucket: this.bucket }), {
         abortSignal: signal,
       });
       this.logger.info({ bucket: this.bucket }, 'created bucket');
@@ -153,9 +167,8 @@ export class S3ObjectStore implements ObjectStore {
     let objects = 0;
     for await (const page of this.#pages(prefix, undefined, signal)) {
       pages += 1;
-      const infos = (page.Contents ?? []).map(toInfo);
-      objects += infos.length;
-      yield infos;
+      objects += page.objects.length;
+      yield page.objects;
     }
     this.logger.debug({ prefix, objects, pages }, 'listed objects');
   }
@@ -163,20 +176,45 @@ export class S3ObjectStore implements ObjectStore {
   async listLevel(prefix: string, signal?: AbortSignal): Promise<ListLevel> {
     const level: ListLevel = { objects: [], prefixes: [] };
     for await (const page of this.#pages(prefix, '/', signal)) {
-      for (const obj of page.Contents ?? []) level.objects.push(toInfo(obj));
-      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) level.prefixes.push(p.Prefix);
+      level.objects.push(...page.objects);
+      level.prefixes.push(...page.prefixes);
     }
     return level;
   }
 
-  /** Every page of a listing (1,000 keys each), one request after another. */
-  async *#pages(prefix: string, delimiter: string | undefined, signal: AbortSignal | undefined) {
+  /**
+   * Every page of a listing (ListObjectsV2, 1,000 keys each), in key order.
+   * Where GETs are signed directly, so are the listing's (list-xml.ts reads
+   * the pages), and the next page is asked for as soon as a page arrives,
+   * while this one is parsed and taken; elsewhere the SDK's ListObjectsV2.
+   */
+  async *#pages(
+    prefix: string,
+    delimiter: string | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ListPage> {
+    const description = `listing s3://${this.bucket}/${prefix}`;
+    const direct = await (this.putClient ??= this.makePutClient());
+    if (direct) {
+      const fetch = (token: string | undefined) => {
+        const page = direct.listPage({ prefix, delimiter, token, signal, description });
+        page.catch(() => undefined); // awaited below, unless the caller stops early
+        return page;
+      };
+      for (let next = fetch(undefined); ;) {
+        const { xml, nextToken } = await next;
+        if (nextToken !== undefined) next = fetch(nextToken);
+        yield parseListPage(xml);
+        if (nextToken === undefined) return;
+      }
+    }
+    const { client, api } = await this.#sdk();
     let token: string | undefined;
     do {
       let page;
       try {
-        page = await this.#client.send(
-          new ListObjectsV2Command({
+        page = await client.send(
+          new api.ListObjectsV2Command({
             Bucket: this.bucket,
             Prefix: prefix,
             ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
@@ -186,19 +224,23 @@ export class S3ObjectStore implements ObjectStore {
           { abortSignal: signal },
         );
       } catch (err) {
-        throw this.#failed(err, `listing s3://${this.bucket}/${prefix}`);
+        throw this.#failed(err, description);
       }
-      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      yield {
+        objects: (page.Contents ?? []).map(toInfo),
+        prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])),
+        nextToken: token,
+      };
     } while (token !== undefined);
   }
 
   async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+    const { client, api } = await this.#sdk();
     try {
-      const res = await this.#client.send(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
-        { abortSignal: signal },
-      );
+      const res = await client.send(new api.HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: signal,
+      });
       return {
         key,
         size: res.ContentLength ?? 0,
@@ -230,9 +272,10 @@ export class S3ObjectStore implements ObjectStore {
     }
     const what = `uploading s3://${this.bucket}/${options.key}`;
     try {
+      const { client, api } = await this.#sdk();
       if (options.filePath === undefined) {
-        const res = await this.#client.send(
-          new PutObjectCommand({
+        const res = await client.send(
+          new api.PutObjectCommand({
             Bucket: this.bucket,
             Key: options.key,
             Body: options.body ?? new Uint8Array(),
@@ -275,8 +318,9 @@ export class S3ObjectStore implements ObjectStore {
   private async upload(options: PutOptions, file: FileHandle): Promise<string> {
     // Loaded on the first large file only.
     const { Upload } = await import('@aws-sdk/lib-storage');
+    const { client } = await this.#sdk();
     const upload = new Upload({
-      client: this.#client,
+      client,
       params: {
         Bucket: this.bucket,
         Key: options.key,
@@ -311,8 +355,9 @@ export class S3ObjectStore implements ObjectStore {
     if (direct) return direct.get(options);
     const what = `downloading s3://${this.bucket}/${options.key}`;
     try {
-      const res = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: options.key }),
+      const { client, api } = await this.#sdk();
+      const res = await client.send(
+        new api.GetObjectCommand({ Bucket: this.bucket, Key: options.key }),
         {
           abortSignal: options.signal,
         },
@@ -330,6 +375,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async getBytes(options: {
+    key: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<GetResult & { body: Buffer }> {
+    const direct = await (this.putClient ??= this.makePutClient());
+    if (direct) return direct.getBytes(options);
+    const chunks: Buffer[] = [];
+    const writeTo = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        callback();
+      },
+    });
+    const res = await this.get({ ...options, writeTo });
+    return { ...res, body: Buffer.concat(chunks) };
+  }
+
   /**
    * CopyObject with the source's metadata (MetadataDirective COPY); above
    * the copy cutoff (S3 copies at most 5 GiB at once) a multipart upload
@@ -339,9 +401,10 @@ export class S3ObjectStore implements ObjectStore {
   async copy(options: CopyOptions): Promise<{ etag: string }> {
     const what = `copying s3://${this.bucket}/${options.from} to ${options.to}`;
     try {
+      const { client, api } = await this.#sdk();
       if (options.size <= this.copyCutoff) {
-        const res = await this.#client.send(
-          new CopyObjectCommand({
+        const res = await client.send(
+          new api.CopyObjectCommand({
             Bucket: this.bucket,
             Key: options.to,
             CopySource: copySource(this.bucket, options.from),
@@ -359,12 +422,13 @@ export class S3ObjectStore implements ObjectStore {
 
   private async multipartCopy(options: CopyOptions): Promise<string> {
     const abortSignal = options.signal;
-    const head = await this.#client.send(
-      new HeadObjectCommand({ Bucket: this.bucket, Key: options.from }),
+    const { client, api } = await this.#sdk();
+    const head = await client.send(
+      new api.HeadObjectCommand({ Bucket: this.bucket, Key: options.from }),
       { abortSignal },
     );
-    const created = await this.#client.send(
-      new CreateMultipartUploadCommand({
+    const created = await client.send(
+      new api.CreateMultipartUploadCommand({
         Bucket: this.bucket,
         Key: options.to,
         Metadata: head.Metadata,
@@ -382,8 +446,8 @@ export class S3ObjectStore implements ObjectStore {
           limit(async () => {
             const start = i * partSize;
             const end = Math.min(options.size, start + partSize) - 1;
-            const res = await this.#client.send(
-              new UploadPartCopyCommand({
+            const res = await client.send(
+              new api.UploadPartCopyCommand({
                 Bucket: this.bucket,
                 Key: options.to,
                 UploadId: uploadId,
@@ -397,8 +461,8 @@ export class S3ObjectStore implements ObjectStore {
           }),
         ),
       );
-      const done = await this.#client.send(
-        new CompleteMultipartUploadCommand({
+      const done = await client.send(
+        new api.CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: options.to,
           UploadId: uploadId,
@@ -408,9 +472,9 @@ export class S3ObjectStore implements ObjectStore {
       );
       return normalizeEtag(done.ETag);
     } catch (err) {
-      await this.#client
+      await client
         .send(
-          new AbortMultipartUploadCommand({
+          new api.AbortMultipartUploadCommand({
             Bucket: this.bucket,
             Key: options.to,
             UploadId: uploadId,
@@ -423,11 +487,12 @@ export class S3ObjectStore implements ObjectStore {
 
   async deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult> {
     const result: DeleteResult = { deleted: [], failed: [] };
+    const { client, api } = await this.#sdk();
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        const res = await this.#client.send(
-          new DeleteObjectsCommand({
+        const res = await client.send(
+          new api.DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false },
           }),
@@ -453,18 +518,47 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   destroy(): void {
-    this.#client.destroy();
+    this.#destroyed = true;
+    void this.#sdkClient?.then(({ client }) => client.destroy());
     void this.putClient?.then((c) => c?.destroy());
   }
 
   /**
-   * The bucket's URL and signing scope from the SDK's own endpoint rules, so
-   * the fast path goes exactly where the SDK would. Endpoints that need
+   * The signed requests' client. Where they go: for an explicit path-style
+   * endpoint, where the SDK's rules would send them (pathStyleTarget, no SDK
+   * loaded); elsewhere, the SDK's own endpoint rules, and endpoints that need
    * anything but plain SigV4 (S3 Express, multi-region access points) keep
-   * using the SDK.
+   * using the SDK. Static credentials sign without the SDK; the default
+   * chain is the SDK's.
    */
   private async makePutClient(): Promise<S3PutClient | undefined> {
-    const cfg = this.#client.config;
+    const target = pathStyleTarget(this.config) ?? (await this.#sdkTarget());
+    if (target === undefined) return undefined;
+    const { credentials } = this.config;
+    return new S3PutClient({
+      target,
+      credentials: credentials
+        ? () => Promise.resolve(credentials)
+        : async () => (await this.#sdk()).client.config.credentials(),
+      clockOffset: {
+        get: () => this.#loadedClient?.config.systemClockOffset ?? this.#clockOffset,
+        set: (ms) => {
+          this.#clockOffset = ms;
+          if (this.#loadedClient) this.#loadedClient.config.systemClockOffset = ms;
+        },
+      },
+      retry: this.#retry,
+      clock: this.#clock,
+      maxSockets: this.maxSockets,
+      connectionTimeoutMs: this.config.connectTimeoutMs,
+      requestTimeoutMs: this.config.requestTimeoutMs,
+      logger: this.logger,
+    });
+  }
+
+  /** The bucket's URL and signing scope from the SDK's endpoint rules; undefined where SigV4 alone does not do. */
+  async #sdkTarget(): Promise<S3PutTarget | undefined> {
+    const cfg = (await this.#sdk()).client.config;
     try {
       const region = await cfg.region();
       const endpoint = cfg.endpointProvider({
@@ -478,35 +572,24 @@ export class S3ObjectStore implements ObjectStore {
       });
       const scheme = (endpoint.properties?.authSchemes as AuthScheme[] | undefined)?.[0];
       if (scheme?.name !== 'sigv4' || Object.keys(endpoint.headers ?? {}).length > 0) {
-        this.logger.debug({ scheme: scheme?.name }, 'uploads go through the SDK');
+        this.logger.debug({ scheme: scheme?.name }, 'requests go through the SDK');
         return undefined;
       }
-      const target: S3PutTarget = {
+      return {
         baseUrl: endpoint.url,
         signingRegion: scheme.signingRegion ?? region,
         signingService: scheme.signingName ?? 's3',
       };
-      return new S3PutClient({
-        target,
-        credentials: () => cfg.credentials(),
-        clockOffset: {
-          get: () => cfg.systemClockOffset ?? 0,
-          set: (ms) => {
-            cfg.systemClockOffset = ms;
-          },
-        },
-        retry: this.#retry,
-        clock: this.#clock,
-        maxSockets: this.maxSockets,
-        connectionTimeoutMs: this.config.connectTimeoutMs,
-        requestTimeoutMs: this.config.requestTimeoutMs,
-        logger: this.logger,
-      });
     } catch (err) {
-      this.logger.debug({ err }, 'uploads go through the SDK: no endpoint for signed PUTs');
+      this.logger.debug({ err }, 'requests go through the SDK: no endpoint for signed requests');
       return undefined;
     }
   }
+}
+
+interface Sdk {
+  client: S3Client;
+  api: typeof S3Api;
 }
 
 interface AuthScheme {

@@ -1,62 +1,28 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { ClientRequest } from 'node:http';
-import { extendedEncodeURIComponent } from '@smithy/core/protocols';
-import { Hash } from '@smithy/hash-node';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { sleep, systemClock, type Clock } from '../clock.ts';
 import { BucketspaceError, errorMessage, localError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { normalizeEtag } from './etag.ts';
 import type { GetOptions, GetResult, PutOptions } from './object-store.ts';
+import { nextListToken } from './list-xml.ts';
+import type { S3PutTarget } from './signed-target.ts';
+import { encodeRfc3986, S3Signer, type SigningCredentials } from './sigv4.ts';
 import { classifyS3Error, isClockSkewError } from './s3-errors.ts';
 import { gaveUp, type S3RetryPolicy } from './s3-retry.ts';
-
-export interface SigningCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
 
 /** The payload hash S3 accepts when the body is not hashed (Content-MD5 guards it instead). */
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
-/**
- * SigV4 as S3 wants it, from @smithy/signature-v4 (the AWS SDK's own signer)
- * with node:crypto hashes (@smithy/hash-node): the path is signed exactly as
- * sent, so keys are encoded once (encodeKeyPath), never twice; the payload
- * hash is whatever `x-amz-content-sha256` the request carries.
- */
-export function s3Signer(options: {
-  credentials: () => Promise<SigningCredentials>;
-  region: string;
-  service: string;
-}): SignatureV4 {
-  return new SignatureV4({
-    credentials: options.credentials,
-    region: options.region,
-    service: options.service,
-    sha256: Hash.bind(null, 'sha256'),
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
-}
-
 /** An object key as a URL path, encoded as the SDK encodes S3 keys (RFC 3986; `/` kept). */
 export function encodeKeyPath(key: string): string {
-  return key.split('/').map(extendedEncodeURIComponent).join('/');
+  return UNRESERVED_PATH.test(key) ? key : key.split('/').map(encodeRfc3986).join('/');
 }
 
-/** Where and how to send signed PUTs: resolved once from the SDK's own endpoint rules. */
-export interface S3PutTarget {
-  /** The bucket's base URL, e.g. `http://minio:9000/workspaces` or `https://b.s3.eu-west-1.amazonaws.com`. */
-  baseUrl: URL;
-  signingRegion: string;
-  signingService: string;
-}
+/** A key RFC 3986 leaves as it is (unreserved characters and `/`): most keys, encoded for free. */
+const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
 
 export interface S3PutClientOptions {
   target: S3PutTarget;
@@ -109,7 +75,7 @@ const CONTINUE_WAIT_MS = 1000;
 const STREAM_CHUNK = 1024 * 1024;
 
 /**
- * Single-request S3 PutObject, signed with the SDK's signer (s3Signer) and
+ * Single-request S3 PutObject, signed by S3Signer (SigV4) and
  * sent on a keep-alive agent: the hot path of a sync, which sends thousands
  * of small PUTs; the SDK's PutObject spent twice the CPU on the same sync, in
  * its per-request middleware (decision 0011). Every PUT carries Content-MD5
@@ -121,21 +87,29 @@ const STREAM_CHUNK = 1024 * 1024;
 export class S3PutClient {
   private readonly options: S3PutClientOptions;
   private readonly agent: HttpAgent;
-  private readonly signer: SignatureV4;
+  private readonly send: (typeof import('node:http'))['request'];
+  private readonly signer: S3Signer;
   private readonly https: boolean;
   private readonly clock: Clock;
+  /** The requests in flight per abort signal (see #abortWith). */
+  readonly #inFlight = new WeakMap<AbortSignal, Set<ClientRequest>>();
 
   constructor(options: S3PutClientOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    this.signer = s3Signer({
+    this.signer = new S3Signer({
       credentials: options.credentials,
       region: options.target.signingRegion,
       service: options.target.signingService,
     });
     this.https = options.target.baseUrl.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-    this.agent = this.https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    // Taken with getBuiltinModule, not imported: importing node:http as an ES module reads every
+    // export, WebSocket too, which loads undici (20-40 ms of a short command's start here). TLS is
+    // loaded only for an https endpoint.
+    const web = process.getBuiltinModule(this.https ? 'node:https' : 'node:http');
+    this.agent = new web.Agent(agentOptions);
+    this.send = web.request;
   }
 
   /**
@@ -183,28 +157,103 @@ export class S3PutClient {
   }
 
   /**
+   * Downloads a small object into memory with one signed GET: no stream
+   * between the socket and the caller, and a failure anywhere (the body
+   * too) is retried as the policy says, since nothing reached the caller.
+   */
+  async getBytes(req: {
+    key: string;
+    signal?: AbortSignal | undefined;
+  }): Promise<GetResult & { body: Buffer }> {
+    return this.#retrying(
+      { method: 'GET', key: req.key, signal: req.signal },
+      async () => {
+        const request = await this.signedRequest('GET', req.key, req.signal);
+        const { body, res } = await this.receive(request);
+        return {
+          size: body.length,
+          etag: normalizeEtag(res.headers.etag),
+          metadata: metadataOf(res),
+          body,
+        };
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * One page of a ListObjectsV2 listing (1,000 keys at most), as the XML the
+   * server sent, with the token of the next page, read before the page is
+   * parsed so the caller can ask for it at once (list-xml.ts). Signed and
+   * retried like the GETs; a page that cannot be read is asked for again.
+   */
+  async listPage(req: {
+    prefix: string;
+    delimiter: string | undefined;
+    token: string | undefined;
+    signal: AbortSignal | undefined;
+    /** What is listed, for errors: `listing s3://bucket/prefix`. */
+    description: string;
+  }): Promise<{ xml: string; nextToken: string | undefined }> {
+    const query: Record<string, string> = {
+      'list-type': '2',
+      prefix: req.prefix,
+      'max-keys': '1000',
+      // Keys come percent-encoded where the server supports it, so every key survives XML.
+      'encoding-type': 'url',
+    };
+    if (req.delimiter !== undefined) query.delimiter = req.delimiter;
+    if (req.token !== undefined) query['continuation-token'] = req.token;
+    return this.#retrying(
+      {
+        method: 'GET',
+        key: req.prefix,
+        signal: req.signal,
+        description: req.description,
+      },
+      async () => {
+        const request = await this.signedRequest('GET', '', req.signal, {}, {}, query);
+        const xml = (await this.receive(request)).body.toString('utf8');
+        return { xml, nextToken: nextListToken(xml) };
+      },
+      () => undefined,
+    );
+  }
+
+  /**
    * Runs `attempt` until it succeeds or the retry policy gives up.
    * `final` turns an error into the one to throw at once (a local problem,
    * a half-delivered body), or undefined to let the policy decide.
    */
   async #retrying<T>(
-    what: { method: 'PUT' | 'GET'; key: string; signal: AbortSignal | undefined },
+    what: {
+      method: 'PUT' | 'GET';
+      key: string;
+      signal: AbortSignal | undefined;
+      /** What the request does, for its errors (default: uploading/downloading s3://.../key). */
+      description?: string;
+    },
     attempt: () => Promise<T>,
     final: (err: unknown, error: BucketspaceError) => BucketspaceError | undefined,
   ): Promise<T> {
     const { retry } = this.options;
     const startedAt = this.clock.now();
     const action = what.method === 'PUT' ? 'uploading' : 'downloading';
+    const description = what.description ?? `${action} s3://${this.bucketPath()}/${what.key}`;
     for (let n = 1; ; n++) {
       try {
         return await attempt();
       } catch (err) {
         // Whatever the abort's reason is (an Error of the caller's), the request was aborted.
         if (what.signal?.aborted)
-          throw new BucketspaceError('ABORTED', `${action} ${what.key}: aborted`, {
-            cause: what.signal.reason ?? err,
-          });
-        const error = classifyS3Error(err, `${action} s3://${this.bucketPath()}/${what.key}`);
+          throw new BucketspaceError(
+            'ABORTED',
+            `${what.description ?? `${action} ${what.key}`}: aborted`,
+            {
+              cause: what.signal.reason ?? err,
+            },
+          );
+        const error = classifyS3Error(err, description);
         const stop = final(err, error);
         if (stop !== undefined) throw stop;
         const delay = this.retryDelay(err, error, n, startedAt);
@@ -278,17 +327,12 @@ export class S3PutClient {
       ...(expectContinue ? { expect: '100-continue' } : {}),
     });
     return this.exchange<string>(request, (settle) => {
-      request.on('response', (res: IncomingMessage) => {
-        readResponse(res).then((r) => {
+      onSuccess(request, settle, (res) => {
+        readResponse(res).then(() => {
           if (settle.settled()) return;
-          if (r.status >= 200 && r.status < 300) {
-            // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
-            if (!request.writableFinished) request.destroy();
-            settle.ok(normalizeEtag(res.headers.etag));
-            return;
-          }
-          const { code, message } = parseS3Error(r.body);
-          settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+          // An answer before the whole body was sent leaves the socket mid-request: never reuse it.
+          if (!request.writableFinished) request.destroy();
+          settle.ok(normalizeEtag(res.headers.etag));
         }, settle.fail);
       });
       if (req.body !== undefined) {
@@ -315,30 +359,51 @@ export class S3PutClient {
     });
   }
 
+  /**
+   * The whole body of a successful answer (which must have the length its
+   * Content-Length says); an error answer fails as an S3 error.
+   */
+  private receive(request: ClientRequest): Promise<{ body: Buffer; res: IncomingMessage }> {
+    return this.exchange(request, (settle) => {
+      onSuccess(request, settle, (res) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          received += chunk.length;
+        });
+        res.once('error', settle.fail);
+        res.once('end', () => {
+          const short = cutShort(res, received);
+          if (short) settle.fail(short);
+          else
+            settle.ok({
+              body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received),
+              res,
+            });
+        });
+        res.once('close', () => {
+          if (!res.complete) settle.fail(new Error('the connection closed before the body ended'));
+        });
+      });
+      request.end();
+    });
+  }
+
   private async getOnce(req: GetOptions, onBody: () => void): Promise<GetResult> {
     const request = await this.signedRequest('GET', req.key, req.signal);
     return this.exchange<GetResult>(request, (settle) => {
-      request.on('response', (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          readResponse(res).then((r) => {
-            const { code, message } = parseS3Error(r.body);
-            settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
-          }, settle.fail);
-          return;
-        }
-        const expected = Number(res.headers['content-length']);
+      onSuccess(request, settle, (res) => {
         onBody();
         deliver(res, req.writeTo).then((received) => {
-          if (Number.isFinite(expected) && received !== expected) {
-            settle.fail(new Error(`the body ended after ${received} of ${expected} bytes`));
-            return;
-          }
-          settle.ok({
-            size: received,
-            etag: normalizeEtag(res.headers.etag),
-            metadata: metadataOf(res),
-          });
+          const short = cutShort(res, received);
+          if (short) settle.fail(short);
+          else
+            settle.ok({
+              size: received,
+              etag: normalizeEtag(res.headers.etag),
+              metadata: metadataOf(res),
+            });
         }, settle.fail);
       });
       request.end();
@@ -355,32 +420,69 @@ export class S3PutClient {
     signal: AbortSignal | undefined,
     headers: Record<string, string> = {},
     unsigned: Record<string, string> = {},
+    query: Record<string, string> = {},
   ): Promise<ClientRequest> {
     const { baseUrl } = this.options.target;
     const path = `${baseUrl.pathname.replace(/\/$/, '')}/${encodeKeyPath(key)}`;
+    const search = Object.entries(query)
+      .map(([name, value]) => `${name}=${encodeRfc3986(value)}`)
+      .join('&');
     const signed = await this.signer.sign(
       {
         method,
-        protocol: baseUrl.protocol,
-        hostname: baseUrl.hostname,
         path,
-        query: {},
+        query,
         headers: { host: baseUrl.host, ...headers, 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
       },
       { signingDate: new Date(this.clock.now() + this.options.clockOffset.get()) },
     );
-    const send = this.https ? httpsRequest : httpRequest;
-    return send({
+    const request = this.send({
       protocol: baseUrl.protocol,
       hostname: baseUrl.hostname,
       port: baseUrl.port,
       method,
-      path,
+      path: search === '' ? path : `${path}?${search}`,
       headers: { ...signed.headers, 'user-agent': 'bucketspace', ...unsigned },
       agent: this.agent,
-      signal,
       timeout: this.options.requestTimeoutMs,
     });
+    if (signal !== undefined) this.#abortWith(signal, request);
+    return request;
+  }
+
+  /**
+   * Destroys `request` when `signal` aborts (at once when it has). One
+   * listener per signal for all its requests, each request held until it
+   * closes: `signal` given to http.request costs an abort listener and an
+   * end-of-stream watch per request, a quarter of a small GET's time here.
+   */
+  #abortWith(signal: AbortSignal, request: ClientRequest): void {
+    const abort = () => {
+      const err = new Error('the request was aborted');
+      err.name = 'AbortError';
+      return err;
+    };
+    if (signal.aborted) {
+      request.destroy(abort());
+      return;
+    }
+    let requests = this.#inFlight.get(signal);
+    if (requests === undefined) {
+      const held = new Set<ClientRequest>();
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const r of held) r.destroy(abort());
+          held.clear();
+        },
+        { once: true },
+      );
+      this.#inFlight.set(signal, held);
+      requests = held;
+    }
+    const held = requests;
+    held.add(request);
+    request.once('close', () => held.delete(request));
   }
 
   /**
@@ -484,6 +586,33 @@ async function sendFile(request: ClientRequest, req: PutOptions): Promise<void> 
   } finally {
     await handle.close();
   }
+}
+
+/** Hands a successful answer to `handle`; an error answer fails `settle` with its S3 error. */
+function onSuccess<T>(
+  request: ClientRequest,
+  settle: Settle<T>,
+  handle: (res: IncomingMessage) => void,
+): void {
+  request.on('response', (res: IncomingMessage) => {
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      handle(res);
+      return;
+    }
+    readResponse(res).then((r) => {
+      const { code, message } = parseS3Error(r.body);
+      settle.fail(new S3ResponseError(r.status, code, message, res.headers.date));
+    }, settle.fail);
+  });
+}
+
+/** The error of a body shorter (or longer) than its Content-Length said; undefined when it was whole. */
+function cutShort(res: IncomingMessage, received: number): Error | undefined {
+  const expected = Number(res.headers['content-length']);
+  return Number.isFinite(expected) && received !== expected
+    ? new Error(`the body ended after ${received} of ${expected} bytes`)
+    : undefined;
 }
 
 async function readResponse(res: IncomingMessage): Promise<{ status: number; body: string }> {

@@ -3,19 +3,18 @@ import {
   closeSync,
   createWriteStream,
   fchmodSync,
-  mkdirSync,
   fstatSync,
   futimesSync,
   lstatSync,
-  openSync,
+  open,
   renameSync,
   writeSync,
   type Stats,
 } from 'node:fs';
-import { chmod, rename, rm, stat, utimes } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { Writable } from 'node:stream';
+import { chmod, lstat, mkdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../../common/errors.ts';
+import type { GetResult } from '../../common/s3/object-store.ts';
 import { unsafePathProblem } from '../object-keys.ts';
 import type { StateEntry } from '../types.ts';
 import type { Transfer } from './transfer.ts';
@@ -37,11 +36,15 @@ export interface DownloadInput {
    * Directories under the root already made or checked by this run's
    * downloads (shared by them): each is looked at once, not once per file.
    */
-  checkedDirs?: Set<string>;
+  checkedDirs?: DirectoryChecks;
 }
 
 /** How much of a streamed download may wait for the disk: the writes between are batched (writev). */
 const STREAM_BUFFER = 1024 * 1024;
+
+/** Temporary names: random per process, then counted (no draw per file), unique across processes. */
+const TEMP_ID = randomBytes(6).toString('hex');
+let tempCount = 0;
 
 /** Permission bits a download may set from metadata: never setuid, setgid, sticky or world-writable. */
 export const RESTORED_MODE_MASK = 0o775;
@@ -56,21 +59,36 @@ export const RESTORED_MODE_MASK = 0o775;
  * of the written file (what a following push compares against).
  *
  * Objects listed below IN_MEMORY_LIMIT are read into memory and written with
- * synchronous calls on one descriptor (open, write, mode, times, rename,
- * stat): a dozen thread-pool round trips per file cost more than the writing.
+ * synchronous calls on one descriptor (write, mode, times, rename, stat): a
+ * dozen thread-pool round trips per file cost more than the writing. Its
+ * directory and temporary file are made on the thread pool while the GET is
+ * on its way: creating a file or a directory is the slowest call of a small
+ * download (most of a millisecond on this project's test machines), and the
+ * event loop goes on serving the other transfers meanwhile.
  */
 export async function downloadFile(transfer: Transfer, input: DownloadInput): Promise<StateEntry> {
   const target = targetInside(input.root, input.relPath);
-  ensureDirectoryInside(input.root, dirname(input.relPath), input.relPath, input.checkedDirs);
-  const tmp = join(dirname(target), `.${randomBytes(6).toString('hex')}.bucketspace-tmp`);
+  const tmp = join(dirname(target), `.${TEMP_ID}-${(tempCount++).toString(36)}.bucketspace-tmp`);
   const inMemory = input.listedSize !== undefined && input.listedSize < IN_MEMORY_LIMIT;
-  const body = inMemory ? new MemorySink() : undefined;
+  const dirReady = ensureDirectoryInside(
+    input.root,
+    dirname(input.relPath),
+    input.relPath,
+    input.checkedDirs,
+  );
+  // A small object's directory and temporary file are made while its GET is on its way.
+  let created = inMemory ? dirReady.then(() => createExclusive(tmp)) : undefined;
+  created?.catch(() => undefined); // awaited below
+  if (!inMemory) await dirReady;
   try {
-    const res = await transfer.store.get({
-      key: input.key,
-      writeTo: body ?? createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
-      signal: transfer.signal,
-    });
+    const res: GetResult & { body?: Buffer } = inMemory
+      ? await transfer.store.getBytes({ key: input.key, signal: transfer.signal })
+      : await transfer.store.get({
+          key: input.key,
+          writeTo: createWriteStream(tmp, { highWaterMark: STREAM_BUFFER }),
+          signal: transfer.signal,
+        });
+    await dirReady; // nothing local is touched (no backup, no rename) through a refused directory
     // Only a caller that keeps what is replaced needs to look first; a rename onto a directory fails.
     const existing = input.beforeReplace && lstatSync(target, { throwIfNoEntry: false });
     if (existing?.isDirectory()) throw directoryInTheWay(input.relPath);
@@ -81,8 +99,10 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
     const mtime = Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : undefined;
     let st: Stats;
     try {
-      if (body !== undefined) {
-        st = writeWhole(tmp, target, body.bytes(), restoredMode, mtime);
+      if (res.body !== undefined) {
+        const fd = await (created as Promise<number>);
+        created = undefined; // writeWhole closes it
+        st = writeWhole(fd, tmp, target, res.body, restoredMode, mtime);
       } else {
         await rename(tmp, target);
         if (restoredMode !== undefined) await chmod(target, restoredMode);
@@ -103,24 +123,44 @@ export async function downloadFile(transfer: Transfer, input: DownloadInput): Pr
       etag: res.etag || input.listedEtag,
     };
   } catch (err) {
+    const fd = await created?.catch(() => undefined);
+    if (fd !== undefined) closeSync(fd);
     await rm(tmp, { force: true });
-    throw err;
+    // A directory that cannot be written is the problem to report, whatever the GET did.
+    throw (
+      (await dirReady.then(
+        () => undefined,
+        (dirError: unknown) => dirError,
+      )) ?? err
+    );
   }
 }
 
 /**
- * Writes `bytes` to `tmp` (created, never an existing file), applies mode
- * and mtime, renames it over `target` and returns its stat — read after the
- * rename, which changes the ctime.
+ * Opens a new file for writing (never an existing one) on the thread pool.
+ * A failure is kept for whoever awaits it, never reported as unhandled.
+ */
+function createExclusive(path: string): Promise<number> {
+  const fd = new Promise<number>((resolve, reject) =>
+    open(path, 'wx', (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+  fd.catch(() => undefined);
+  return fd;
+}
+
+/**
+ * Writes `bytes` to `fd` (`tmp`, just created), applies mode and mtime,
+ * renames it over `target` and returns its stat — read after the rename,
+ * which changes the ctime. Closes `fd`.
  */
 function writeWhole(
+  fd: number,
   tmp: string,
   target: string,
   bytes: Buffer,
   mode: number | undefined,
   mtime: Date | undefined,
 ): Stats {
-  const fd = openSync(tmp, 'wx');
   try {
     for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     if (mode !== undefined) fchmodSync(fd, mode);
@@ -129,20 +169,6 @@ function writeWhole(
     return fstatSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** An object's bytes, collected in memory. */
-class MemorySink extends Writable {
-  readonly #chunks: Buffer[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.#chunks.push(chunk);
-    callback();
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.#chunks);
   }
 }
 
@@ -162,61 +188,122 @@ function targetInside(root: string, relPath: string): string {
 }
 
 /**
+ * The directories of one run's downloads, each made or checked once: its
+ * check, shared by the downloads into it.
+ */
+export type DirectoryChecks = Map<string, Promise<Made>>;
+
+/** Whether a check created its directory (then nothing can be in the way inside it). */
+type Made = boolean;
+
+/** The directory checks of a new run. */
+export function newDirectoryChecks(): DirectoryChecks {
+  return new Map();
+}
+
+/**
  * Creates `relDir` under `root` one directory at a time, refusing to go
  * through a symlink or a non-directory: `mkdir -p` would follow a link such
- * as `ext -> /outside` and write there. Synchronous: a handful of calls per
- * new directory, and `checked` (the run's directories already seen) makes
- * every later file in it cost none.
+ * as `ext -> /outside` and write there. On the thread pool (creating a
+ * directory costs most of a millisecond here, which the event loop spends
+ * on other transfers), and once per run: `checked` makes every later file
+ * in a directory cost nothing. A directory this run created holds nothing
+ * else, so its subdirectories are made without looking first. A failed check
+ * is made again for each file it concerns, so its message names that file.
  */
-function ensureDirectoryInside(
+async function ensureDirectoryInside(
   root: string,
   relDir: string,
   relPath: string,
-  checked: Set<string> = new Set(),
-): void {
-  if (checked.has(relDir)) return;
-  if (!checked.has('.')) {
-    // The root itself may be a symlink: a workspace may be a link to a directory.
+  checked: DirectoryChecks = new Map(),
+): Promise<void> {
+  try {
+    await directoryReady(root, relDir, checked);
+  } catch {
+    await checkDirectories(root, relDir, relPath);
+  }
+}
+
+/** `relDir` checked after its parent, once per run (a failure is not kept). */
+function directoryReady(root: string, relDir: string, checked: DirectoryChecks): Promise<Made> {
+  let ready = checked.get(relDir);
+  if (ready === undefined) {
+    const slash = relDir.lastIndexOf('/');
+    const parent = relDir === '.' ? undefined : slash === -1 ? '.' : relDir.slice(0, slash);
+    ready = (
+      parent === undefined ? Promise.resolve(false) : directoryReady(root, parent, checked)
+    ).then((parentMade) => checkDirectory(root, relDir, relDir, parentMade));
+    checked.set(relDir, ready);
+    ready.catch(() => checked.delete(relDir));
+  }
+  return ready;
+}
+
+/** Every directory from the root down to `relDir`, checked for `relPath` (its errors name it). */
+async function checkDirectories(root: string, relDir: string, relPath: string): Promise<void> {
+  await checkDirectory(root, '.', relPath, false);
+  let rel = '';
+  for (const segment of relDir === '.' ? [] : relDir.split('/')) {
+    rel = rel === '' ? segment : `${rel}/${segment}`;
+    await checkDirectory(root, rel, relPath, false);
+  }
+}
+
+/**
+ * One directory: the root is created when missing (it may be a symlink: a
+ * workspace may be a link to a directory); below it, a missing directory is
+ * made, and a symlink or a file in its place is refused. Under a directory
+ * just made (`parentMade`), it is made at once: nothing can be in its way.
+ * Returns whether it made the directory.
+ */
+async function checkDirectory(
+  root: string,
+  rel: string,
+  relPath: string,
+  parentMade: Made,
+): Promise<Made> {
+  if (rel === '.') {
     try {
-      mkdirSync(root, { recursive: true });
+      return (await mkdir(root, { recursive: true })) !== undefined;
     } catch (err) {
       throw localProblem(relPath, 'cannot create the workspace directory', err);
     }
-    checked.add('.');
   }
-  let current = root;
-  let rel = '';
-  for (const segment of relDir === '.' ? [] : relDir.split('/')) {
-    current = join(current, segment);
-    rel = rel === '' ? segment : `${rel}/${segment}`;
-    if (checked.has(rel)) continue;
-    let info: Stats | undefined;
+  const current = join(root, rel);
+  const segment = basename(rel);
+  let info: Stats | undefined;
+  if (!parentMade) {
     try {
-      info = lstatSync(current, { throwIfNoEntry: false });
+      info = await lstat(current);
     } catch (err) {
-      throw localProblem(relPath, `cannot read ${segment}/`, err);
+      if (systemErrorCode(err) !== 'ENOENT')
+        throw localProblem(relPath, `cannot read ${segment}/`, err);
     }
-    if (info === undefined) {
-      try {
-        mkdirSync(current);
-      } catch (err) {
-        if (systemErrorCode(err) !== 'EEXIST')
-          throw localProblem(relPath, `cannot create ${segment}/`, err);
-      }
-    } else if (info.isSymbolicLink()) {
-      throw new BucketspaceError(
-        'SAFETY_REFUSED',
-        `${relPath}: ${relative(root, current)} is a symlink locally; a pull never writes through one (it could lead out of the workspace). Replace the link with a directory to pull this file`,
-        { details: { relPath } },
-      );
-    } else if (!info.isDirectory()) {
-      throw localProblem(
-        relPath,
-        `${relative(root, current)} is a file locally (a file is in the way)`,
-      );
-    }
-    checked.add(rel);
   }
+  if (info === undefined) {
+    try {
+      await mkdir(current);
+      return true;
+    } catch (err) {
+      if (systemErrorCode(err) !== 'EEXIST')
+        throw localProblem(relPath, `cannot create ${segment}/`, err);
+    }
+    // Made by someone else meanwhile: under a directory just made, looked at like an existing one.
+    return parentMade ? checkDirectory(root, rel, relPath, false) : false;
+  }
+  if (info.isSymbolicLink()) {
+    throw new BucketspaceError(
+      'SAFETY_REFUSED',
+      `${relPath}: ${relative(root, current)} is a symlink locally; a pull never writes through one (it could lead out of the workspace). Replace the link with a directory to pull this file`,
+      { details: { relPath } },
+    );
+  } else if (!info.isDirectory()) {
+    throw localProblem(
+      relPath,
+      `${relative(root, current)} is a file locally (a file is in the way)`,
+    );
+  }
+  return false;
 }
 
 function directoryInTheWay(relPath: string): BucketspaceError {
@@ -235,15 +322,8 @@ function localProblem(relPath: string, what: string, err?: unknown): Bucketspace
 
 /** A small object's content as text (pull reads the ignore files in the bucket first). */
 export async function readObjectText(transfer: Transfer, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
-  await transfer.store.get({ key, writeTo: sink, signal: transfer.signal });
-  return Buffer.concat(chunks).toString('utf8');
+  const { body } = await transfer.store.getBytes({ key, signal: transfer.signal });
+  return body.toString('utf8');
 }
 
 /** The temporary files a download writes next to its target (left behind only by a crash). */

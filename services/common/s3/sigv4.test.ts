@@ -1,10 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sigV4Problem } from '../../../test/support/sigv4-check.ts';
-import { encodeKeyPath, s3Signer } from './s3-put-client.ts';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { encodeKeyPath } from './s3-put-client.ts';
+import { S3Signer, type SignableRequest, type SigningCredentials } from './sigv4.ts';
 
-// The signer is @smithy/signature-v4; these check how S3PutClient configures it, against
-// the worked examples of https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+// S3Signer against the worked examples of https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 // (all but the PUT example, which signs a Date header: the SDK's signer never sends one).
 const EXAMPLE_CREDENTIALS = {
   accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
@@ -15,7 +17,7 @@ const HOST = 'examplebucket.s3.amazonaws.com';
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 function exampleSigner() {
-  return s3Signer({
+  return new S3Signer({
     credentials: () => Promise.resolve(EXAMPLE_CREDENTIALS),
     region: 'us-east-1',
     service: 's3',
@@ -23,7 +25,7 @@ function exampleSigner() {
 }
 
 async function authorization(
-  signer: ReturnType<typeof s3Signer>,
+  signer: S3Signer,
   request: {
     method: string;
     path: string;
@@ -32,10 +34,7 @@ async function authorization(
   },
   date = EXAMPLE_DATE,
 ): Promise<Record<string, string>> {
-  const signed = await signer.sign(
-    { protocol: 'https:', hostname: HOST, query: {}, ...request },
-    { signingDate: date },
-  );
+  const signed = await signer.sign({ query: {}, ...request }, { signingDate: date });
   return signed.headers;
 }
 
@@ -43,7 +42,7 @@ function signatureOf(auth: string | undefined): string | undefined {
   return /Signature=([0-9a-f]{64})$/.exec(auth ?? '')?.[1];
 }
 
-describe('S3 signing (as S3PutClient configures @smithy/signature-v4): the AWS examples', () => {
+describe('S3Signer: the AWS examples', () => {
   test('GET object with a Range header', async () => {
     const headers = await authorization(exampleSigner(), {
       method: 'GET',
@@ -91,7 +90,7 @@ describe('S3 signing, checked as a server checks it', () => {
     secretAccessKey: string;
     sessionToken?: string;
   }) =>
-    s3Signer({
+    new S3Signer({
       credentials: () => Promise.resolve(credentials),
       region: 'eu-west-1',
       service: 's3',
@@ -160,5 +159,77 @@ describe('S3 signing, checked as a server checks it', () => {
       await sigV4Problem({ method: 'PUT', url: req.path, headers: tampered }, secrets),
       undefined,
     );
+  });
+});
+
+describe('S3Signer signs as the AWS SDK signer does', () => {
+  const sdkSigner = (credentials: SigningCredentials, region: string) =>
+    new SignatureV4({
+      credentials,
+      region,
+      service: 's3',
+      sha256: Hash.bind(null, 'sha256'),
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
+  const requests: SignableRequest[] = [
+    {
+      method: 'GET',
+      path: `/bucket/${encodeKeyPath("ws/ünï #?%+&=;!'()*~.txt")}`,
+      headers: { host: '127.0.0.1:9000', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    },
+    {
+      method: 'GET',
+      path: '/bucket/',
+      query: {
+        'list-type': '2',
+        prefix: 'ws/a b&c/',
+        'continuation-token': '1/xY+z=',
+        'encoding-type': 'url',
+        'max-keys': '1000',
+        delimiter: '/',
+      },
+      headers: { host: 'minio:9000', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    },
+    {
+      method: 'PUT',
+      path: '/b/k',
+      headers: {
+        Host: 'b.s3.eu-west-1.amazonaws.com',
+        'Content-Length': '6',
+        'content-md5': 'sZRqySSS0jR8YjW00mERhA==',
+        'x-amz-meta-note': '  two   spaces  ',
+        'user-agent': 'bucketspace',
+        expect: '100-continue',
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      },
+    },
+  ];
+  const credentialSets: SigningCredentials[] = [
+    { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxR' },
+    { accessKeyId: 'AKID2', secretAccessKey: 's', sessionToken: 'FwoGZX/token+with=chars' },
+  ];
+
+  test('the same headers and Authorization for GETs, listings and PUTs, over two days and two keys', async () => {
+    for (const credentials of credentialSets)
+      for (const region of ['us-east-1', 'eu-west-1']) {
+        const ours = new S3Signer({
+          credentials: () => Promise.resolve(credentials),
+          region,
+          service: 's3',
+        });
+        for (const signingDate of [
+          new Date('2026-11-29T23:59:59.999Z'),
+          new Date('2026-11-30T00:00:01Z'),
+        ])
+          for (const request of requests) {
+            const sdk = await sdkSigner(credentials, region).sign(
+              { protocol: 'https:', hostname: 'h', query: {}, ...request },
+              { signingDate },
+            );
+            const signed = await ours.sign(request, { signingDate });
+            assert.deepEqual(signed.headers, sdk.headers, `${request.method} ${request.path}`);
+          }
+      }
   });
 });
