@@ -303,8 +303,11 @@ test("the direct mount's rclone filter is the sync's default exclude list", asyn
     .split('\n')
     .filter((l) => l.startsWith('- '))
     .map((l) => l.slice(2));
-  // gitignore `dir/` (a directory anywhere) is rclone `dir/**`.
-  const expected = DEFAULT_EXCLUDES.map((p) => (p.endsWith('/') ? `${p}**` : p));
+  // gitignore `dir/` (a directory anywhere) is rclone `dir/**`; gitignore escapes a
+  // leading `#` (else a comment), rclone's rule starts with `- ` and needs no escape.
+  const expected = DEFAULT_EXCLUDES.map((p) =>
+    p.endsWith('/') ? `${p}**` : p.replaceAll('\\#', '#'),
+  );
   assert.deepEqual(rules, expected);
 });
 

@@ -3,6 +3,7 @@
  * own ignore files are read. They have the lowest precedence, the way
  * `.git/info/exclude` has in git, so a workspace re-includes one with a
  * negation such as `!.env.example` in its `.gitignore`.
+ * images/mount-rclone/default-excludes.rclone is the same list for rclone.
  */
 export const DEFAULT_EXCLUDES: readonly string[] = Object.freeze([
   'node_modules/',
@@ -17,4 +18,11 @@ export const DEFAULT_EXCLUDES: readonly string[] = Object.freeze([
   '.DS_Store',
   'Thumbs.db',
   '._*',
+  // Editors' working files: Vim's swap files and backups (`*~`, also Emacs'
+  // and gedit's), Emacs' lock links and auto-saves. They live while a file is
+  // open; synced, each would be uploaded, redeploy the app, then go to the trash.
+  '*~',
+  '.*.sw[a-p]',
+  '.#*',
+  '\\#*\\#',
 ]);

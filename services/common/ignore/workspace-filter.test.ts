@@ -49,6 +49,23 @@ describe('WorkspaceFilter: defaults', () => {
     }
   });
 
+  test("editors' working files: Vim's swap files and backups, Emacs' locks and auto-saves", () => {
+    for (const p of [
+      'src/.index.js.swp',
+      '.server.py.swo',
+      'a/.x.swa',
+      'index.js~',
+      'src/.#index.js',
+      'src/#index.js#',
+    ]) {
+      assert.equal(isIgnored(filter, p), true, p);
+    }
+    // Only those shapes: a project's own files of similar names stay.
+    for (const p of ['a.swp', '.x.swq', 'x.sw', '~a', '#hash', 'a#b#', 'issue#1.md']) {
+      assert.equal(isIgnored(filter, p), false, p);
+    }
+  });
+
   test('directory-only defaults do not exclude files of that name', () => {
     for (const p of ['node_modules', 'dist', 'build', 'vendor', 'src/', 'a.ts', 'logs/']) {
       assert.equal(isIgnored(filter, p), false, p);
