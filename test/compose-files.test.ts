@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_EXCLUDES } from '../services/common/ignore/default-excludes.ts';
+import { DEFAULT_EXCLUDES, rclonePatterns } from '../services/common/ignore/default-excludes.ts';
 import { composeVersions, REPO } from './support/compose-stack.ts';
 import {
   dockerfileImageReferences,
@@ -303,11 +303,7 @@ test("the direct mount's rclone filter is the sync's default exclude list", asyn
     .split('\n')
     .filter((l) => l.startsWith('- '))
     .map((l) => l.slice(2));
-  // gitignore `dir/` (a directory anywhere) is rclone `dir/**`; gitignore escapes a
-  // leading `#` (else a comment), rclone's rule starts with `- ` and needs no escape.
-  const expected = DEFAULT_EXCLUDES.map((p) =>
-    p.endsWith('/') ? `${p}**` : p.replaceAll('\\#', '#'),
-  );
+  const expected = rclonePatterns(DEFAULT_EXCLUDES);
   assert.deepEqual(rules, expected);
 });
 

@@ -1,30 +1,16 @@
 import { execFile } from 'node:child_process';
+import { DEFAULT_EXCLUDES, rclonePatterns } from '../../services/common/ignore/default-excludes.ts';
 import type { S3Endpoint } from './bench-s3.ts';
 
 /** The rclone remote the benchmarks define through environment variables. */
 export const RCLONE_REMOTE = 'bench';
 
 /**
- * rclone filters equal to bucketspace's default excludes
- * (services/common/ignore/default-excludes.ts). A pattern without a leading
- * `/` matches at any depth in rclone, as in gitignore; `dir/**` makes rclone
- * skip the directory without listing it. The sync benchmark checks that both
- * tools end up with the same keys.
+ * rclone filters equal to bucketspace's default excludes, converted by the
+ * one rule both use. The sync benchmark checks that both tools end up with the
+ * same keys.
  */
-export const RCLONE_EXCLUDES: readonly string[] = [
-  'node_modules/**',
-  '.git/**',
-  '*.log',
-  '.env*',
-  'dist/**',
-  'build/**',
-  '__pycache__/**',
-  'vendor/**',
-  '*.pyc',
-  '.DS_Store',
-  'Thumbs.db',
-  '._*',
-];
+export const RCLONE_EXCLUDES: readonly string[] = rclonePatterns(DEFAULT_EXCLUDES);
 
 export function rcloneExcludeArgs(): string[] {
   return RCLONE_EXCLUDES.flatMap((p) => ['--exclude', p]);

@@ -26,3 +26,13 @@ export const DEFAULT_EXCLUDES: readonly string[] = Object.freeze([
   '.#*',
   '\\#*\\#',
 ]);
+
+/**
+ * Gitignore patterns as rclone filter patterns (for `--exclude` or `- ` rules):
+ * a directory pattern `dir/` (a directory at any depth) is `dir/**`, which
+ * rclone skips without listing; gitignore's escaped leading `\#` (else a
+ * comment) is a plain `#`. The other patterns mean the same in both.
+ */
+export function rclonePatterns(patterns: readonly string[]): string[] {
+  return patterns.map((p) => (p.endsWith('/') ? `${p}**` : p.replaceAll('\\#', '#')));
+}
