@@ -163,13 +163,23 @@ test('setup-s3-mount.sh --external-s3 records the variant and stops at the place
   const { dir, mountRoot } = await setupDir(t);
   const envFile = join(dir, 'env');
   const project = `bssetup${randomBytes(3).toString('hex')}`;
-  // The settings check runs in a one-off container on the project's network.
-  t.after(() =>
-    docker
+  // The settings check runs in a one-off container on the project's network; Compose
+  // makes the project's named volumes for it too.
+  t.after(async () => {
+    await docker
       .getNetwork(`${project}_default`)
       .remove()
-      .catch(() => undefined),
-  );
+      .catch(() => undefined);
+    const { Volumes } = await docker.listVolumes({
+      filters: { label: [`com.docker.compose.project=${project}`] },
+    });
+    for (const v of Volumes ?? []) {
+      await docker
+        .getVolume(v.Name)
+        .remove()
+        .catch(() => undefined);
+    }
+  });
   const r = await run(SETUP, ['--external-s3', '--variant', 's3fs', '--mount-root', mountRoot], {
     ...baseEnv(),
     BUCKETSPACE_ENV_FILE: envFile,
