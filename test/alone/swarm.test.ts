@@ -180,7 +180,13 @@ describe('monitor on Docker Swarm (one node)', { timeout: 900_000 }, () => {
       async () => (await m.services('pyapp')).length === 0,
       60_000,
     );
-    assert.equal((await m.api('/api/workspaces/pyapp')).status, 404);
+    // The service goes first; the monitor forgets the workspace when its removal ends.
+    await eventually(
+      'pyapp forgotten',
+      async () => (await m.api('/api/workspaces/pyapp')).status === 404,
+      30_000,
+    );
+    assert.equal((await m.services('pyapp')).length, 0);
   });
 });
 
