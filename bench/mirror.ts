@@ -1,10 +1,10 @@
 // `npm run bench -- mirror`: the mirror's download against `rclone copy` from the same S3 server.
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, stat, statfs } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, wholeNumber } from './lib/bench-args.ts';
-import { BENCH_EXIT, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
+import { BENCH_EXIT, PrerequisiteError, type Benchmark, type BenchIo } from './lib/bench-exit.ts';
 import {
   benchBucketName,
   createBucket,
@@ -39,7 +39,9 @@ flags) from one S3 server into a local directory, runs interleaved:
   (a) download into an empty cache, (b) the same download again (nothing to do).
 The bucket holds what the sync benchmark uploads of its tree (${fmtCount(SYNC_TREE_SPEC.sourceFiles)} source
 files in ${SYNC_TREE_SPEC.workspaces} prefixes and one ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)} file); the tree is built once
-under .bench/sync-tree and reused.
+under .bench/sync-tree and reused. Every run's download is kept until the
+benchmark ends (about 221 MB per tool and round): deleting files between runs
+slows the file creations of the next minutes on some file systems.
 
   --rebuild      build the tree again
   --reps N       rounds (default 3); the table shows medians and the median of
@@ -221,6 +223,16 @@ function treeProblems(
   ];
 }
 
+/** Every round's trees are kept until the end: refuses to start without room for them (and 10% more). */
+async function requireFreeSpace(dir: string, needed: number): Promise<void> {
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < needed * 1.1)
+    throw new PrerequisiteError(
+      `the benchmark keeps every round's downloads until it ends: it needs ${fmtBytes(needed)} free under ${dir}, and ${fmtBytes(free)} is free (use fewer --reps, or free some space)`,
+    );
+}
+
 async function run(args: string[], io: BenchIo): Promise<number> {
   const { out } = io;
   const options = parseOptions(args);
@@ -253,6 +265,7 @@ async function run(args: string[], io: BenchIo): Promise<number> {
   const bytes = [...remote.values()].reduce((n, o) => n + o.size, 0);
 
   const list = tools(options.allRclone);
+  await requireFreeSpace(scratch, bytes * list.length * options.reps);
   const samples = new Map<string, Record<Phase, Sample[]>>(
     list.map((t) => [t.id, { initial: [], noop: [] }]),
   );
@@ -299,7 +312,10 @@ async function run(args: string[], io: BenchIo): Promise<number> {
           );
       }
     }
-    for (const dir of dirs.values()) await rm(dir, { recursive: true, force: true });
+    // The trees stay until the benchmark ends (the scratch directory goes then): deleting
+    // thousands of files slows the next minutes' file creations on some file systems (ext4
+    // without a journal skips recently freed inodes one by one), which would tax the next
+    // round's first runs rather than either tool.
   }
 
   const baseline = list.find((t) => t.baseline) ?? list[1];

@@ -86,3 +86,8 @@ export function localPath(path: string): string {
 export function objectUrl(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
 }
+
+/** The prefix a tree lives under: `key/`, or '' for a whole bucket. */
+export function prefixOf(location: S3Location): string {
+  return location.key === '' ? '' : `${location.key}/`;
+}

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../common/errors.ts';
-import type { ObjectStore } from '../common/s3/object-store.ts';
+import type { ObjectInfo, ObjectStore } from '../common/s3/object-store.ts';
 import { walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { unsafePathProblem } from '../sync/object-keys.ts';
 import { downloadFile, newDirectoryChecks } from '../sync/operations/download.ts';
@@ -12,7 +12,8 @@ import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
 import type { ProgressSink, RemoteFile } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addSkip, newReport } from './mirror-report.ts';
-import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
+import { prefixOf } from './location.ts';
+import { excludedBy, stateKey, treeObjects, walkTree, type Target } from './target.ts';
 import { applyVerdict, deletedFile, endRun, hashConcurrency, transferAll } from './transfer-run.ts';
 import type { MirrorReport } from './types.ts';
 
@@ -22,6 +23,8 @@ export interface DownloadRun {
   force: boolean;
   signal: AbortSignal | undefined;
   progress: ProgressSink;
+  /** The listing of the target's prefix when the caller asked for it already (Mirror.download does). */
+  listing?: Promise<ObjectInfo[]>;
 }
 
 /** Both sides of a download, the local one rooted at `root`. */
@@ -55,7 +58,7 @@ export async function mirrorDownload(
   // What was remembered is read while the listing is on its way.
   const remembering = state.load(stateKey(target));
   remembering.catch(() => undefined); // awaited below
-  const sides = await downloadSides(store, target, run.signal);
+  const sides = await downloadSides(store, target, run);
   const remote: RemoteFile[] = [];
   for (const r of sides.remote) {
     const problem = unsafePathProblem(r.relPath);
@@ -159,13 +162,16 @@ export async function mirrorDownload(
 async function downloadSides(
   store: ObjectStore,
   target: Target,
-  signal: AbortSignal | undefined,
+  { signal, listing: asked }: DownloadRun,
 ): Promise<Sides> {
   const { location, local } = target;
-  // The listing is asked for first: it takes longest. An existing directory is walked while
-  // it is on its way (it is a tree unless the listing is empty and the key is one object:
-  // then the walk is not used).
-  const listing = remoteTree(store, prefixOf(location), signal);
+  // The listing is asked for first (unless the caller did): it takes longest. An existing
+  // directory is walked while it is on its way (it is a tree unless the listing is empty and
+  // the key is one object: then the walk is not used).
+  const prefix = prefixOf(location);
+  const listing = (asked ?? store.list(prefix, signal)).then((objects) =>
+    treeObjects(objects, prefix),
+  );
   listing.catch(() => undefined); // awaited below, unless looking at the local path fails first
   const walking = statSync(local, { throwIfNoEntry: false })?.isDirectory()
     ? walkTree(target, signal)

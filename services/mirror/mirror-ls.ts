@@ -2,8 +2,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localError } from '../common/errors.ts';
 import type { ObjectStore } from '../common/s3/object-store.ts';
-import { localPath, objectUrl, type Location, type S3Location } from './location.ts';
-import { prefixOf, remoteTree } from './target.ts';
+import { localPath, objectUrl, prefixOf, type Location, type S3Location } from './location.ts';
+import { remoteTree } from './target.ts';
 
 /**
  * What is at a location: for S3, the URLs of the objects one level down and

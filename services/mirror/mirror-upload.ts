@@ -12,7 +12,8 @@ import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
 import type { ProgressSink, RemoteFile } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addWalkProblems, newReport } from './mirror-report.ts';
-import { excludedBy, prefixOf, remoteTree, stateKey, walkTree, type Target } from './target.ts';
+import { prefixOf } from './location.ts';
+import { excludedBy, remoteTree, stateKey, walkTree, type Target } from './target.ts';
 import { applyVerdict, deletedFile, endRun, hashConcurrency, transferAll } from './transfer-run.ts';
 import type { MirrorReport } from './types.ts';
 

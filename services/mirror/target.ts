@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { explainPath, WorkspaceFilter } from '../common/ignore/workspace-filter.ts';
-import type { ObjectStore } from '../common/s3/object-store.ts';
+import type { ObjectInfo, ObjectStore } from '../common/s3/object-store.ts';
 import { walkWorkspace, type WalkResult } from '../common/walk.ts';
 import { DOWNLOAD_TEMP_PATTERN } from '../sync/operations/download.ts';
 import { formatRule } from '../sync/report.ts';
@@ -23,11 +23,6 @@ export function stateKey(target: Target): string {
     .digest('hex')
     .slice(0, 32);
   return `mirror-${id}`;
-}
-
-/** The prefix a tree lives under: `key/`, or '' for a whole bucket. */
-export function prefixOf(location: S3Location): string {
-  return location.key === '' ? '' : `${location.key}/`;
 }
 
 /**
@@ -85,7 +80,11 @@ export async function remoteTree(
   prefix: string,
   signal: AbortSignal | undefined,
 ): Promise<RemoteFile[]> {
-  const objects = await store.list(prefix, signal);
+  return treeObjects(await store.list(prefix, signal), prefix);
+}
+
+/** A listing of `prefix` as a tree's files (remoteTree, for a listing already asked for). */
+export function treeObjects(objects: readonly ObjectInfo[], prefix: string): RemoteFile[] {
   return objects
     .filter((o) => !o.key.endsWith('/') && o.key.length > prefix.length)
     .map((o) => ({ ...o, relPath: o.key.slice(prefix.length) }));
