@@ -29,13 +29,15 @@ import { RCLONE_REMOTE, rcloneEnv } from './lib/rclone.ts';
 import { median } from './lib/stats.ts';
 import { bucketspaceEnv, CLI } from './lib/sync-tools.ts';
 import { SYNC_TREE_SPEC } from './lib/sync-tree.ts';
+import { bundleBins } from '../scripts/bundle-bins.ts';
 
 const TREE_DIR = fileURLToPath(new URL('../.bench/sync-tree', import.meta.url));
 
 const USAGE = `usage: npm run bench -- mirror [--rebuild] [--reps N] [--all-rclone]
 
-Times \`bucketspace mirror download\` against \`rclone copy\` (its fastest correct
-flags) from one S3 server into a local directory, runs interleaved:
+Times \`bucketspace mirror download\` (the bundled bin an installed package runs,
+built from this checkout into .bench/bin) against \`rclone copy\` (its fastest
+correct flags) from one S3 server into a local directory, runs interleaved:
   (a) download into an empty cache, (b) the same download again (nothing to do).
 The bucket holds what the sync benchmark uploads of its tree (${fmtCount(SYNC_TREE_SPEC.sourceFiles)} source
 files in ${SYNC_TREE_SPEC.workspaces} prefixes and one ${fmtBytes(SYNC_TREE_SPEC.bigFileBytes)} file); the tree is built once
@@ -73,16 +75,32 @@ interface Tool {
   transferred(stdout: string, stderr: string): number | undefined;
 }
 
+/**
+ * The bins as an installed package runs them (bundled: scripts/bundle-bins.ts), built at the
+ * start of each run from this checkout, under .bench/ so that the libraries left out of the
+ * bundle are found in node_modules.
+ */
+const BUNDLED_BINS = fileURLToPath(new URL('../.bench/bin', import.meta.url));
+
 const ours: Tool = {
   id: 'ours',
   label: 'bucketspace',
-  flags: 'mirror download s3://<bucket> --cache-root <dir> --json (defaults: 16 transfers)',
+  flags:
+    'mirror download s3://<bucket> --cache-root <dir> --json (defaults: 16 transfers), the installed (bundled) bin',
   command: (bucket, ep, dir) => {
     const env = bucketspaceEnv({ workspacesDir: dir, bucket, endpoint: ep, stateDir: dir });
     delete env.S3_BUCKET;
     return {
       command: process.execPath,
-      args: [CLI, 'mirror', 'download', `s3://${bucket}`, '--cache-root', dir, '--json'],
+      args: [
+        join(BUNDLED_BINS, 'cli.js'),
+        'mirror',
+        'download',
+        `s3://${bucket}`,
+        '--cache-root',
+        dir,
+        '--json',
+      ],
       env,
     };
   },
@@ -242,6 +260,7 @@ async function run(args: string[], io: BenchIo): Promise<number> {
     scratchPrefix: 'bucketspace-bench-mirror-',
   });
   if (s3.local) await warmUp(client);
+  await bundleBins(BUNDLED_BINS);
 
   // The bucket: what `bucketspace sync` uploads of the tree (the same objects the sync benchmark makes).
   const bucket = benchBucketName('mirror');

@@ -89,6 +89,10 @@ test('npm pack -> npm install in another project: a plain .mjs imports bucketspa
       'dist/services/mirror/index.d.ts',
       'dist/services/cli.js',
       'dist/services/monitor/http/dashboard/index.html',
+      'dist/bin/cli.js',
+      'dist/bin/mount-bucket.js',
+      'dist/bin/unmount-bucket.js',
+      'dist/bin/dashboard/index.html',
       'bin/bucketspace.js',
     ])
       assert.ok(files.includes(needed), `${needed} is packed`);
@@ -142,6 +146,14 @@ test('npm pack -> npm install in another project: a plain .mjs imports bucketspa
       bin.stdout,
       `s3://${box.bucket}/in/input.txt\ns3://${box.bucket}/out/result.txt\n`,
     );
+    // The top-level help loads every subcommand's module: each chunk of the bundled bins.
+    const help = await run(join(project, 'node_modules', '.bin', 'bucketspace'), ['--help'], {
+      cwd: project,
+      env: { ...env, PATH: `${join(process.execPath, '..')}:${process.env.PATH ?? ''}` },
+    });
+    assert.equal(help.code, 0, help.stderr);
+    for (const sub of ['sync', 'monitor', 'mount', 'stack', 'mirror'])
+      assert.match(help.stdout, new RegExp(`^\\s+${sub}\\b`, 'm'), `${sub} in the help`);
 
     // One compiler run: check.ts must have no error, wrong.ts exactly the one it was given.
     await writeFile(join(project, 'check.ts'), CONSUMER_TYPES);
