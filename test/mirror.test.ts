@@ -72,6 +72,42 @@ test('download: a prefix lands in <cacheRoot>/<bucket>/<key> matching S3; local 
   });
 });
 
+test('download: a listing of several pages (1,000 keys each) is planned page by page, as one', async () => {
+  await withSandbox(async (box) => {
+    // 1,203 objects: two pages and a part; the excluded ones on the second page.
+    const objects: Record<string, string> = {};
+    for (let i = 0; i < 1200; i++) objects[`data/f${String(i).padStart(4, '0')}.txt`] = `file ${i}`;
+    for (const name of ['f1500.tmp', 'f1501.tmp', 'f1502.tmp']) objects[`data/${name}`] = 'temp';
+    await box.put(objects);
+    await using m = await mirror(box.options());
+    const url = `s3://${box.bucket}/data`;
+    const local = join(box.cacheRoot, box.bucket, 'data');
+    await box.write(local, { 'f0000.txt': 'file 0', 'f1100.txt': 'edited', 'zz-extra.txt': 'x' });
+
+    await m.download(url, { exclude: ['*.tmp'] });
+    const tree = await box.tree(local);
+    assert.equal(Object.keys(tree).length, 1200);
+    assert.equal(tree['f1100.txt'], 'file 1100', 'the edit on the second page is undone');
+    assert.equal(tree['f1199.txt'], 'file 1199');
+    assert.equal(tree['zz-extra.txt'], undefined, 'what S3 lacks is deleted');
+    const [first] = reports(box.events);
+    assert.equal(first?.transferred, 1199, 'all but the file already the same');
+    assert.equal(first?.unchanged, 1);
+    assert.equal(first?.deleted, 1);
+    assert.deepEqual(
+      first?.skips.map((s) => [s.path, s.reason]),
+      ['f1500.tmp', 'f1501.tmp', 'f1502.tmp'].map((p) => [p, 'excluded']),
+    );
+
+    box.events.length = 0;
+    await m.download(url, { exclude: ['*.tmp'] });
+    const [again] = reports(box.events);
+    assert.equal(again?.transferred, 0);
+    assert.equal(again?.unchanged, 1200);
+    assert.equal(again?.deleted, 0);
+  });
+});
+
 test('download: a single object is a file; `local` puts it elsewhere; a local path passes through, nothing copied', async () => {
   await withSandbox(async (box) => {
     await box.put({ 'models/v1/model.bin': 'weights' });

@@ -2,14 +2,15 @@ import { statSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BucketspaceError, errorMessage, systemErrorCode } from '../common/errors.ts';
-import type { ObjectInfo, ObjectStore } from '../common/s3/object-store.ts';
+import { listingStarted, type ObjectInfo, type ObjectStore } from '../common/s3/object-store.ts';
 import { walkedFileAt, type WalkResult } from '../common/walk.ts';
 import { unsafePathProblem } from '../sync/object-keys.ts';
 import { downloadFile, newDirectoryChecks } from '../sync/operations/download.ts';
 import { verifyAndRemember } from '../sync/operations/verify.ts';
-import { planPull } from '../sync/plan.ts';
+import { PullPlanner, type PullPlan } from '../sync/plan.ts';
 import { deleteRefusals, deleteVerdict } from '../sync/rails.ts';
-import type { ProgressSink, RemoteFile } from '../sync/types.ts';
+import type { SyncState } from '../sync/sync-state.ts';
+import type { ProgressSink, RemoteFile, StateEntry } from '../sync/types.ts';
 import type { MirrorContext } from './mirror-context.ts';
 import { addFailure, addSkip, newReport } from './mirror-report.ts';
 import { prefixOf } from './location.ts';
@@ -24,17 +25,18 @@ export interface DownloadRun {
   signal: AbortSignal | undefined;
   progress: ProgressSink;
   /** The listing of the target's prefix when the caller asked for it already (Mirror.download does). */
-  listing?: Promise<ObjectInfo[]>;
+  listing?: AsyncIterable<ObjectInfo[]>;
 }
 
-/** Both sides of a download, the local one rooted at `root`. */
-interface Sides {
+/** A download's plan, and what it was made from. */
+interface Planned {
   /** The local directory: the tree's, or the single file's. */
   root: string;
-  remote: RemoteFile[];
   local: WalkResult;
-  /** Which objects the filter leaves out, and by which rule. */
-  excluded: (relPath: string) => string | undefined;
+  plan: PullPlan;
+  remembered: ReadonlyMap<string, StateEntry>;
+  /** What is remembered after the run: the remembered entries, updated as the run goes. */
+  entries: Map<string, StateEntry>;
 }
 
 const NO_WALK: WalkResult = { files: [], skipped: [], ignored: [], errors: [] };
@@ -55,24 +57,10 @@ export async function mirrorDownload(
   const started = performance.now();
   const report = newReport('download', target, false);
   const { store, state } = ctx.buckets.get(target.location.bucket);
-  // What was remembered is read while the listing is on its way.
-  const remembering = state.load(stateKey(target));
-  remembering.catch(() => undefined); // awaited below
-  const sides = await downloadSides(store, target, run);
-  const remote: RemoteFile[] = [];
-  for (const r of sides.remote) {
-    const problem = unsafePathProblem(r.relPath);
-    if (problem === undefined) remote.push(r);
-    else
-      addSkip(report, r.relPath, 'unsafe-key', `in S3, but never written locally: it ${problem}`);
-  }
-  const remembered = await remembering;
-  const entries = new Map(remembered);
-  const plan = planPull({
-    local: sides.local.files,
-    remote,
-    state: entries,
-    excluded: sides.excluded,
+  const { root, local, plan, remembered, entries } = await planDownload(store, state, target, {
+    report,
+    listing: run.listing,
+    signal: run.signal,
   });
   for (const { remote: r, rule } of plan.excluded)
     addSkip(report, r.relPath, 'excluded', `in S3 but excluded by ${rule}; not downloaded`);
@@ -88,9 +76,9 @@ export async function mirrorDownload(
       workspace: target.location.url,
       target: 'local files',
       deletes: plan.deletes.length,
-      total: sides.local.files.length,
+      total: local.files.length,
       maxDelete: ctx.settings.maxDelete,
-      unreadable: { count: sides.local.errors.length, first: sides.local.errors[0] },
+      unreadable: { count: local.errors.length, first: local.errors[0] },
       ...(plan.included > 0
         ? {}
         : {
@@ -112,11 +100,11 @@ export async function mirrorDownload(
     downloads.map((r) => ({
       ...r,
       object: `s3://${store.bucket}/${r.key}`,
-      path: join(sides.root, r.relPath),
+      path: join(root, r.relPath),
     })),
     async (r) => {
       const entry = await downloadFile(transfer, {
-        root: sides.root,
+        root,
         relPath: r.relPath,
         key: r.key,
         listedEtag: r.etag,
@@ -155,50 +143,87 @@ export async function mirrorDownload(
 }
 
 /**
- * The remote listing decides the shape: objects under `key/` make a tree;
+ * Plans a download page by page as the listing arrives: each page is
+ * planned while the next is on its way, so little is left when the last one
+ * comes. The listing decides the shape: objects under `key/` make a tree;
  * with none, an object named `key` is a single file; with neither, an empty
- * tree (and the empty-remote rail keeps local files).
+ * tree (and the empty-remote rail keeps local files). Keys that would not be
+ * safe local paths are skipped, in the report.
  */
-async function downloadSides(
+async function planDownload(
   store: ObjectStore,
+  state: SyncState,
   target: Target,
-  { signal, listing: asked }: DownloadRun,
-): Promise<Sides> {
+  run: {
+    report: MirrorReport;
+    listing: AsyncIterable<ObjectInfo[]> | undefined;
+    signal: AbortSignal | undefined;
+  },
+): Promise<Planned> {
   const { location, local } = target;
-  // The listing is asked for first (unless the caller did): it takes longest. An existing
-  // directory is walked while it is on its way (it is a tree unless the listing is empty and
-  // the key is one object: then the walk is not used).
+  const { report, signal } = run;
   const prefix = prefixOf(location);
-  const listing = (asked ?? store.list(prefix, signal)).then((objects) =>
-    treeObjects(objects, prefix),
-  );
-  listing.catch(() => undefined); // awaited below, unless looking at the local path fails first
+  // The listing is asked for first (unless the caller did): it takes longest. What was
+  // remembered is read, and an existing directory walked, while it is on its way (it is a
+  // tree unless the listing is empty and the key is one object: then the walk is not used).
+  const pages = run.listing ?? listingStarted(store, prefix, signal);
+  const remembering = state.load(stateKey(target));
+  remembering.catch(() => undefined); // awaited below, unless the listing fails first
   const walking = statSync(local, { throwIfNoEntry: false })?.isDirectory()
     ? walkTree(target, signal)
     : undefined;
   walking?.catch(() => undefined); // awaited below, unless the key is one object
-  const remote = await listing;
-  if (remote.length === 0 && location.key !== '') {
+
+  const planning = async (
+    root: string,
+    walk: WalkResult,
+    excluded: (relPath: string) => string | undefined,
+  ) => {
+    const remembered = await remembering;
+    const entries = new Map(remembered);
+    const planner = new PullPlanner({ local: walk.files, state: entries, excluded });
+    const add = (r: RemoteFile) => {
+      const problem = unsafePathProblem(r.relPath);
+      if (problem === undefined) planner.add(r);
+      else
+        addSkip(report, r.relPath, 'unsafe-key', `in S3, but never written locally: it ${problem}`);
+    };
+    const finish = (): Planned => ({
+      root,
+      local: walk,
+      plan: planner.finish(),
+      remembered,
+      entries,
+    });
+    return { add, finish };
+  };
+  const tree = async () => {
+    await ensureDirectory(local, location.url);
+    const { filter, walk } = await (walking ?? walkTree(target, signal));
+    return planning(local, walk, (relPath) => excludedBy(filter, relPath));
+  };
+
+  let planned: Awaited<ReturnType<typeof planning>> | undefined;
+  for await (const page of pages) {
+    const files = treeObjects(page, prefix);
+    if (files.length === 0) continue;
+    planned ??= await tree();
+    for (const r of files) planned.add(r);
+  }
+  if (planned === undefined && location.key !== '') {
     const object = await store.head(location.key, signal);
     if (object !== undefined) {
       const relPath = basename(local);
       const file = await walkedFileAt(local, relPath);
-      return {
-        root: dirname(local),
-        remote: [{ ...object, relPath }],
-        local: { ...NO_WALK, files: file === undefined ? [] : [file] },
-        excluded: () => undefined,
-      };
+      planned = await planning(
+        dirname(local),
+        { ...NO_WALK, files: file === undefined ? [] : [file] },
+        () => undefined,
+      );
+      planned.add({ ...object, relPath });
     }
   }
-  await ensureDirectory(local, location.url);
-  const { filter, walk } = await (walking ?? walkTree(target, signal));
-  return {
-    root: local,
-    remote,
-    local: walk,
-    excluded: (relPath) => excludedBy(filter, relPath),
-  };
+  return (planned ?? (await tree())).finish();
 }
 
 /** The local directory of a tree, created when missing; a file in its place is an error. */

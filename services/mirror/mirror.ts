@@ -5,6 +5,7 @@ import { asBucketspaceError, BucketspaceError } from '../common/errors.ts';
 import { logEffectiveConfig } from '../common/effective-config.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { loggableS3Config } from '../common/s3/s3-settings.ts';
+import { listingStarted } from '../common/s3/object-store.ts';
 import { parseDuration } from '../common/settings.ts';
 import { noProgress, terminalProgress } from '../sync/progress.ts';
 import { BucketStores, type MirrorContext } from './mirror-context.ts';
@@ -96,9 +97,8 @@ export class Mirror implements AsyncDisposable {
     if (typeof target === 'string') return target;
     const signal = this.#callSignal(options.signal);
     const { store } = this.#ctx.buckets.get(target.location.bucket);
-    const listing = store.list(prefixOf(target.location), signal);
-    listing.catch(() => undefined); // the run awaits it, unless loading the run fails first
-    await new Promise(setImmediate); // its request is on its way: signing it takes no I/O
+    const listing = listingStarted(store, prefixOf(target.location), signal);
+    await new Promise(setImmediate); // its first request is on its way: signing it takes no I/O
     const { mirrorDownload } = await runs();
     await this.#run('download', target, false, () =>
       mirrorDownload(this.#ctx, target, {

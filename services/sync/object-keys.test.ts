@@ -38,6 +38,20 @@ test('keys a pull never writes: dot segments, empty segments, NUL, backslash tri
   ];
   for (const [key, why] of cases) assert.match(unsafeKeyProblem(key) ?? '', why, key);
   assert.equal(unsafePathProblem('ok/path.txt'), undefined);
+  // Paths, not keys: the ends of the path are segment ends too.
+  const paths: [string, RegExp][] = [
+    ['', /empty path segment/],
+    ['/a', /empty path segment/],
+    ['a/', /empty path segment/],
+    ['.', /"\." path segment/],
+    ['a/..', /"\.\." path segment/],
+    ['../a', /"\.\." path segment/],
+    ['a\\.', /"\." path segment \(split on "\\"\)/],
+    ['a\0', /NUL/],
+  ];
+  for (const [path, why] of paths) assert.match(unsafePathProblem(path) ?? '', why, path);
+  for (const path of ['a', '...', 'a/...b', '..a/b.', 'a./.b', 'a\\b'])
+    assert.equal(unsafePathProblem(path), undefined, path);
 });
 
 test('splitKey: the workspace is the first segment', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WalkedFile } from '../common/walk.ts';
 import { groupRemoteByWorkspace } from './object-keys.ts';
-import { planPull, planPush } from './plan.ts';
+import { planPull, planPush, PullPlanner } from './plan.ts';
 import type { RemoteFile, StateEntry } from './types.ts';
 
 const file = (relPath: string, size: number, mtimeMs = 1000): WalkedFile => ({
@@ -127,4 +127,45 @@ test('pull plan: missing or different locally is downloaded, excluded never, loc
     ['local-only.txt'],
   );
   assert.equal(plan.included, 4);
+});
+
+test('pull planner: objects added page by page plan what planPull plans of them at once', () => {
+  const state = new Map<string, StateEntry>([
+    ['a/same.txt', { size: 3, mtimeMs: 1000, ctimeMs: 1000, ino: 1, etag: 'e' }],
+  ]);
+  const local = [file('a/same.txt', 3), file('a/edited.txt', 3), file('b/only-here.txt', 1)];
+  const objects = [
+    remote('a/edited.txt', 3),
+    remote('a/same.txt', 3),
+    remote('b/.env', 4),
+    remote('b/new.txt', 2),
+    remote('c/new.txt', 5),
+  ];
+  const excluded = (p: string) => (p.endsWith('.env') ? '<defaults>:4:.env*' : undefined);
+  const planner = new PullPlanner({ local, state, excluded });
+  for (const page of [objects.slice(0, 2), [], objects.slice(2, 4), objects.slice(4)])
+    for (const r of page) planner.add(r);
+  const paged = planner.finish();
+  assert.deepEqual(paged, planPull({ local, remote: objects, state, excluded }));
+  assert.deepEqual(
+    paged.deletes.map((f) => f.relPath),
+    ['b/only-here.txt'],
+  );
+  assert.deepEqual(
+    paged.downloads.map((d) => [d.remote.relPath, d.reason]),
+    [
+      ['b/new.txt', 'not present locally'],
+      ['c/new.txt', 'not present locally'],
+    ],
+  );
+  assert.deepEqual(
+    paged.verify.map((v) => v.file.relPath),
+    ['a/edited.txt'],
+  );
+  assert.deepEqual(
+    paged.excluded.map((e) => e.remote.relPath),
+    ['b/.env'],
+  );
+  assert.equal(paged.unchanged, 1);
+  assert.equal(paged.included, 4);
 });

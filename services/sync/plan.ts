@@ -92,8 +92,21 @@ export interface PullPlan {
 
 /** The bucket/local diff of one workspace for a pull (the reverse march). Pure: no I/O. */
 export function planPull(input: PlanPullInput): PullPlan {
-  const localByPath = new Map(input.local.map((f) => [f.relPath, f]));
-  const plan: PullPlan = {
+  const planner = new PullPlanner(input);
+  for (const r of input.remote) planner.add(r);
+  return planner.finish();
+}
+
+/**
+ * planPull one object at a time, for a listing that arrives page by page:
+ * each page is planned while the next is on its way, and only the local files
+ * the bucket lacks are left for `finish()`. Pure: no I/O.
+ */
+export class PullPlanner {
+  readonly #input: Omit<PlanPullInput, 'remote'>;
+  readonly #localByPath: Map<string, WalkedFile>;
+  readonly #included = new Set<string>();
+  readonly #plan: PullPlan = {
     downloads: [],
     verify: [],
     unchanged: 0,
@@ -101,21 +114,32 @@ export function planPull(input: PlanPullInput): PullPlan {
     deletes: [],
     included: 0,
   };
-  const included = new Set<string>();
-  for (const r of input.remote) {
-    const rule = input.excluded(r.relPath);
+
+  constructor(input: Omit<PlanPullInput, 'remote'>) {
+    this.#input = input;
+    this.#localByPath = new Map(input.local.map((f) => [f.relPath, f]));
+  }
+
+  add(r: RemoteFile): void {
+    const plan = this.#plan;
+    const rule = this.#input.excluded(r.relPath);
     if (rule !== undefined) {
       plan.excluded.push({ remote: r, rule });
-      continue;
+      return;
     }
-    included.add(r.relPath);
-    const local = localByPath.get(r.relPath);
+    this.#included.add(r.relPath);
+    const local = this.#localByPath.get(r.relPath);
     if (!local) plan.downloads.push({ remote: r, reason: 'not present locally' });
     else if (local.size !== r.size) plan.downloads.push({ remote: r, reason: 'size differs' });
-    else if (isUnchanged(input.state.get(r.relPath), local, r)) plan.unchanged += 1;
+    else if (isUnchanged(this.#input.state.get(r.relPath), local, r)) plan.unchanged += 1;
     else plan.verify.push({ file: local, remote: r });
   }
-  plan.included = included.size;
-  plan.deletes = input.local.filter((f) => !included.has(f.relPath));
-  return plan;
+
+  /** The plan of every object added; the planner is not used after. */
+  finish(): PullPlan {
+    const plan = this.#plan;
+    plan.included = this.#included.size;
+    plan.deletes = this.#input.local.filter((f) => !this.#included.has(f.relPath));
+    return plan;
+  }
 }

@@ -1,6 +1,7 @@
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import pLimit from 'p-limit';
 import { dirname, join, relative } from 'node:path';
 import { silentLogger } from '../../services/common/logger.ts';
 import type { MirrorEvent, MirrorOptions } from '../../services/mirror/index.ts';
@@ -55,8 +56,14 @@ export async function mirrorSandbox(fixture: S3Fixture): Promise<MirrorSandbox> 
       ...extra,
     }),
     async put(objects) {
-      for (const [key, body] of Object.entries(objects))
-        await fixture.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const limit = pLimit(16);
+      await Promise.all(
+        Object.entries(objects).map(([key, body]) =>
+          limit(() =>
+            fixture.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })),
+          ),
+        ),
+      );
     },
     keys: (prefix = '') => listKeys(fixture.client, bucket, prefix),
     read: (key) => readObject(fixture.client, bucket, key),

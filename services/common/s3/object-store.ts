@@ -90,3 +90,30 @@ export interface ObjectStore {
   deleteMany(keys: readonly string[], signal?: AbortSignal): Promise<DeleteResult>;
   destroy(): void;
 }
+
+/**
+ * `store.listPages(prefix)` with its first page asked for now, before the
+ * caller iterates: for a caller with modules to load or files to read first.
+ * Iterate it once.
+ */
+export function listingStarted(
+  store: ObjectStore,
+  prefix: string,
+  signal: AbortSignal | undefined,
+): AsyncIterable<ObjectInfo[]> {
+  const pages = store.listPages(prefix, signal)[Symbol.asyncIterator]();
+  const first = pages.next();
+  first.catch(() => undefined); // awaited by the iteration, unless the caller fails before it
+  let taken = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        if (taken) return pages.next();
+        taken = true;
+        return first;
+      },
+      return: async (value?: unknown) =>
+        (await pages.return?.(value)) ?? { done: true, value: undefined },
+    }),
+  };
+}
