@@ -39,14 +39,20 @@ function configure(program: Command, io: CommandIo): Command {
   return program;
 }
 
-/** The program with the subcommand `argv` names, or with every subcommand when it names none. */
+/** The flags that print the version: they need no subcommand. */
+const VERSION_FLAGS = new Set(['-V', '--version']);
+
+/**
+ * The program with the subcommand `argv` names, none for `--version`, or
+ * every subcommand otherwise (the top-level help lists them).
+ */
 export async function buildProgram(io: CommandIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('bucketspace')
     .description('Project workspaces kept in S3/MinIO, each run in its own disposable container.')
     .version('0.1.0');
   const named = SUBCOMMANDS.filter((c) => c.name === argv[0]);
-  for (const sub of named.length > 0 ? named : SUBCOMMANDS)
-    program.addCommand((await sub.load())(io));
+  const loaded = named.length > 0 ? named : VERSION_FLAGS.has(argv[0] ?? '') ? [] : SUBCOMMANDS;
+  for (const sub of loaded) program.addCommand((await sub.load())(io));
   return configure(program, io);
 }
 
