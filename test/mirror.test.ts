@@ -10,6 +10,14 @@ import {
   withMirror,
   type MirrorEvent,
 } from '../services/mirror/index.ts';
+import { silentLogger } from '../services/common/logger.ts';
+import type { ObjectInfo } from '../services/common/s3/object-store.ts';
+import { parseLocation, type S3Location } from '../services/mirror/location.ts';
+import { BucketStores, type MirrorContext } from '../services/mirror/mirror-context.ts';
+import { mirrorDownload } from '../services/mirror/mirror-download.ts';
+import { resolveMirrorSettings } from '../services/mirror/mirror-settings.ts';
+import { noProgress } from '../services/sync/progress.ts';
+import pLimit from 'p-limit';
 import { ManualClock } from './support/manual-clock.ts';
 import { reports, withMirrorSandbox, type MirrorSandbox } from './support/mirror-fixture.ts';
 import { useTestS3 } from './support/s3-fixture.ts';
@@ -105,6 +113,72 @@ test('download: a listing of several pages (1,000 keys each) is planned page by 
     assert.equal(again?.transferred, 0);
     assert.equal(again?.unchanged, 1200);
     assert.equal(again?.deleted, 0);
+  });
+});
+
+test('download: pages that come before the local walk ends wait for it; later pages are planned as they come', async () => {
+  await withSandbox(async (box) => {
+    const objects: Record<string, string> = {};
+    for (let i = 0; i < 1100; i++) objects[`d/f${String(i).padStart(4, '0')}.txt`] = `file ${i}`;
+    await box.put(objects);
+    const url = `s3://${box.bucket}/d`;
+    const local = join(box.cacheRoot, box.bucket, 'd');
+    {
+      await using m = await mirror(box.options());
+      await m.download(url);
+    }
+    const settings = resolveMirrorSettings({
+      env: box.env(),
+      mirror: { cacheRoot: box.cacheRoot },
+    });
+    const logger = silentLogger();
+    const buckets = new BucketStores(settings, logger);
+    const ctx: MirrorContext = {
+      settings,
+      logger,
+      buckets,
+      slots: pLimit(4),
+      progress: () => noProgress,
+      emit: () => undefined,
+    };
+    const location = parseLocation(url) as S3Location;
+    const target = { location, local, exclude: [] };
+    try {
+      const { store } = buckets.get(box.bucket);
+      const listed: ObjectInfo[][] = [];
+      for await (const page of store.listPages('d/')) listed.push(page);
+      assert.equal(listed.length, 2);
+      // Pages handed over at once (in microtasks, before the walk's first directory is read),
+      // then pages handed over slowly (each after the walk has ended).
+      const schedules: Record<string, (page: ObjectInfo[]) => Promise<ObjectInfo[]>> = {
+        'at once': (page) => Promise.resolve(page),
+        slowly: (page) => new Promise((resolve) => setTimeout(() => resolve(page), 300)),
+      };
+      for (const [name, schedule] of Object.entries(schedules)) {
+        await rm(join(local, 'f0005.txt'));
+        await rm(join(local, 'f1050.txt'));
+        await box.write(local, { 'f0999.txt': 'edited', 'zz-extra.txt': 'not in S3' });
+        const listing = (async function* () {
+          for (const page of listed) yield await schedule(page);
+        })();
+        const report = await mirrorDownload(ctx, target, {
+          delete: true,
+          force: false,
+          signal: undefined,
+          progress: noProgress,
+          listing,
+        });
+        assert.equal(report.transferred, 3, `${name}: two missing files and the edited one`);
+        assert.equal(report.unchanged, 1097, name);
+        assert.equal(report.deleted, 1, name);
+        const tree = await box.tree(local);
+        assert.equal(Object.keys(tree).length, 1100, name);
+        assert.equal(tree['f0999.txt'], 'file 999', name);
+        assert.equal(tree['f1050.txt'], 'file 1050', name);
+      }
+    } finally {
+      buckets.destroy();
+    }
   });
 });
 

@@ -203,13 +203,29 @@ async function planDownload(
     return planning(local, walk, (relPath) => excludedBy(filter, relPath));
   };
 
-  let planned: Awaited<ReturnType<typeof planning>> | undefined;
+  type Planning = Awaited<ReturnType<typeof planning>>;
+  // The first tree object starts the plan (the walk may still be running): pages that come
+  // before it is ready wait in `held`, and the listing goes on meanwhile.
+  let starting: Promise<Planning> | undefined;
+  let ready: Planning | undefined;
+  let failed = false;
+  const held: RemoteFile[] = [];
   for await (const page of pages) {
     const files = treeObjects(page, prefix);
     if (files.length === 0) continue;
-    planned ??= await tree();
-    for (const r of files) planned.add(r);
+    if (starting === undefined) {
+      starting = tree();
+      starting.then(
+        (p) => (ready = p),
+        () => (failed = true), // thrown below
+      );
+    }
+    if (failed) break;
+    if (ready === undefined) held.push(...files);
+    else for (const r of [...held.splice(0), ...files]) ready.add(r);
   }
+  let planned = starting && (await starting);
+  for (const r of held) planned?.add(r);
   if (planned === undefined && location.key !== '') {
     const object = await store.head(location.key, signal);
     if (object !== undefined) {

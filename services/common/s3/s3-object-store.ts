@@ -203,7 +203,12 @@ export class S3ObjectStore implements ObjectStore {
       };
       for (let next = fetch(undefined); ;) {
         const { xml, nextToken } = await next;
-        if (nextToken !== undefined) next = fetch(nextToken);
+        if (nextToken !== undefined) {
+          next = fetch(nextToken);
+          // Its request is signed and sent in microtasks: they run before this page is parsed
+          // (parsing 1,000 keys first kept the request back 3-17 ms).
+          await new Promise(setImmediate);
+        }
         yield parseListPage(xml);
         if (nextToken === undefined) return;
       }
