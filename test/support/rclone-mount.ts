@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { TestS3 } from './s3-server.ts';
 import { eventually } from './watch-process.ts';
 
@@ -12,8 +12,23 @@ export interface RcloneMount {
   readonly process: ChildProcess;
   /** kill -9: the FUSE mount stays behind, dead (ENOTCONN). */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP, resolved once every thread of rclone has stopped: until then it
+   * may still answer a request made after the signal was sent.
+   */
+  stop(): Promise<void>;
+  /** SIGCONT. */
+  resume(): void;
   /** Kill if alive and unmount (lazily, so a dead mount goes too). Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** The state letter of each thread of a process (`/proc/<pid>/task/<tid>/stat`), T when stopped. */
+function threadStates(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  });
 }
 
 /** Why FUSE mounts cannot run here, or undefined when they can. */
@@ -93,6 +108,17 @@ export async function mountBucket(options: {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
       await exited;
+    },
+    stop: async () => {
+      if (!child.kill('SIGSTOP')) throw new Error('rclone is not running');
+      await eventually(
+        'every rclone thread stopped',
+        () => Promise.resolve(threadStates(child.pid as number).every((state) => state === 'T')),
+        10_000,
+      );
+    },
+    resume: () => {
+      child.kill('SIGCONT');
     },
     close: async () => {
       await mount.kill();
