@@ -5,6 +5,7 @@ import { asBucketspaceError } from '../common/errors.ts';
 import { EXIT } from '../common/exit-codes.ts';
 import { logLevelOption } from '../common/cli-options.ts';
 import { createLogger } from '../common/logger.ts';
+import { tuneHeapForTransfers } from '../common/small-heap.ts';
 import type { Mirror } from './mirror.ts';
 import { resolveMirrorSettings } from './mirror-settings.ts';
 import type { MirrorEvent, MirrorReport } from './types.ts';
@@ -68,6 +69,7 @@ async function withCommandMirror(
   flags: MirrorFlags,
   fn: (m: Mirror, outcome: Outcome) => Promise<void>,
 ): Promise<void> {
+  tuneHeapForTransfers();
   const settings = resolveMirrorSettings({
     env: io.env,
     s3: {
