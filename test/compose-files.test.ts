@@ -166,6 +166,20 @@ test('the Swarm stack file: valid, the monitor on a manager running workspaces a
     S3_ENDPOINT: 'http://node1:9000',
   }).services.mount;
   assert.deepEqual(mount?.cap_add, ['SYS_ADMIN']);
+  // A node's mount is read like docker-compose.yml's read-only mount (decision 0035: no content
+  // cache, no kernel-kept sizes, the listing's times), but trusts listings 5 s: no hint reaches it.
+  const nodeEnv = environmentOf(mount);
+  const stackEnv = environmentOf(config(compose.command, ['docker-compose.yml']).services.mount);
+  for (const name of [
+    'MOUNT_READ_ONLY',
+    'RCLONE_VFS_CACHE_MODE',
+    'RCLONE_ATTR_TIMEOUT',
+    'RCLONE_USE_SERVER_MODTIME',
+  ]) {
+    assert.equal(nodeEnv[name], stackEnv[name], name);
+  }
+  assert.equal(nodeEnv.RCLONE_VFS_CACHE_MODE, 'off');
+  assert.equal(nodeEnv.RCLONE_DIR_CACHE_TIME, '5s');
 });
 
 for (const compose of composeVersions()) {

@@ -265,7 +265,8 @@ describe(
       await whilePaused(cluster!.managerId, async () => {
         await publish('on-worker', 'from the worker v1');
         // An edit in the bucket reaches the worker's task through the worker's own mount
-        // (the rollout stays there: the manager takes no new task).
+        // (the rollout stays there: the manager takes no new task). v1 -> v2 keeps the size: a
+        // mount caching content (`full`) served such an edit stale for minutes, now and then.
         await publish('on-worker', 'from the worker v2');
       });
       await whilePaused(worker.nodeId, () => publish('on-manager', 'from the manager v1'));
